@@ -1,0 +1,36 @@
+"""UserProfileActor: one per (tenant, user); Dapr's turn-based access makes each update atomic."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from dapr.actor import Actor
+
+from actors.user_profile import UserProfileActorInterface
+from lemo.events import Event
+from lemo.realtime.profile import RealtimeProfile
+
+logger = logging.getLogger(__name__)
+
+_STATE_KEY = "profile"
+
+
+class UserProfileActor(Actor, UserProfileActorInterface):
+    async def _load(self) -> RealtimeProfile:
+        found, raw = await self._state_manager.try_get_state(_STATE_KEY)
+        return RealtimeProfile.model_validate(raw) if found else RealtimeProfile()
+
+    async def record_event(self, event: dict[str, Any]) -> bool:
+        parsed = Event.model_validate(event)
+        if parsed.actor_id != self.id.id:
+            raise ValueError(f"event for {parsed.actor_id} sent to actor {self.id.id}")
+        profile = await self._load()
+        changed = profile.apply(parsed)
+        if changed:
+            await self._state_manager.set_state(_STATE_KEY, profile.model_dump(mode="json"))
+            await self._state_manager.save_state()
+        return changed
+
+    async def get_profile(self) -> dict[str, Any]:
+        return (await self._load()).public_view()

@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from apps.shared.settings import LemoSettings
+
+
+class EventsSettings(LemoSettings):
+    model_config = SettingsConfigDict(env_prefix="EVENTS_", extra="ignore")
+
+    publish_timeout_s: float = 5.0

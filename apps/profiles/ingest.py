@@ -1,0 +1,49 @@
+"""The events-topic consumer (the old Flink job's entry): each event goes to its user's actor and the archive.
+
+Replies follow Dapr's pub/sub contract: SUCCESS acknowledges, RETRY asks for redelivery, DROP sends the message
+to the subscription's dead-letter topic (nothing is silently lost).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from dapr.actor import ActorId, ActorProxy
+from pydantic import ValidationError
+
+from actors.user_profile import ACTOR_TYPE, UserProfileActorInterface
+from lemo.events import Event
+from lemo.stores.mongo import EventArchive
+
+logger = logging.getLogger(__name__)
+
+SUCCESS = {"status": "SUCCESS"}
+RETRY = {"status": "RETRY"}
+DROP = {"status": "DROP"}
+
+
+async def ingest_event(cloud_event: dict[str, Any], archive: EventArchive) -> dict[str, str]:
+    try:
+        event = Event.model_validate(cloud_event.get("data"))
+    except ValidationError as exc:
+        logger.warning("rejecting malformed event %s: %s", cloud_event.get("id"), exc.errors()[:3])
+        return DROP
+    try:
+        proxy = ActorProxy.create(ACTOR_TYPE, ActorId(event.actor_id), UserProfileActorInterface)
+        await proxy.RecordEvent(event.model_dump(mode="json"))
+        await archive.append(event)
+    except Exception:
+        logger.exception("event %s not recorded yet; asking for redelivery", event.event_id,
+                         extra={"tenant_id": event.tenant_id})
+        return RETRY
+    return SUCCESS
+
+
+async def keep_dead_letter(cloud_event: dict[str, Any], dead_letters: Any) -> dict[str, str]:
+    """Dead letters are kept in MongoDB for inspection and replay."""
+    await dead_letters.insert_one(
+        {"cloud_event_id": cloud_event.get("id"), "topic": cloud_event.get("topic"),
+         "data": cloud_event.get("data"), "received": cloud_event}
+    )
+    return SUCCESS

@@ -1,0 +1,56 @@
+"""profiles: hosts the per-user realtime actor and consumes the events topic."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from typing import Any
+
+from dapr.actor.runtime.config import ActorRuntimeConfig
+from dapr.actor.runtime.runtime import ActorRuntime
+from dapr.ext.fastapi import DaprActor, DaprApp
+from fastapi import Body, FastAPI
+
+from actors.user_profile_actor import UserProfileActor
+from apps.profiles import ingest, users
+from apps.profiles.settings import ProfilesSettings
+from apps.shared.health import health_router
+from apps.shared.logging import configure_logging
+from apps.shared.settings import EVENTS_DEAD_LETTER_TOPIC, EVENTS_TOPIC
+from lemo.stores.mongo import EventArchive, open_database
+
+settings = ProfilesSettings()
+configure_logging("profiles", settings.log_level)
+db = open_database(settings.mongodb_uri, settings.mongodb_database)
+archive = EventArchive(db, settings.archive_retention_days)
+
+
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    ActorRuntime.set_actor_config(
+        ActorRuntimeConfig(
+            actor_idle_timeout=timedelta(seconds=settings.actor_idle_timeout_s),
+            actor_scan_interval=timedelta(seconds=settings.actor_scan_interval_s),
+        )
+    )
+    await actor.register_actor(UserProfileActor)
+    await archive.ensure_indexes()
+    yield
+
+
+app = FastAPI(title="lemo profiles", lifespan=lifespan)
+actor = DaprActor(app)
+dapr_app = DaprApp(app)
+app.include_router(health_router("profiles"))
+app.include_router(users.router)
+
+
+@dapr_app.subscribe(pubsub=settings.pubsub_name, topic=EVENTS_TOPIC, dead_letter_topic=EVENTS_DEAD_LETTER_TOPIC)
+async def on_event(cloud_event: dict[str, Any] = Body(...)) -> dict[str, str]:
+    return await ingest.ingest_event(cloud_event, archive)
+
+
+@dapr_app.subscribe(pubsub=settings.pubsub_name, topic=EVENTS_DEAD_LETTER_TOPIC)
+async def on_dead_letter(cloud_event: dict[str, Any] = Body(...)) -> dict[str, str]:
+    return await ingest.keep_dead_letter(cloud_event, db["dead_letters"])

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from apps.shared.settings import LemoSettings
+
+
+class ProfilesSettings(LemoSettings):
+    model_config = SettingsConfigDict(env_prefix="PROFILES_", extra="ignore")
+
+    # Idle actors leave memory after this long; their state stays in the actor state store.
+    actor_idle_timeout_s: float = 3600.0
+    actor_scan_interval_s: float = 30.0
+    archive_retention_days: float = 365.0

@@ -1,0 +1,20 @@
+"""ranking: a gRPC app (dapr-ext-grpc) scoring candidates; run with `python -m apps.ranking.main`."""
+
+from __future__ import annotations
+
+from dapr.ext.grpc import App
+
+from apps.ranking import methods
+from apps.ranking.settings import RankingSettings
+from apps.shared.logging import configure_logging
+
+settings = RankingSettings()
+configure_logging("ranking", settings.log_level)
+
+app = App()
+app.method("score")(methods.score)
+app.method("healthz")(methods.healthz)
+app.register_health_check(lambda: None)
+
+if __name__ == "__main__":
+    app.run(settings.app_port, settings.listen_address)

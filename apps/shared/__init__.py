@@ -1,0 +1,1 @@
+"""Plumbing every app imports (settings base, logging, health, sidecar clients). Not an app itself."""

@@ -1,0 +1,51 @@
+"""The app's handle on its own Dapr sidecar: one async client per process, opened in the lifespan."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dapr.aio.clients import DaprClient
+from dapr.clients.grpc._state import Concurrency, StateOptions
+from grpc import StatusCode
+from grpc.aio import AioRpcError
+
+from dapr.clients.exceptions import DaprGrpcError, DaprInternalError
+
+
+class ConcurrencyConflict(Exception):
+    """A write carried an etag that no longer matches the stored value."""
+
+
+class SidecarState:
+    """Dapr state with optimistic concurrency: reads return the etag, writes may require it."""
+
+    def __init__(self, client: DaprClient, store: str) -> None:
+        self._client = client
+        self._store = store
+
+    async def get(self, key: str) -> tuple[Any | None, str | None]:
+        resp = await self._client.get_state(self._store, key)
+        if not resp.data:
+            return None, None
+        return json.loads(resp.data), resp.etag or None
+
+    async def save(self, key: str, value: Any, etag: str | None = None, ttl_s: int | None = None) -> None:
+        options = StateOptions(concurrency=Concurrency.first_write) if etag is not None else None
+        metadata = {"ttlInSeconds": str(ttl_s)} if ttl_s else None
+        try:
+            await self._client.save_state(
+                self._store, key, json.dumps(value), etag=etag, options=options, state_metadata=metadata or {}
+            )
+        except (DaprGrpcError, DaprInternalError, AioRpcError) as exc:
+            if _is_etag_mismatch(exc):
+                raise ConcurrencyConflict(key) from exc
+            raise
+
+    async def delete(self, key: str) -> None:
+        await self._client.delete_state(self._store, key)
+
+
+def _is_etag_mismatch(exc: Exception) -> bool:
+    code = exc.code() if isinstance(exc, AioRpcError) else None
+    return code == StatusCode.ABORTED or "etag mismatch" in str(exc).lower()

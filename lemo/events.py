@@ -1,0 +1,60 @@
+"""Behavior events: the schema every producer and consumer of the events topic agrees on."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Ids travel in actor ids, state keys and URLs: keep them to a safe, bounded alphabet.
+Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@\-]+$")]
+
+# Events may be stamped by a client whose clock runs slightly ahead of ours.
+FUTURE_SKEW_S = 300.0
+
+
+class EventType(StrEnum):
+    IMPRESSION = "impression"
+    VIEW = "view"
+    CLICK = "click"
+    LIKE = "like"
+    DISLIKE = "dislike"
+    RATE = "rate"
+    PURCHASE = "purchase"
+    SHARE = "share"
+
+
+class Event(BaseModel):
+    """One user behavior on one item, scoped to a tenant; `event_id` is the idempotency key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tenant_id: Identifier
+    event_id: Identifier = Field(default_factory=lambda: uuid.uuid4().hex)
+    user_id: Identifier
+    item_id: Identifier
+    type: EventType
+    value: float | None = None
+    timestamp: float = Field(default_factory=time.time, ge=0)
+    scenario: Identifier | None = None
+    variant: Identifier | None = None
+    context: dict[str, Any] = Field(default_factory=dict, max_length=32)
+
+    @field_validator("timestamp")
+    @classmethod
+    def _not_in_future(cls, ts: float) -> float:
+        if ts > time.time() + FUTURE_SKEW_S:
+            raise ValueError(f"timestamp is more than {FUTURE_SKEW_S:.0f}s in the future")
+        return ts
+
+    @property
+    def actor_id(self) -> str:
+        """The per-user actor id; tenant first, so no two tenants ever share an actor."""
+        return user_actor_id(self.tenant_id, self.user_id)
+
+
+def user_actor_id(tenant_id: str, user_id: str) -> str:
+    return f"{tenant_id}:{user_id}"

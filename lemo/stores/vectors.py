@@ -1,0 +1,66 @@
+"""Vector search through pymilvus: Milvus Lite (a local file, one process at a time) or a Milvus server.
+
+The URI picks the backend, as the MILVUS_URI setting does: a path ending in `.db` is Milvus Lite,
+`http(s)://...` is a server. Every row carries tenant_id and every search filters on it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pymilvus import DataType, MilvusClient
+
+_SAFE = re.compile(r"^[A-Za-z0-9_.:@\-]+$")
+
+
+@dataclass(frozen=True)
+class VectorHit:
+    item_id: str
+    score: float
+
+
+class VectorIndex:
+    def __init__(self, uri: str, collection: str, dim: int) -> None:
+        self._client = MilvusClient(uri)
+        self._collection = collection
+        self._dim = dim
+
+    def ensure_collection(self) -> None:
+        if self._client.has_collection(self._collection):
+            return
+        schema = self._client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("pk", DataType.VARCHAR, is_primary=True, max_length=260)
+        schema.add_field("tenant_id", DataType.VARCHAR, max_length=128)
+        schema.add_field("item_id", DataType.VARCHAR, max_length=128)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self._dim)
+        index = self._client.prepare_index_params()
+        index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
+        self._client.create_collection(self._collection, schema=schema, index_params=index)
+
+    def upsert(self, tenant_id: str, vectors: dict[str, Sequence[float]]) -> None:
+        rows = [
+            {"pk": f"{tenant_id}/{item_id}", "tenant_id": tenant_id, "item_id": item_id, "vector": list(v)}
+            for item_id, v in vectors.items()
+        ]
+        if rows:
+            self._client.upsert(self._collection, rows)
+
+    def search(self, tenant_id: str, vector: Sequence[float], limit: int) -> list[VectorHit]:
+        if not _SAFE.match(tenant_id):  # the id goes into a filter expression
+            raise ValueError(f"invalid tenant id {tenant_id!r}")
+        result = self._client.search(
+            self._collection,
+            data=[list(vector)],
+            limit=limit,
+            filter=f'tenant_id == "{tenant_id}"',
+            output_fields=["item_id"],
+        )
+        return [VectorHit(item_id=hit["entity"]["item_id"], score=float(hit["distance"])) for hit in result[0]]
+
+    def delete(self, tenant_id: str, item_ids: Sequence[str]) -> None:
+        self._client.delete(self._collection, ids=[f"{tenant_id}/{i}" for i in item_ids])
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Creates the in-repo virtualenv and installs the project (editable) with its dev tools.
+# Re-installs only when pyproject.toml changed; pip's own cache keeps re-installs fast.
+source "$(dirname "$0")/common.sh"
+
+stamp="$VENV/.lemo-pyproject-sha"
+sha="$(sha256sum "$LEMO_ROOT/pyproject.toml" | cut -d' ' -f1)"
+if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sha" ]; then
+  log "python environment up to date"
+else
+  [ -x "$VENV/bin/python" ] || python3.11 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip
+  "$VENV/bin/pip" install -q -e "$LEMO_ROOT[dev]"
+  echo "$sha" > "$stamp"
+fi

@@ -1,0 +1,71 @@
+"""Integration fixtures: real daprd sidecars (tests/integration/mesh.py) over the stores scripts/infra.sh runs."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from tests.integration.mesh import App, port_open
+
+MONGODB_URI = os.environ.get("LEMO_MONGODB_URI", "mongodb://127.0.0.1:27018/")
+INFRA = {"redis": 6380, "ferretdb": 27018, "placement": 50005, "scheduler": 50006}
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session", autouse=True)
+def infra() -> None:
+    down = [f"{name} (127.0.0.1:{port})" for name, port in INFRA.items() if not port_open(port)]
+    if down:
+        pytest.fail(f"not running: {', '.join(down)}; `make test` starts them (scripts/infra.sh up kafka)")
+
+
+@pytest.fixture(scope="session")
+def database_name() -> str:
+    """One database per test session, so runs never see each other's documents."""
+    return f"lemo_it_{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(scope="session")
+def app_env(database_name: str) -> dict[str, str]:
+    """Environment every app under test gets."""
+    return {"LEMO_MONGODB_URI": MONGODB_URI, "LEMO_MONGODB_DATABASE": database_name, "LEMO_LOG_LEVEL": "INFO"}
+
+
+@pytest.fixture
+async def db(database_name: str) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGODB_URI)
+    yield client[database_name]
+    await client.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_database(database_name: str) -> Iterator[None]:
+    yield
+    from pymongo import MongoClient
+
+    with MongoClient(MONGODB_URI) as client:
+        client.drop_database(database_name)
+
+
+@pytest.fixture
+def tenant() -> str:
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def bare_sidecar() -> Iterator[App]:
+    """A sidecar with no app, for calling building blocks (state) directly."""
+    app = App(app_id=f"it-bare-{uuid.uuid4().hex[:6]}", command=None).start()
+    yield app
+    app.stop()
+
+
+def unique(app_id: str) -> str:
+    return f"{app_id}-{uuid.uuid4().hex[:6]}"

@@ -1,0 +1,183 @@
+"""Starts real apps with real daprd sidecars for integration tests (the stores come from scripts/infra.sh).
+
+Each `App` is one app process plus its sidecar on free loopback ports; either side can be killed and restarted,
+which is how the crash-resume tests work. Nothing here imitates Dapr: it runs the daprd binary `make test` built.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from dapr.aio.clients import DaprClient
+from dapr.conf import settings as dapr_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+DAPR_HOME = Path(os.environ.get("DAPR_HOME", Path.home() / ".dapr"))
+DAPRD = DAPR_HOME / "bin" / "daprd"
+STATE = Path(os.environ.get("LEMO_STATE", ROOT / ".state"))
+PLACEMENT = "127.0.0.1:" + os.environ.get("LEMO_PLACEMENT_PORT", "50005")
+SCHEDULER = "127.0.0.1:" + os.environ.get("LEMO_SCHEDULER_PORT", "50006")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def resources(profile: str, overrides: dict[str, str] | None = None) -> list[Path]:
+    """The resource dirs a sidecar loads: the shared components plus one pub/sub profile.
+
+    `overrides` maps a component file name to replacement YAML text (for example a faster cron schedule);
+    the shared folder is then copied so the committed files stay as they are.
+    """
+    shared = ROOT / "components"
+    if overrides:
+        copy = Path(tempfile.mkdtemp(prefix="lemo-components-"))
+        for f in shared.glob("*.yaml"):
+            shutil.copy(f, copy / f.name)
+        for name, text in overrides.items():
+            (copy / name).write_text(text)
+        shared = copy
+    return [shared, ROOT / "components" / f"pubsub-{profile}"]
+
+
+@dataclass
+class App:
+    app_id: str
+    command: list[str] | None  # None: a sidecar without an app, for using building blocks directly
+    app_protocol: str = "http"
+    profile: str = "redis"
+    env: dict[str, str] = field(default_factory=dict)
+    component_overrides: dict[str, str] | None = None
+    app_port: int = field(default_factory=free_port)
+    http_port: int = field(default_factory=free_port)
+    grpc_port: int = field(default_factory=free_port)
+    _app: subprocess.Popen[bytes] | None = None
+    _daprd: subprocess.Popen[bytes] | None = None
+    _logs: list[Path] = field(default_factory=list)
+
+    @property
+    def sidecar(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def start(self, timeout_s: float = 60.0) -> App:
+        self.start_app()
+        self.start_sidecar(timeout_s)
+        return self
+
+    def start_app(self) -> None:
+        if self.command is None:
+            return
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "APP_ID": self.app_id,
+            "APP_PORT": str(self.app_port),
+            "DAPR_HTTP_PORT": str(self.http_port),
+            "DAPR_GRPC_PORT": str(self.grpc_port),
+            **self.env,
+        }
+        cmd = [c.replace("{port}", str(self.app_port)) for c in self.command]
+        self._app = self._spawn("app", cmd, env)
+
+    def start_sidecar(self, timeout_s: float = 60.0) -> None:
+        cmd = [
+            str(DAPRD),
+            "--app-id", self.app_id,
+            "--dapr-http-port", str(self.http_port),
+            "--dapr-grpc-port", str(self.grpc_port),
+            "--dapr-internal-grpc-port", str(free_port()),
+            "--metrics-port", str(free_port()),
+            "--dapr-listen-addresses", "127.0.0.1",
+            "--config", str(ROOT / "components" / "configuration" / "lemo.yaml"),
+            "--placement-host-address", PLACEMENT,
+            "--scheduler-host-address", SCHEDULER,
+            "--log-level", "warn",
+        ]
+        if self.command is not None:
+            cmd += ["--app-port", str(self.app_port), "--app-protocol", self.app_protocol]
+        for path in resources(self.profile, self.component_overrides):
+            cmd += ["--resources-path", str(path)]
+        self._daprd = self._spawn("daprd", cmd, dict(os.environ))
+        self.wait_ready(timeout_s)
+
+    def client(self) -> DaprClient:
+        """An async Dapr client on this sidecar. The SDK's health check reads the global settings, so point them here."""
+        dapr_settings.DAPR_HTTP_PORT = self.http_port
+        dapr_settings.DAPR_GRPC_PORT = self.grpc_port
+        return DaprClient(f"127.0.0.1:{self.grpc_port}")
+
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
+        """Waits for the sidecar's full health check: its components loaded and the app reachable."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for proc, what in ((self._daprd, "daprd"), (self._app, "app")):
+                if proc is not None and proc.poll() is not None:
+                    raise RuntimeError(f"{self.app_id} {what} exited ({proc.returncode}):\n{self.logs()}")
+            try:
+                if httpx.get(f"{self.sidecar}/v1.0/healthz", timeout=1.0).status_code == 204:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.app_id} not ready after {timeout_s}s:\n{self.logs()}")
+
+    def kill_app(self) -> None:
+        """kill -9 the app process only; its sidecar stays."""
+        if self._app is not None:
+            self._app.send_signal(signal.SIGKILL)
+            self._app.wait(10)
+            self._app = None
+
+    def restart_app(self, timeout_s: float = 60.0) -> None:
+        self.kill_app()
+        self.start_app()
+        self.wait_ready(timeout_s)
+
+    def stop(self) -> None:
+        for proc in (self._app, self._daprd):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+        for proc in (self._app, self._daprd):
+            if proc is not None:
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        self._app = self._daprd = None
+
+    def logs(self, tail: int = 4000) -> str:
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-tail:]}" for p in self._logs if p.exists())
+
+    def _spawn(self, what: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log_dir = STATE / "logs" / "tests"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        log = log_dir / f"{self.app_id}-{what}-{len(self._logs)}.log"
+        self._logs.append(log)
+        with log.open("wb") as out:
+            return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def uvicorn(module: str) -> list[str]:
+    return [sys.executable, "-m", "uvicorn", f"{module}:app", "--host", "127.0.0.1", "--port", "{port}"]
+
+
+def python_module(module: str) -> list[str]:
+    return [sys.executable, "-m", module]
