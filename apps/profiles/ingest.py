@@ -6,6 +6,7 @@ to the subscription's dead-letter topic (nothing is silently lost).
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -42,6 +43,7 @@ async def ingest_event(cloud_event: dict[str, Any], archive: EventArchive) -> di
 
 async def keep_dead_letter(cloud_event: dict[str, Any], dead_letters: Any) -> dict[str, str]:
     """Dead letters are kept in MongoDB for inspection and replay."""
+    logger.warning("dead letter %s: %s", cloud_event.get("id"), json.dumps(cloud_event, default=str)[:2000])
     await dead_letters.insert_one(
         {"cloud_event_id": cloud_event.get("id"), "topic": cloud_event.get("topic"),
          "data": cloud_event.get("data"), "received": cloud_event}

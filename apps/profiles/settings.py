@@ -11,4 +11,3 @@ class ProfilesSettings(LemoSettings):
     # Idle actors leave memory after this long; their state stays in the actor state store.
     actor_idle_timeout_s: float = 3600.0
     actor_scan_interval_s: float = 30.0
-    archive_retention_days: float = 365.0

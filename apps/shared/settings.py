@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Component `metadata.name` values, in one place (the YAML under components/ uses the same names).
@@ -13,16 +14,23 @@ ITEMS_TOPIC = "items"
 CRON_POPULARITY = "cron-popularity"
 
 
+def _shared(name: str) -> AliasChoices:
+    # Shared settings keep their LEMO_ name in every app, whatever the app's own env prefix.
+    return AliasChoices(f"LEMO_{name.upper()}", name)
+
+
 class LemoSettings(BaseSettings):
-    """Settings every app has, read from LEMO_* environment variables."""
+    """Settings every app has, read from LEMO_* environment variables; each app subclasses this with its own
+    env prefix (== app name) for its own settings."""
 
-    model_config = SettingsConfigDict(env_prefix="LEMO_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="LEMO_", extra="ignore", populate_by_name=True)
 
-    pubsub_name: str = PUBSUB
-    state_store: str = STATE_STORE
-    mongodb_uri: str = "mongodb://127.0.0.1:27018/"
-    mongodb_database: str = "lemo"
-    log_level: str = "INFO"
+    pubsub_name: str = Field(PUBSUB, validation_alias=_shared("pubsub_name"))
+    state_store: str = Field(STATE_STORE, validation_alias=_shared("state_store"))
+    mongodb_uri: str = Field("mongodb://127.0.0.1:27018/", validation_alias=_shared("mongodb_uri"))
+    mongodb_database: str = Field("lemo", validation_alias=_shared("mongodb_database"))
+    archive_retention_days: float = Field(365.0, validation_alias=_shared("archive_retention_days"))
+    log_level: str = Field("INFO", validation_alias=_shared("log_level"))
 
 
 def shared_settings() -> LemoSettings:

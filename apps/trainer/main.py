@@ -37,7 +37,7 @@ def build_runtime() -> WorkflowRuntime:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.settings = settings
     app.state.archive = EventArchive(open_database(settings.mongodb_uri, settings.mongodb_database),
-                                     retention_days=365)
+                                     settings.archive_retention_days)
     runtime = build_runtime()
     await asyncio.to_thread(runtime.start)
     app.state.workflows = DaprWorkflowClient()

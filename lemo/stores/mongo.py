@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -22,6 +23,13 @@ def open_database(uri: str, name: str) -> AsyncDatabase[dict[str, Any]]:
     return client[name]
 
 
+async def ensure_indexes(collection: AsyncCollection[dict[str, Any]], indexes: list[IndexModel]) -> None:
+    """Creates indexes one command each: FerretDB 1.24 drops the connection when a single createIndexes
+    command names several indexes that already exist (a second start-up), while one at a time is fine."""
+    for index in indexes:
+        await collection.create_indexes([index])
+
+
 class EventArchive:
     """Raw events kept for training. The document id is tenant + event_id, so a redelivery is a no-op."""
 
@@ -30,7 +38,8 @@ class EventArchive:
         self._retention_s = retention_days * 86400
 
     async def ensure_indexes(self) -> None:
-        await self._events.create_indexes(
+        await ensure_indexes(
+            self._events,
             [
                 IndexModel([("tenant_id", ASCENDING), ("timestamp", DESCENDING)], name="tenant_time"),
                 IndexModel([("tenant_id", ASCENDING), ("user_id", ASCENDING), ("timestamp", DESCENDING)],
@@ -72,7 +81,8 @@ class ItemRepository:
         self._items = db["items"]
 
     async def ensure_indexes(self) -> None:
-        await self._items.create_indexes(
+        await ensure_indexes(
+            self._items,
             [
                 IndexModel([("tenant_id", ASCENDING), ("item_id", ASCENDING)], name="tenant_item", unique=True),
                 IndexModel([("tenant_id", ASCENDING), ("categories", ASCENDING)], name="tenant_category"),

@@ -112,7 +112,10 @@ class App:
             "--log-level", "warn",
         ]
         if self.command is not None:
-            cmd += ["--app-port", str(self.app_port), "--app-protocol", self.app_protocol]
+            cmd += ["--app-port", str(self.app_port), "--app-protocol", self.app_protocol,
+                    "--enable-app-health-check", "--app-health-probe-interval", "1", "--app-health-threshold", "1"]
+            if self.app_protocol == "http":
+                cmd += ["--app-health-check-path", "/healthz"]
         for path in resources(self.profile, self.component_overrides):
             cmd += ["--resources-path", str(path)]
         self._daprd = self._spawn("daprd", cmd, dict(os.environ))
@@ -132,7 +135,8 @@ class App:
                 if proc is not None and proc.poll() is not None:
                     raise RuntimeError(f"{self.app_id} {what} exited ({proc.returncode}):\n{self.logs()}")
             try:
-                if httpx.get(f"{self.sidecar}/v1.0/healthz", timeout=1.0).status_code == 204:
+                app_up = self.command is None or port_open(self.app_port)
+                if app_up and httpx.get(f"{self.sidecar}/v1.0/healthz", timeout=1.0).status_code == 204:
                     return
             except httpx.HTTPError:
                 pass
