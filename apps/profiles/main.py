@@ -40,9 +40,9 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 
 app = FastAPI(title="lemo profiles", lifespan=lifespan)
+app.include_router(health_router("profiles"))  # before DaprActor, whose own /healthz would shadow it
 actor = DaprActor(app)
 dapr_app = DaprApp(app)
-app.include_router(health_router("profiles"))
 app.include_router(users.router)
 
 

@@ -96,9 +96,9 @@ class ItemRepository:
             {"$set": {**fields, "tenant_id": tenant_id, "item_id": item_id}},
             upsert=True,
             return_document=ReturnDocument.AFTER,
-            projection={"_id": 0},
-        )
+        )  # no projection: FerretDB does not implement one on findAndModify
         assert doc is not None  # upsert always returns the document after the write
+        doc.pop("_id", None)
         return doc
 
     async def get(self, tenant_id: str, item_id: str) -> dict[str, Any] | None:

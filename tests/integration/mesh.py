@@ -78,8 +78,12 @@ class App:
         return f"http://127.0.0.1:{self.http_port}"
 
     def start(self, timeout_s: float = 60.0) -> App:
-        self.start_app()
-        self.start_sidecar(timeout_s)
+        try:
+            self.start_app()
+            self.start_sidecar(timeout_s)
+        except BaseException:
+            self.stop()  # a fixture that fails to start has no teardown: leave nothing running
+            raise
         return self
 
     def start_app(self) -> None:

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# `make down`: stops the apps and sidecars, then the infrastructure, each by its recorded pid.
+source "$(dirname "$0")/common.sh"
+cd "$LEMO_ROOT"
+
+if is_running mesh; then
+  for f in dapr.yaml .dapr-run.yaml; do [ -f "$f" ] && dapr stop -f "$f" >/dev/null 2>&1 || true; done
+fi
+stop_bg mesh
+bash scripts/infra.sh down

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# `make up`: the stores, placement and scheduler, then every app with its sidecar via `dapr run -f`,
+# and waits until every app answers its health endpoint through its sidecar.
+source "$(dirname "$0")/common.sh"
+cd "$LEMO_ROOT"
+
+profile="${LEMO_PUBSUB:-redis}"
+case "$profile" in redis|kafka) ;; *) log "LEMO_PUBSUB must be redis or kafka, not '$profile'"; exit 2 ;; esac
+bash scripts/infra.sh up
+
+run_file=dapr.yaml
+if [ "$profile" != redis ]; then
+  # dapr.yaml names the Redis pub/sub folder; the same template with the other profile's folder.
+  run_file=.dapr-run.yaml
+  sed "s#components/pubsub-redis#components/pubsub-$profile#" dapr.yaml > "$run_file"
+fi
+
+start_bg mesh dapr run -f "$run_file"
+
+gateway_port="${LEMO_GATEWAY_HTTP_PORT:-8080}"
+log "waiting for every app to answer through its sidecar (logs: .dapr/logs, $LEMO_STATE/logs/mesh.log)"
+for _ in $(seq 1 180); do
+  if curl -fsS "http://127.0.0.1:3500/v1.0/invoke/gateway/method/v1/status" -o "$LEMO_STATE/status.json" 2>/dev/null; then
+    log "mesh is up (pub/sub profile: $profile): $(cat "$LEMO_STATE/status.json")"
+    log "gateway: http://127.0.0.1:$gateway_port  (health: /healthz, mesh status: /v1/status, API docs: /docs)"
+    exit 0
+  fi
+  is_running mesh || { log "dapr run exited; see $LEMO_STATE/logs/mesh.log"; tail -20 "$LEMO_STATE/logs/mesh.log" >&2; exit 1; }
+  sleep 1
+done
+log "the mesh did not become healthy in 180s; last status:"; cat "$LEMO_STATE/status.json" >&2 2>/dev/null || true
+exit 1

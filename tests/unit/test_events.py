@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import time
+
+import pytest
+from pydantic import ValidationError
+
+from lemo.events import Event, user_actor_id
+
+
+def test_defaults_assign_an_event_id_and_timestamp() -> None:
+    event = Event(tenant_id="t1", user_id="u1", item_id="i1", type="click")
+    assert len(event.event_id) == 32
+    assert abs(event.timestamp - time.time()) < 5
+    assert event.actor_id == "t1:u1" == user_actor_id("t1", "u1")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"type": "teleport"},
+        {"user_id": ""},
+        {"item_id": "has space"},
+        {"tenant_id": "x" * 129},
+        {"timestamp": time.time() + 3600},
+        {"timestamp": -1},
+        {"unexpected": 1},
+    ],
+)
+def test_invalid_events_are_rejected(change: dict[str, object]) -> None:
+    fields = {"tenant_id": "t1", "user_id": "u1", "item_id": "i1", "type": "view", **change}
+    with pytest.raises(ValidationError):
+        Event.model_validate(fields)
+
+
+def test_small_clock_skew_is_accepted() -> None:
+    Event(tenant_id="t1", user_id="u1", item_id="i1", type="view", timestamp=time.time() + 60)
