@@ -12,8 +12,9 @@ ACTOR_TYPE = "UserProfileActor"
 class UserProfileActorInterface(ActorInterface):
     @actormethod(name="RecordEvent")
     async def record_event(self, event: dict[str, Any]) -> bool:
-        """Folds one event (an `lemo.events.Event` as JSON) in; False when its event_id was already seen."""
-        ...
+        """Folds one event (a `lemo.events.Event` as JSON) in; False when its event_id was already seen."""
+        raise NotImplementedError
 
     @actormethod(name="GetProfile")
-    async def get_profile(self) -> dict[str, Any]: ...
+    async def get_profile(self) -> dict[str, Any]:
+        raise NotImplementedError

@@ -25,14 +25,17 @@ class PopularityRequest(BaseModel):
     limit: int = Field(default=200, ge=1, le=10_000)
 
 
-def popularity_workflow(ctx: DaprWorkflowContext, request: PopularityRequest) -> Generator[Any, Any, dict[str, Any]]:
+def popularity_workflow(
+    ctx: DaprWorkflowContext, request: PopularityRequest
+) -> Generator[Any, Any, dict[str, Any]]:
     if request.settle_s > 0:
         yield ctx.create_timer(timedelta(seconds=request.settle_s))
     now = ctx.current_utc_datetime.timestamp()
     ranked = yield ctx.call_activity(
         RANK_POPULAR,
-        input=RankInput(tenant_id=request.tenant_id, now=now, half_life_s=request.half_life_s,
-                        limit=request.limit).model_dump(),
+        input=RankInput(
+            tenant_id=request.tenant_id, now=now, half_life_s=request.half_life_s, limit=request.limit
+        ).model_dump(),
     )
     count = yield ctx.call_activity(
         PUBLISH_POPULAR,

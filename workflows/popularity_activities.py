@@ -69,8 +69,12 @@ async def rank_popular_items(_: WorkflowActivityContext, request: RankInput) -> 
     finally:
         await client.close()
     ranked: list[PopularItem] = popular_items(interactions, request.now, request.half_life_s, request.limit)
-    logger.info("ranked %d popular items from %d interactions", len(ranked), len(interactions),
-                extra={"tenant_id": request.tenant_id})
+    logger.info(
+        "ranked %d popular items from %d interactions",
+        len(ranked),
+        len(interactions),
+        extra={"tenant_id": request.tenant_id},
+    )
     return [{"item_id": p.item_id, "score": p.score} for p in ranked]
 
 
@@ -80,6 +84,8 @@ async def publish_popular_items(_: WorkflowActivityContext, request: PublishInpu
         await dapr.save_state(
             deps.state_store,
             popular_state_key(request.tenant_id),
-            json.dumps({"tenant_id": request.tenant_id, "computed_at": request.computed_at, "items": request.items}),
+            json.dumps(
+                {"tenant_id": request.tenant_id, "computed_at": request.computed_at, "items": request.items}
+            ),
         )
     return len(request.items)

@@ -19,14 +19,17 @@ router = APIRouter(prefix="/items", tags=["items"])
 async def _publish_change(request: Request, change: dict[str, Any]) -> None:
     client: DaprClient = request.app.state.dapr
     await client.publish_event(
-        request.app.state.settings.pubsub_name, ITEMS_TOPIC, json.dumps(change, default=str),
+        request.app.state.settings.pubsub_name,
+        ITEMS_TOPIC,
+        json.dumps(change, default=str),
         data_content_type="application/json",
     )
 
 
 @router.put("/{tenant_id}/{item_id}")
-async def upsert_item(tenant_id: Identifier, item_id: Identifier, fields: ItemFields, request: Request
-                      ) -> dict[str, Any]:
+async def upsert_item(
+    tenant_id: Identifier, item_id: Identifier, fields: ItemFields, request: Request
+) -> dict[str, Any]:
     repo: ItemRepository = request.app.state.items
     item = await repo.upsert(tenant_id, item_id, fields.model_dump(exclude_unset=True))
     await _publish_change(request, {"op": "upsert", "item": item})

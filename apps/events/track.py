@@ -38,7 +38,10 @@ async def track(event: Event, request: Request) -> dict[str, Any]:
         logger.warning("publish of %s failed: %s", event.event_id, exc, extra={"tenant_id": event.tenant_id})
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail={"code": "publish_failed", "message": "event not accepted; safe to retry with the same event_id",
-                    "event_id": event.event_id},
+            detail={
+                "code": "publish_failed",
+                "message": "event not accepted; safe to retry with the same event_id",
+                "event_id": event.event_id,
+            },
         ) from exc
     return {"event_id": event.event_id, "status": "accepted"}

@@ -21,7 +21,11 @@ async def _probe(client: DaprClient, app_id: str, timeout_s: float) -> dict[str,
         )
         body = json.loads(resp.data or b"{}")
         ok = body.get("status") == "ok"
-        return {"ok": ok, "ms": round((time.perf_counter() - started) * 1000, 1), "version": body.get("version")}
+        return {
+            "ok": ok,
+            "ms": round((time.perf_counter() - started) * 1000, 1),
+            "version": body.get("version"),
+        }
     except Exception as exc:  # one app down must not hide the others
         return {"ok": False, "ms": round((time.perf_counter() - started) * 1000, 1), "error": str(exc)[:200]}
 
@@ -30,7 +34,9 @@ async def _probe(client: DaprClient, app_id: str, timeout_s: float) -> dict[str,
 async def mesh_status(request: Request, response: Response) -> dict[str, Any]:
     settings = request.app.state.settings
     client: DaprClient = request.app.state.dapr
-    results = await asyncio.gather(*(_probe(client, a, settings.status_timeout_s) for a in settings.mesh_apps))
+    results = await asyncio.gather(
+        *(_probe(client, a, settings.status_timeout_s) for a in settings.mesh_apps)
+    )
     apps = dict(zip(settings.mesh_apps, results, strict=True))
     healthy = all(r["ok"] for r in results)
     if not healthy:

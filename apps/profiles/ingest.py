@@ -1,7 +1,7 @@
 """The events-topic consumer (the old Flink job's entry): each event goes to its user's actor and the archive.
 
-Replies follow Dapr's pub/sub contract: SUCCESS acknowledges, RETRY asks for redelivery, DROP sends the message
-to the subscription's dead-letter topic (nothing is silently lost).
+Replies follow Dapr's pub/sub contract: SUCCESS acknowledges, RETRY asks for redelivery, DROP sends the
+message to the subscription's dead-letter topic (nothing is silently lost).
 """
 
 from __future__ import annotations
@@ -35,8 +35,11 @@ async def ingest_event(cloud_event: dict[str, Any], archive: EventArchive) -> di
         await proxy.RecordEvent(event.model_dump(mode="json"))
         await archive.append(event)
     except Exception:
-        logger.exception("event %s not recorded yet; asking for redelivery", event.event_id,
-                         extra={"tenant_id": event.tenant_id})
+        logger.exception(
+            "event %s not recorded yet; asking for redelivery",
+            event.event_id,
+            extra={"tenant_id": event.tenant_id},
+        )
         return RETRY
     return SUCCESS
 
@@ -45,7 +48,11 @@ async def keep_dead_letter(cloud_event: dict[str, Any], dead_letters: Any) -> di
     """Dead letters are kept in MongoDB for inspection and replay."""
     logger.warning("dead letter %s: %s", cloud_event.get("id"), json.dumps(cloud_event, default=str)[:2000])
     await dead_letters.insert_one(
-        {"cloud_event_id": cloud_event.get("id"), "topic": cloud_event.get("topic"),
-         "data": cloud_event.get("data"), "received": cloud_event}
+        {
+            "cloud_event_id": cloud_event.get("id"),
+            "topic": cloud_event.get("topic"),
+            "data": cloud_event.get("data"),
+            "received": cloud_event,
+        }
     )
     return SUCCESS

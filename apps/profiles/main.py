@@ -46,7 +46,9 @@ dapr_app = DaprApp(app)
 app.include_router(users.router)
 
 
-@dapr_app.subscribe(pubsub=settings.pubsub_name, topic=EVENTS_TOPIC, dead_letter_topic=EVENTS_DEAD_LETTER_TOPIC)
+@dapr_app.subscribe(
+    pubsub=settings.pubsub_name, topic=EVENTS_TOPIC, dead_letter_topic=EVENTS_DEAD_LETTER_TOPIC
+)
 async def on_event(cloud_event: dict[str, Any] = Body(...)) -> dict[str, str]:
     return await ingest.ingest_event(cloud_event, archive)
 

@@ -15,6 +15,8 @@ router = APIRouter(prefix="/users", tags=["users"])
 
 @router.get("/{tenant_id}/{user_id}/realtime")
 async def realtime_features(tenant_id: Identifier, user_id: Identifier) -> dict[str, Any]:
-    proxy = ActorProxy.create(ACTOR_TYPE, ActorId(user_actor_id(tenant_id, user_id)), UserProfileActorInterface)
+    proxy = ActorProxy.create(
+        ACTOR_TYPE, ActorId(user_actor_id(tenant_id, user_id)), UserProfileActorInterface
+    )
     profile: dict[str, Any] = await proxy.GetProfile()
     return {"tenant_id": tenant_id, "user_id": user_id, **profile}

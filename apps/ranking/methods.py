@@ -18,12 +18,14 @@ def score(request: InvokeMethodRequest) -> InvokeMethodResponse:
     try:
         parsed = ScoreRequest.model_validate_json(request.data)
     except ValidationError as exc:
-        body = {"error": {"code": "invalid_request", "details": exc.errors(include_url=False)}}
-        return InvokeMethodResponse(json.dumps(body, default=str).encode(), JSON)
+        error = {"error": {"code": "invalid_request", "details": exc.errors(include_url=False)}}
+        return InvokeMethodResponse(json.dumps(error, default=str).encode(), JSON)
     ranked = weighted_scores(parsed.candidates, parsed.weights)
     body = {"ranker": "weighted", "items": [s.model_dump() for s in ranked]}
     return InvokeMethodResponse(json.dumps(body).encode(), JSON)
 
 
 def healthz(_: InvokeMethodRequest) -> InvokeMethodResponse:
-    return InvokeMethodResponse(json.dumps({"status": "ok", "app": "ranking", "version": __version__}).encode(), JSON)
+    return InvokeMethodResponse(
+        json.dumps({"status": "ok", "app": "ranking", "version": __version__}).encode(), JSON
+    )

@@ -6,11 +6,10 @@ import json
 from typing import Any
 
 from dapr.aio.clients import DaprClient
+from dapr.clients.exceptions import DaprGrpcError, DaprInternalError
 from dapr.clients.grpc._state import Concurrency, StateOptions
 from grpc import StatusCode
 from grpc.aio import AioRpcError
-
-from dapr.clients.exceptions import DaprGrpcError, DaprInternalError
 
 
 class ConcurrencyConflict(Exception):

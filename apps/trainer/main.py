@@ -23,9 +23,13 @@ configure_logging("trainer", settings.log_level)
 
 
 def build_runtime() -> WorkflowRuntime:
-    activities.configure(activities.ActivityDeps(
-        mongodb_uri=settings.mongodb_uri, mongodb_database=settings.mongodb_database,
-        state_store=settings.state_store))
+    activities.configure(
+        activities.ActivityDeps(
+            mongodb_uri=settings.mongodb_uri,
+            mongodb_database=settings.mongodb_database,
+            state_store=settings.state_store,
+        )
+    )
     runtime = WorkflowRuntime()
     runtime.register_workflow(popularity_workflow, name=POPULARITY_WORKFLOW)
     runtime.register_activity(activities.rank_popular_items, name=activities.RANK_POPULAR)
@@ -36,8 +40,9 @@ def build_runtime() -> WorkflowRuntime:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.settings = settings
-    app.state.archive = EventArchive(open_database(settings.mongodb_uri, settings.mongodb_database),
-                                     settings.archive_retention_days)
+    app.state.archive = EventArchive(
+        open_database(settings.mongodb_uri, settings.mongodb_database), settings.archive_retention_days
+    )
     runtime = build_runtime()
     await asyncio.to_thread(runtime.start)
     app.state.workflows = DaprWorkflowClient()

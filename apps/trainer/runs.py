@@ -34,7 +34,9 @@ async def run_status(instance_id: str, request: Request) -> dict[str, Any]:
     client: DaprWorkflowClient = request.app.state.workflows
     state = await client.get_workflow_state(instance_id)
     if state is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail={"code": "run_not_found", "instance_id": instance_id})
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, detail={"code": "run_not_found", "instance_id": instance_id}
+        )
     output = state.serialized_output
     return {
         "instance_id": instance_id,
@@ -52,7 +54,10 @@ async def cron_popularity(request: Request) -> dict[str, Any]:
     settle_s = request.app.state.settings.popularity_settle_s
     started = []
     for tenant_id in await archive.tenants():
-        started.append(await _start_popularity(
-            request.app.state.workflows, PopularityRequest(tenant_id=tenant_id, settle_s=settle_s)))
+        started.append(
+            await _start_popularity(
+                request.app.state.workflows, PopularityRequest(tenant_id=tenant_id, settle_s=settle_s)
+            )
+        )
     logger.info("cron %s started %d popularity runs at %.0f", CRON_POPULARITY, len(started), time.time())
     return {"started": started}

@@ -42,9 +42,11 @@ class EventArchive:
             self._events,
             [
                 IndexModel([("tenant_id", ASCENDING), ("timestamp", DESCENDING)], name="tenant_time"),
-                IndexModel([("tenant_id", ASCENDING), ("user_id", ASCENDING), ("timestamp", DESCENDING)],
-                           name="tenant_user_time"),
-            ]
+                IndexModel(
+                    [("tenant_id", ASCENDING), ("user_id", ASCENDING), ("timestamp", DESCENDING)],
+                    name="tenant_user_time",
+                ),
+            ],
         )
 
     async def append(self, event: Event) -> bool:
@@ -84,10 +86,12 @@ class ItemRepository:
         await ensure_indexes(
             self._items,
             [
-                IndexModel([("tenant_id", ASCENDING), ("item_id", ASCENDING)], name="tenant_item", unique=True),
+                IndexModel(
+                    [("tenant_id", ASCENDING), ("item_id", ASCENDING)], name="tenant_item", unique=True
+                ),
                 IndexModel([("tenant_id", ASCENDING), ("categories", ASCENDING)], name="tenant_category"),
                 IndexModel([("tenant_id", ASCENDING), ("published_at", DESCENDING)], name="tenant_published"),
-            ]
+            ],
         )
 
     async def upsert(self, tenant_id: str, item_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:

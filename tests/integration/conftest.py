@@ -1,4 +1,4 @@
-"""Integration fixtures: real daprd sidecars (tests/integration/mesh.py) over the stores scripts/infra.sh runs."""
+"""Integration fixtures: real daprd sidecars (tests/integration/mesh.py) over scripts/infra.sh's stores."""
 
 from __future__ import annotations
 
@@ -16,7 +16,10 @@ from tests.integration.mesh import App, port_open
 MONGODB_URI = os.environ.get("LEMO_MONGODB_URI", "mongodb://127.0.0.1:27018/")
 INFRA = {"redis": 6380, "ferretdb": 27018, "placement": 50005, "scheduler": 50006}
 
-pytestmark = pytest.mark.integration
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -50,6 +53,7 @@ def _drop_database(database_name: str) -> Iterator[None]:
     yield
     from pymongo import MongoClient
 
+    client: MongoClient[dict[str, Any]]
     with MongoClient(MONGODB_URI) as client:
         client.drop_database(database_name)
 

@@ -1,7 +1,8 @@
 """Starts real apps with real daprd sidecars for integration tests (the stores come from scripts/infra.sh).
 
-Each `App` is one app process plus its sidecar on free loopback ports; either side can be killed and restarted,
-which is how the crash-resume tests work. Nothing here imitates Dapr: it runs the daprd binary `make test` built.
+Each `App` is one app process plus its sidecar on free loopback ports; either side can be killed and
+restarted, which is how the crash-resume tests work. Nothing here imitates Dapr: it runs the daprd binary
+that `make test` built.
 """
 
 from __future__ import annotations
@@ -104,20 +105,39 @@ class App:
     def start_sidecar(self, timeout_s: float = 60.0) -> None:
         cmd = [
             str(DAPRD),
-            "--app-id", self.app_id,
-            "--dapr-http-port", str(self.http_port),
-            "--dapr-grpc-port", str(self.grpc_port),
-            "--dapr-internal-grpc-port", str(free_port()),
-            "--metrics-port", str(free_port()),
-            "--dapr-listen-addresses", "127.0.0.1",
-            "--config", str(ROOT / "components" / "configuration" / "lemo.yaml"),
-            "--placement-host-address", PLACEMENT,
-            "--scheduler-host-address", SCHEDULER,
-            "--log-level", "warn",
+            "--app-id",
+            self.app_id,
+            "--dapr-http-port",
+            str(self.http_port),
+            "--dapr-grpc-port",
+            str(self.grpc_port),
+            "--dapr-internal-grpc-port",
+            str(free_port()),
+            "--metrics-port",
+            str(free_port()),
+            "--dapr-listen-addresses",
+            "127.0.0.1",
+            "--config",
+            str(ROOT / "components" / "configuration" / "lemo.yaml"),
+            "--placement-host-address",
+            PLACEMENT,
+            "--scheduler-host-address",
+            SCHEDULER,
+            "--log-level",
+            "warn",
         ]
         if self.command is not None:
-            cmd += ["--app-port", str(self.app_port), "--app-protocol", self.app_protocol,
-                    "--enable-app-health-check", "--app-health-probe-interval", "1", "--app-health-threshold", "1"]
+            cmd += [
+                "--app-port",
+                str(self.app_port),
+                "--app-protocol",
+                self.app_protocol,
+                "--enable-app-health-check",
+                "--app-health-probe-interval",
+                "1",
+                "--app-health-threshold",
+                "1",
+            ]
             if self.app_protocol == "http":
                 cmd += ["--app-health-check-path", "/healthz"]
         for path in resources(self.profile, self.component_overrides):
@@ -126,9 +146,9 @@ class App:
         self.wait_ready(timeout_s)
 
     def client(self) -> DaprClient:
-        """An async Dapr client on this sidecar. The SDK's health check reads the global settings, so point them here."""
-        dapr_settings.DAPR_HTTP_PORT = self.http_port
-        dapr_settings.DAPR_GRPC_PORT = self.grpc_port
+        """An async Dapr client on this sidecar (the SDK's health check reads global settings: set them)."""
+        dapr_settings.DAPR_HTTP_PORT = self.http_port  # type: ignore[attr-defined]
+        dapr_settings.DAPR_GRPC_PORT = self.grpc_port  # type: ignore[attr-defined]
         return DaprClient(f"127.0.0.1:{self.grpc_port}")
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
@@ -172,7 +192,9 @@ class App:
         self._app = self._daprd = None
 
     def logs(self, tail: int = 4000) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-tail:]}" for p in self._logs if p.exists())
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-tail:]}" for p in self._logs if p.exists()
+        )
 
     def _spawn(self, what: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         log_dir = STATE / "logs" / "tests"

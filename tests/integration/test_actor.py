@@ -1,4 +1,4 @@
-"""UserProfileActor through a real sidecar: state survives deactivation and an app restart; dedupe by event_id."""
+"""UserProfileActor through a real sidecar: state survives deactivation and restarts; dedupe by event_id."""
 
 from __future__ import annotations
 
@@ -23,8 +23,14 @@ def profiles(app_env: dict[str, str]) -> Iterator[App]:
 
 
 def _event(tenant: str, user: str, item: str, event_id: str | None = None) -> dict[str, object]:
-    return {"tenant_id": tenant, "user_id": user, "item_id": item, "type": "click",
-            "event_id": event_id or uuid.uuid4().hex, "timestamp": time.time()}
+    return {
+        "tenant_id": tenant,
+        "user_id": user,
+        "item_id": item,
+        "type": "click",
+        "event_id": event_id or uuid.uuid4().hex,
+        "timestamp": time.time(),
+    }
 
 
 def _call(app: App, actor_id: str, method: str, body: object | None = None) -> httpx.Response:

@@ -18,15 +18,20 @@ from tests.integration.mesh import App, python_module, uvicorn
 @pytest.fixture(scope="module")
 def mesh(app_env: dict[str, str]) -> Iterator[dict[str, App]]:
     ranking_id, catalog_id = unique("ranking"), unique("catalog")
-    ranking = App(ranking_id, python_module("apps.ranking.main"), app_protocol="grpc",
-                  env={**app_env, "RANKING_APP_PORT": "{port}"})
+    ranking = App(
+        ranking_id,
+        python_module("apps.ranking.main"),
+        app_protocol="grpc",
+        env={**app_env, "RANKING_APP_PORT": "{port}"},
+    )
     ranking.env["RANKING_APP_PORT"] = str(ranking.app_port)
     apps = {
         "ranking": ranking.start(),
         "catalog": App(catalog_id, uvicorn("apps.catalog.main"), env=app_env).start(),
     }
     apps["gateway"] = App(
-        unique("gateway"), uvicorn("apps.gateway.main"),
+        unique("gateway"),
+        uvicorn("apps.gateway.main"),
         env={**app_env, "GATEWAY_MESH_APPS": json.dumps([catalog_id, ranking_id])},
     ).start()
     yield apps
@@ -42,8 +47,11 @@ def test_gateway_reaches_every_app_through_the_sidecars(mesh: dict[str, App]) ->
 
 
 def test_status_reports_an_app_that_is_down(mesh: dict[str, App], app_env: dict[str, str]) -> None:
-    gateway = App(unique("gateway"), uvicorn("apps.gateway.main"),
-                  env={**app_env, "GATEWAY_MESH_APPS": json.dumps([mesh["catalog"].app_id, "no-such-app"])}).start()
+    gateway = App(
+        unique("gateway"),
+        uvicorn("apps.gateway.main"),
+        env={**app_env, "GATEWAY_MESH_APPS": json.dumps([mesh["catalog"].app_id, "no-such-app"])},
+    ).start()
     try:
         resp = httpx.get(f"{gateway.sidecar}/v1.0/invoke/{gateway.app_id}/method/v1/status", timeout=10)
         assert resp.status_code == 503
@@ -70,8 +78,10 @@ def test_grpc_invocation_of_the_ranking_app(mesh: dict[str, App]) -> None:
             api_v1.InvokeServiceRequest(
                 id=mesh["ranking"].app_id,
                 message=common_v1.InvokeRequest(
-                    method="score", data=AnyProto(value=json.dumps(request).encode()),
-                    content_type="application/json"),
+                    method="score",
+                    data=AnyProto(value=json.dumps(request).encode()),
+                    content_type="application/json",
+                ),
             ),
             timeout=10,
         )
@@ -86,7 +96,13 @@ def test_catalog_crud_through_http_invocation(mesh: dict[str, App], tenant: str)
     assert put.status_code == 200, put.text
     assert httpx.put(f"{base}/m1", json={"hidden": True}, timeout=10).json()["title"] == "Heat"  # partial
     item = httpx.get(f"{base}/m1", timeout=10).json()
-    assert item == {"tenant_id": tenant, "item_id": "m1", "title": "Heat", "categories": ["crime"], "hidden": True}
+    assert item == {
+        "tenant_id": tenant,
+        "item_id": "m1",
+        "title": "Heat",
+        "categories": ["crime"],
+        "hidden": True,
+    }
     assert httpx.put(f"{base}/m2", json={"colour": "red"}, timeout=10).status_code == 422  # unknown field
     other_tenant = base.replace(f"/items/{tenant}", "/items/tother")
     assert httpx.get(f"{other_tenant}/m1", timeout=10).status_code == 404

@@ -3,6 +3,7 @@ mid-run, and the cron binding starts it on schedule."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from apps.shared.settings import STATE_STORE
-from lemo.events import Event
+from lemo.events import Event, EventType
 from lemo.stores.mongo import EventArchive
 from tests.integration.conftest import unique
 from tests.integration.mesh import ROOT, App, uvicorn
@@ -33,8 +34,12 @@ async def _archive(db: AsyncDatabase[dict[str, Any]], tenant: str) -> None:
     clicks = {"hit": 5, "warm": 2, "cold": 1}
     for item, n in clicks.items():
         for k in range(n):
-            await archive.append(Event(tenant_id=tenant, user_id=f"u{k}", item_id=item, type="click", timestamp=now))
-    await archive.append(Event(tenant_id=tenant, user_id="u9", item_id="cold", type="impression", timestamp=now))
+            await archive.append(
+                Event(tenant_id=tenant, user_id=f"u{k}", item_id=item, type=EventType.CLICK, timestamp=now)
+            )
+    await archive.append(
+        Event(tenant_id=tenant, user_id="u9", item_id="cold", type=EventType.IMPRESSION, timestamp=now)
+    )
 
 
 def _start(trainer: App, tenant: str, settle_s: float = 0.0) -> str:
@@ -64,8 +69,9 @@ def _popular(sidecar: App, tenant: str) -> dict[str, Any] | None:
     return resp.json() if resp.status_code == 200 else None
 
 
-async def test_workflow_completes(trainer: App, db: AsyncDatabase[dict[str, Any]], tenant: str,
-                                  bare_sidecar: App) -> None:
+async def test_workflow_completes(
+    trainer: App, db: AsyncDatabase[dict[str, Any]], tenant: str, bare_sidecar: App
+) -> None:
     await _archive(db, tenant)
     run = _wait_status(trainer, _start(trainer, tenant), {"COMPLETED", "FAILED"})
     assert run["status"] == "COMPLETED", run
@@ -98,15 +104,19 @@ async def test_cron_binding_starts_the_workflow(
     committed = (ROOT / "components" / "cron-popularity.yaml").read_text()
     assert '"@every 15m"' in committed
     fast = committed.replace('"@every 15m"', '"@every 1s"')
-    trainer = App(unique("trainer"), uvicorn("apps.trainer.main"), env=app_env,
-                  component_overrides={"cron-popularity.yaml": fast})
+    trainer = App(
+        unique("trainer"),
+        uvicorn("apps.trainer.main"),
+        env=app_env,
+        component_overrides={"cron-popularity.yaml": fast},
+    )
     # The binding is scoped to the app id `trainer`, as in the mesh.
     trainer.app_id = "trainer"
     trainer.start()
     try:
         deadline = time.monotonic() + 60
         while _popular(bare_sidecar, tenant) is None and time.monotonic() < deadline:
-            time.sleep(0.5)
+            await asyncio.sleep(0.5)
         popular = _popular(bare_sidecar, tenant)
         assert popular is not None, f"cron never produced a popular list:\n{trainer.logs()}"
         assert popular["items"][0]["item_id"] == "hit"

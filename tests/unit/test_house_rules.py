@@ -22,8 +22,11 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_domain_core_imports_neither_dapr_nor_fastapi() -> None:
-    offenders = {str(p.relative_to(ROOT)): sorted(_imports(p) & {"dapr", "fastapi"})
-                 for p in (ROOT / "lemo").rglob("*.py") if _imports(p) & {"dapr", "fastapi"}}
+    offenders = {
+        str(p.relative_to(ROOT)): sorted(_imports(p) & {"dapr", "fastapi"})
+        for p in (ROOT / "lemo").rglob("*.py")
+        if _imports(p) & {"dapr", "fastapi"}
+    }
     assert offenders == {}
 
 

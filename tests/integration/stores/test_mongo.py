@@ -19,11 +19,17 @@ async def test_item_crud_pagination_and_tenant_scope(db: AsyncDatabase[dict[str,
     assert {"tenant_item", "tenant_category", "tenant_published"} <= names
 
     for n in range(5):
-        await repo.upsert(tenant, f"i{n}", {"title": f"Item {n}", "categories": ["even" if n % 2 == 0 else "odd"]})
+        await repo.upsert(
+            tenant, f"i{n}", {"title": f"Item {n}", "categories": ["even" if n % 2 == 0 else "odd"]}
+        )
     await repo.upsert("other-tenant", "i0", {"title": "not yours"})
 
-    assert (await repo.get(tenant, "i0")) == {"tenant_id": tenant, "item_id": "i0", "title": "Item 0",
-                                               "categories": ["even"]}
+    assert (await repo.get(tenant, "i0")) == {
+        "tenant_id": tenant,
+        "item_id": "i0",
+        "title": "Item 0",
+        "categories": ["even"],
+    }
     updated = await repo.upsert(tenant, "i0", {"hidden": True})
     assert updated["title"] == "Item 0" and updated["hidden"] is True
 
