@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # `make down`: stops the apps and sidecars, then the infrastructure, each by its recorded pid.
+# With --keep-infra only the apps and sidecars stop (the test run reuses the stores afterwards).
 source "$(dirname "$0")/common.sh"
 cd "$LEMO_ROOT"
 
@@ -7,4 +8,4 @@ if is_running mesh; then
   for f in dapr.yaml .dapr-run.yaml; do [ -f "$f" ] && dapr stop -f "$f" >/dev/null 2>&1 || true; done
 fi
 stop_bg mesh
-bash scripts/infra.sh down
+[ "${1:-}" = --keep-infra ] || bash scripts/infra.sh down

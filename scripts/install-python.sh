@@ -8,7 +8,7 @@ sha="$(sha256sum "$LEMO_ROOT/pyproject.toml" | cut -d' ' -f1)"
 if [ -x "$VENV/bin/python" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sha" ]; then
   log "python environment up to date"
 else
-  [ -x "$VENV/bin/python" ] || python3.11 -m venv "$VENV"
+  [ -x "$VENV/bin/python" ] || "${PYTHON:-python3.11}" -m venv "$VENV"
   "$VENV/bin/pip" install -q --upgrade pip
   "$VENV/bin/pip" install -q -e "$LEMO_ROOT[dev]"
   echo "$sha" > "$stamp"
