@@ -18,3 +18,8 @@ class UserProfileActorInterface(ActorInterface):
     @actormethod(name="GetProfile")
     async def get_profile(self) -> dict[str, Any]:
         raise NotImplementedError
+
+    @actormethod(name="Forget")
+    async def forget(self) -> None:
+        """Drops the user's realtime state (the user was deleted)."""
+        raise NotImplementedError

@@ -34,3 +34,7 @@ class UserProfileActor(Actor, UserProfileActorInterface):
 
     async def get_profile(self) -> dict[str, Any]:
         return (await self._load()).public_view()
+
+    async def forget(self) -> None:
+        await self._state_manager.try_remove_state(_STATE_KEY)
+        await self._state_manager.save_state()

@@ -34,9 +34,7 @@ class PopularItem:
     score: float
 
 
-def popular_items(
-    interactions: Iterable[Interaction], now: float, half_life_s: float, limit: int
-) -> list[PopularItem]:
+def popular_items(interactions: Iterable[Interaction], now: float, half_life_s: float, limit: int) -> list[PopularItem]:
     """Scores items by type-weighted interactions, each halved in weight every `half_life_s` of age."""
     decay = math.log(2) / half_life_s
     scores: dict[str, float] = {}

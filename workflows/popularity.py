@@ -25,9 +25,7 @@ class PopularityRequest(BaseModel):
     limit: int = Field(default=200, ge=1, le=10_000)
 
 
-def popularity_workflow(
-    ctx: DaprWorkflowContext, request: PopularityRequest
-) -> Generator[Any, Any, dict[str, Any]]:
+def popularity_workflow(ctx: DaprWorkflowContext, request: PopularityRequest) -> Generator[Any, Any, dict[str, Any]]:
     if request.settle_s > 0:
         yield ctx.create_timer(timedelta(seconds=request.settle_s))
     now = ctx.current_utc_datetime.timestamp()

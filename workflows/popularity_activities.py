@@ -84,8 +84,6 @@ async def publish_popular_items(_: WorkflowActivityContext, request: PublishInpu
         await dapr.save_state(
             deps.state_store,
             popular_state_key(request.tenant_id),
-            json.dumps(
-                {"tenant_id": request.tenant_id, "computed_at": request.computed_at, "items": request.items}
-            ),
+            json.dumps({"tenant_id": request.tenant_id, "computed_at": request.computed_at, "items": request.items}),
         )
     return len(request.items)

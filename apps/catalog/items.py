@@ -1,54 +1,84 @@
-"""/items: items in MongoDB; every change is published to the items topic for downstream state."""
+"""/items/{tenant_id}: items in MongoDB; every change is published to the items topic."""
 
 from __future__ import annotations
 
-import json
+import logging
 from typing import Any
 
-from dapr.aio.clients import DaprClient
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Query, Request, status
+from pydantic import ValidationError
 
-from apps.catalog.schemas import ItemFields
+from apps.shared.errors import ApiError
+from apps.shared.ndjson import ndjson_lines
+from apps.shared.publish import Entry, Publisher
 from apps.shared.settings import ITEMS_TOPIC
+from lemo.catalog import MAX_BATCH_LINE_BYTES, Item, ItemFields
 from lemo.events import Identifier
 from lemo.stores.mongo import ItemRepository
 
+logger = logging.getLogger(__name__)
+
 router = APIRouter(prefix="/items", tags=["items"])
 
+BATCH_CHUNK = 500
+MAX_REPORTED_ERRORS = 100
 
-async def _publish_change(request: Request, change: dict[str, Any]) -> None:
-    client: DaprClient = request.app.state.dapr
-    await client.publish_event(
-        request.app.state.settings.pubsub_name,
-        ITEMS_TOPIC,
-        json.dumps(change, default=str),
-        data_content_type="application/json",
-    )
+
+def _repo(request: Request) -> ItemRepository:
+    return request.app.state.items  # type: ignore[no-any-return]
+
+
+def _publisher(request: Request) -> Publisher:
+    return request.app.state.publisher  # type: ignore[no-any-return]
+
+
+def _not_found(item_id: str) -> ApiError:
+    return ApiError(status.HTTP_404_NOT_FOUND, "item_not_found", f"no item {item_id}", item_id=item_id)
+
+
+async def _changed(request: Request, op: str, item: dict[str, Any]) -> None:
+    await _publisher(request).publish(ITEMS_TOPIC, {"op": op, "item": item})
+
+
+@router.post("/{tenant_id}", status_code=status.HTTP_201_CREATED)
+async def create_item(tenant_id: Identifier, body: Item, request: Request) -> dict[str, Any]:
+    fields = body.model_dump(exclude_unset=True, exclude={"item_id"})
+    item = await _repo(request).create(tenant_id, body.item_id, fields)
+    if item is None:
+        raise ApiError(status.HTTP_409_CONFLICT, "item_exists", f"item {body.item_id} exists", item_id=body.item_id)
+    await _changed(request, "upsert", item)
+    return item
 
 
 @router.put("/{tenant_id}/{item_id}")
-async def upsert_item(
-    tenant_id: Identifier, item_id: Identifier, fields: ItemFields, request: Request
-) -> dict[str, Any]:
-    repo: ItemRepository = request.app.state.items
-    item = await repo.upsert(tenant_id, item_id, fields.model_dump(exclude_unset=True))
-    await _publish_change(request, {"op": "upsert", "item": item})
+async def upsert_item(tenant_id: Identifier, item_id: Identifier, body: ItemFields, request: Request) -> dict[str, Any]:
+    item = await _repo(request).upsert(tenant_id, item_id, body.model_dump(exclude_unset=True))
+    await _changed(request, "upsert", item)
+    return item
+
+
+@router.patch("/{tenant_id}/{item_id}")
+async def update_item(tenant_id: Identifier, item_id: Identifier, body: ItemFields, request: Request) -> dict[str, Any]:
+    item = await _repo(request).update(tenant_id, item_id, body.model_dump(exclude_unset=True))
+    if item is None:
+        raise _not_found(item_id)
+    await _changed(request, "upsert", item)
     return item
 
 
 @router.get("/{tenant_id}/{item_id}")
 async def get_item(tenant_id: Identifier, item_id: Identifier, request: Request) -> dict[str, Any]:
-    item = await request.app.state.items.get(tenant_id, item_id)
+    item = await _repo(request).get(tenant_id, item_id)
     if item is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail={"code": "item_not_found", "item_id": item_id})
-    return item  # type: ignore[no-any-return]
+        raise _not_found(item_id)
+    return item
 
 
 @router.delete("/{tenant_id}/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_item(tenant_id: Identifier, item_id: Identifier, request: Request) -> None:
-    if not await request.app.state.items.delete(tenant_id, item_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail={"code": "item_not_found", "item_id": item_id})
-    await _publish_change(request, {"op": "delete", "item": {"tenant_id": tenant_id, "item_id": item_id}})
+    if not await _repo(request).delete(tenant_id, item_id):
+        raise _not_found(item_id)
+    await _changed(request, "delete", {"tenant_id": tenant_id, "item_id": item_id})
 
 
 @router.get("/{tenant_id}")
@@ -56,8 +86,54 @@ async def list_items(
     tenant_id: Identifier,
     request: Request,
     category: Identifier | None = None,
+    tag: str | None = Query(None, max_length=100),
+    hidden: bool | None = None,
     after: Identifier | None = None,
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
-    page = await request.app.state.items.list(tenant_id, category=category, after=after, limit=limit)
+    page = await _repo(request).list(tenant_id, category=category, tag=tag, hidden=hidden, after=after, limit=limit)
     return {"items": page, "next": page[-1]["item_id"] if len(page) == limit else None}
+
+
+@router.post("/{tenant_id}/_batch")
+async def batch_upsert(tenant_id: Identifier, request: Request) -> dict[str, Any]:
+    """Upserts items from an NDJSON body (one item per line), streamed in chunks: each chunk is written and its
+    changes published before the next is read, so accepted items stay accepted if a later line is bad."""
+    accepted = 0
+    errors: list[dict[str, Any]] = []
+    rejected = 0
+    chunk: list[tuple[str, dict[str, Any]]] = []
+
+    async def flush() -> None:
+        nonlocal accepted
+        if not chunk:
+            return
+        await _repo(request).upsert_many(tenant_id, chunk)
+        entries = [
+            Entry(f"{i}", {"op": "upsert", "item": {**f, "tenant_id": tenant_id, "item_id": item_id}})
+            for i, (item_id, f) in enumerate(chunk)
+        ]
+        failed = await _publisher(request).publish_bulk(ITEMS_TOPIC, entries)
+        if failed:  # stored all the same; the next change of those items republishes them
+            logger.warning(
+                "%d item changes not published: %s",
+                len(failed),
+                next(iter(failed.values())),
+                extra={"tenant_id": tenant_id},
+            )
+        accepted += len(chunk)
+        chunk.clear()
+
+    async for number, line in ndjson_lines(request.stream(), MAX_BATCH_LINE_BYTES):
+        try:
+            item = Item.model_validate_json(line)
+        except ValidationError as exc:
+            rejected += 1
+            if len(errors) < MAX_REPORTED_ERRORS:
+                errors.append({"line": number, "errors": exc.errors(include_url=False, include_input=False)})
+            continue
+        chunk.append((item.item_id, item.model_dump(exclude_unset=True, exclude={"item_id"})))
+        if len(chunk) >= BATCH_CHUNK:
+            await flush()
+    await flush()
+    return {"accepted": accepted, "rejected": rejected, "errors": errors}

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from dapr.aio.clients import DaprClient
 from fastapi import FastAPI
 
 from apps.catalog import items
 from apps.catalog.settings import CatalogSettings
+from apps.shared.errors import install_error_handlers
 from apps.shared.health import health_router
 from apps.shared.logging import configure_logging
+from apps.shared.publish import Publisher
+from apps.shared.sidecar import sidecar_http
 from lemo.stores.mongo import ItemRepository, open_database
 
 settings = CatalogSettings()
@@ -23,11 +25,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.settings = settings
     app.state.items = ItemRepository(open_database(settings.mongodb_uri, settings.mongodb_database))
     await app.state.items.ensure_indexes()
-    async with DaprClient() as client:
-        app.state.dapr = client
+    async with sidecar_http() as http:
+        app.state.publisher = Publisher(http, settings.pubsub_name)
         yield
 
 
 app = FastAPI(title="lemo catalog", lifespan=lifespan)
+install_error_handlers(app)
 app.include_router(health_router("catalog"))
 app.include_router(items.router)

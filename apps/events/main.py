@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from dapr.aio.clients import DaprClient
 from fastapi import FastAPI
 
 from apps.events import track
 from apps.events.settings import EventsSettings
+from apps.shared.errors import install_error_handlers
 from apps.shared.health import health_router
 from apps.shared.logging import configure_logging
+from apps.shared.publish import Publisher
+from apps.shared.sidecar import sidecar_http
+from lemo.stores.mongo import EventArchive, open_database
 
 settings = EventsSettings()
 configure_logging("events", settings.log_level)
@@ -20,11 +23,15 @@ configure_logging("events", settings.log_level)
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.settings = settings
-    async with DaprClient() as client:
-        app.state.dapr = client
+    app.state.archive = EventArchive(
+        open_database(settings.mongodb_uri, settings.mongodb_database), settings.archive_retention_days
+    )
+    async with sidecar_http(settings.publish_timeout_s) as http:
+        app.state.publisher = Publisher(http, settings.pubsub_name)
         yield
 
 
 app = FastAPI(title="lemo events", lifespan=lifespan)
+install_error_handlers(app)
 app.include_router(health_router("events"))
 app.include_router(track.router)

@@ -1,47 +1,89 @@
-"""/events: validate a behavior event and publish it to the events topic; acknowledged only once published."""
+"""/events: validated behavior events go to the events topic; acknowledged only once the broker took them."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
+import time
 from typing import Any
 
-from dapr.aio.clients import DaprClient
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, Query, Request, status
+from pydantic import BaseModel, Field
 
+from apps.shared.errors import ApiError
+from apps.shared.publish import Entry, Publisher
 from apps.shared.settings import EVENTS_TOPIC
-from lemo.events import Event
+from lemo.events import Event, EventType, Identifier
+from lemo.stores.mongo import EventArchive
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/events", tags=["events"])
 
+MAX_BATCH = 1000
+
+
+class EventBatch(BaseModel):
+    events: list[Event] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+def _publisher(request: Request) -> Publisher:
+    return request.app.state.publisher  # type: ignore[no-any-return]
+
+
+def _routing(event: Event) -> dict[str, str]:
+    # Kafka keeps one user's events in order on one partition; Redis streams ignore it.
+    return {"partitionKey": event.actor_id}
+
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
 async def track(event: Event, request: Request) -> dict[str, Any]:
-    client: DaprClient = request.app.state.dapr
-    settings = request.app.state.settings
     try:
-        await asyncio.wait_for(
-            client.publish_event(
-                settings.pubsub_name,
-                EVENTS_TOPIC,
-                json.dumps(event.model_dump(mode="json")),
-                data_content_type="application/json",
-                # Kafka keeps one user's events in order on one partition; Redis streams ignore it.
-                publish_metadata={"partitionKey": event.actor_id},
-            ),
-            timeout=settings.publish_timeout_s,
-        )
+        await _publisher(request).publish(EVENTS_TOPIC, event.model_dump(mode="json"), _routing(event))
     except Exception as exc:
         logger.warning("publish of %s failed: %s", event.event_id, exc, extra={"tenant_id": event.tenant_id})
-        raise HTTPException(
+        raise ApiError(
             status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail={
-                "code": "publish_failed",
-                "message": "event not accepted; safe to retry with the same event_id",
-                "event_id": event.event_id,
-            },
+            "publish_failed",
+            "event not accepted; safe to retry with the same event_id",
+            event_id=event.event_id,
         ) from exc
     return {"event_id": event.event_id, "status": "accepted"}
+
+
+@router.post("/_batch")
+async def track_batch(batch: EventBatch, request: Request) -> dict[str, Any]:
+    """Publishes up to 1,000 events in one bulk call; each gets its own result."""
+    entries = [Entry(str(i), e.model_dump(mode="json"), _routing(e)) for i, e in enumerate(batch.events)]
+    try:
+        failed = await _publisher(request).publish_bulk(EVENTS_TOPIC, entries)
+    except Exception as exc:
+        logger.warning("bulk publish of %d events failed: %s", len(entries), exc)
+        failed = {e.entry_id: "publish failed" for e in entries}
+    results = [
+        {"event_id": e.event_id, "status": "rejected", "error": {"code": "publish_failed", "message": failed[str(i)]}}
+        if str(i) in failed
+        else {"event_id": e.event_id, "status": "accepted"}
+        for i, e in enumerate(batch.events)
+    ]
+    return {"accepted": len(entries) - len(failed), "rejected": len(failed), "results": results}
+
+
+@router.get("/{tenant_id}/stats")
+async def stats(
+    tenant_id: Identifier,
+    request: Request,
+    since: float | None = Query(None, ge=0, description="unix seconds; default: 24 hours ago"),
+    until: float | None = Query(None, ge=0, description="unix seconds; default: now"),
+    type: EventType | None = None,
+) -> dict[str, Any]:
+    """Events per type in [since, until), counted from the event archive (what reached the realtime layer)."""
+    now = time.time()
+    until = until if until is not None else now
+    since = since if since is not None else until - 86400
+    if since >= until:
+        raise ApiError(status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid_window", "since must be before until")
+    archive: EventArchive = request.app.state.archive
+    counts = await archive.counts_by_type(tenant_id, since, until)
+    if type is not None:
+        counts = {type.value: counts.get(type.value, 0)}
+    return {"tenant_id": tenant_id, "since": since, "until": until, "counts": counts, "total": sum(counts.values())}

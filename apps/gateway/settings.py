@@ -1,16 +1,24 @@
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from apps.shared.settings import LemoSettings
 
 
 class GatewaySettings(LemoSettings):
-    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
 
+    # Authorizes tenant administration (DESIGN.md section 9 names it LEMO_ADMIN_KEY). Unset: admin API off.
+    admin_key: SecretStr | None = Field(None, validation_alias=AliasChoices("LEMO_ADMIN_KEY", "admin_key"))
+    # Seconds a resolved API key is trusted before it is looked up again (so revocation takes this long).
+    key_cache_ttl_s: float = 30.0
+    # The apps behind the gateway, by Dapr app id.
+    catalog_app: str = "catalog"
+    profiles_app: str = "profiles"
+    events_app: str = "events"
     # The apps /v1/status checks through their sidecars.
-    mesh_apps: list[str] = Field(
-        default_factory=lambda: ["events", "profiles", "catalog", "ranking", "trainer"]
-    )
+    mesh_apps: list[str] = Field(default_factory=lambda: ["events", "profiles", "catalog", "ranking", "trainer"])
     status_timeout_s: float = 2.0
+    downstream_timeout_s: float = 30.0
+    dapr_http_port: int = Field(3500, validation_alias=AliasChoices("DAPR_HTTP_PORT", "dapr_http_port"))

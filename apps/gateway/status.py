@@ -16,9 +16,7 @@ router = APIRouter(prefix="/v1/status", tags=["status"])
 async def _probe(client: DaprClient, app_id: str, timeout_s: float) -> dict[str, Any]:
     started = time.perf_counter()
     try:
-        resp = await asyncio.wait_for(
-            client.invoke_method(app_id, "healthz", http_verb="GET"), timeout=timeout_s
-        )
+        resp = await asyncio.wait_for(client.invoke_method(app_id, "healthz", http_verb="GET"), timeout=timeout_s)
         body = json.loads(resp.data or b"{}")
         ok = body.get("status") == "ok"
         return {
@@ -34,9 +32,7 @@ async def _probe(client: DaprClient, app_id: str, timeout_s: float) -> dict[str,
 async def mesh_status(request: Request, response: Response) -> dict[str, Any]:
     settings = request.app.state.settings
     client: DaprClient = request.app.state.dapr
-    results = await asyncio.gather(
-        *(_probe(client, a, settings.status_timeout_s) for a in settings.mesh_apps)
-    )
+    results = await asyncio.gather(*(_probe(client, a, settings.status_timeout_s) for a in settings.mesh_apps))
     apps = dict(zip(settings.mesh_apps, results, strict=True))
     healthy = all(r["ok"] for r in results)
     if not healthy:

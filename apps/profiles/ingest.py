@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import OrderedDict
 from typing import Any
 
 from dapr.actor import ActorId, ActorProxy
 from pydantic import ValidationError
 
 from actors.user_profile import ACTOR_TYPE, UserProfileActorInterface
-from lemo.events import Event
-from lemo.stores.mongo import EventArchive
+from lemo.events import Event, user_actor_id
+from lemo.stores.mongo import EventArchive, UserRepository
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +25,27 @@ RETRY = {"status": "RETRY"}
 DROP = {"status": "DROP"}
 
 
-async def ingest_event(cloud_event: dict[str, Any], archive: EventArchive) -> dict[str, str]:
+class KnownUsers:
+    """Creates users seen first in an event (documented: events for unknown users create them implicitly),
+    remembering recent ones so a busy user costs one database write, not one per event."""
+
+    def __init__(self, users: UserRepository, capacity: int = 100_000) -> None:
+        self._users = users
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._capacity = capacity
+
+    async def ensure(self, tenant_id: str, user_id: str) -> None:
+        key = user_actor_id(tenant_id, user_id)
+        if key in self._seen:
+            self._seen.move_to_end(key)
+            return
+        await self._users.ensure(tenant_id, [user_id])
+        self._seen[key] = None
+        if len(self._seen) > self._capacity:
+            self._seen.popitem(last=False)
+
+
+async def ingest_event(cloud_event: dict[str, Any], archive: EventArchive, users: KnownUsers) -> dict[str, str]:
     try:
         event = Event.model_validate(cloud_event.get("data"))
     except ValidationError as exc:
@@ -34,6 +55,7 @@ async def ingest_event(cloud_event: dict[str, Any], archive: EventArchive) -> di
         proxy = ActorProxy.create(ACTOR_TYPE, ActorId(event.actor_id), UserProfileActorInterface)
         await proxy.RecordEvent(event.model_dump(mode="json"))
         await archive.append(event)
+        await users.ensure(event.tenant_id, event.user_id)
     except Exception:
         logger.exception(
             "event %s not recorded yet; asking for redelivery",

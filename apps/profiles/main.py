@@ -15,19 +15,22 @@ from fastapi import Body, FastAPI
 from actors.user_profile_actor import UserProfileActor
 from apps.profiles import ingest, users
 from apps.profiles.settings import ProfilesSettings
+from apps.shared.errors import install_error_handlers
 from apps.shared.health import health_router
 from apps.shared.logging import configure_logging
 from apps.shared.settings import EVENTS_DEAD_LETTER_TOPIC, EVENTS_TOPIC
-from lemo.stores.mongo import EventArchive, open_database
+from lemo.stores.mongo import EventArchive, UserRepository, open_database
 
 settings = ProfilesSettings()
 configure_logging("profiles", settings.log_level)
 db = open_database(settings.mongodb_uri, settings.mongodb_database)
 archive = EventArchive(db, settings.archive_retention_days)
+user_repo = UserRepository(db)
+known_users = ingest.KnownUsers(user_repo)
 
 
 @asynccontextmanager
-async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     ActorRuntime.set_actor_config(
         ActorRuntimeConfig(
             actor_idle_timeout=timedelta(seconds=settings.actor_idle_timeout_s),
@@ -36,21 +39,22 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
     )
     await actor.register_actor(UserProfileActor)
     await archive.ensure_indexes()
+    await user_repo.ensure_indexes()
+    app.state.users = user_repo
     yield
 
 
 app = FastAPI(title="lemo profiles", lifespan=lifespan)
+install_error_handlers(app)
 app.include_router(health_router("profiles"))  # before DaprActor, whose own /healthz would shadow it
 actor = DaprActor(app)
 dapr_app = DaprApp(app)
 app.include_router(users.router)
 
 
-@dapr_app.subscribe(
-    pubsub=settings.pubsub_name, topic=EVENTS_TOPIC, dead_letter_topic=EVENTS_DEAD_LETTER_TOPIC
-)
+@dapr_app.subscribe(pubsub=settings.pubsub_name, topic=EVENTS_TOPIC, dead_letter_topic=EVENTS_DEAD_LETTER_TOPIC)
 async def on_event(cloud_event: dict[str, Any] = Body(...)) -> dict[str, str]:
-    return await ingest.ingest_event(cloud_event, archive)
+    return await ingest.ingest_event(cloud_event, archive, known_users)
 
 
 @dapr_app.subscribe(pubsub=settings.pubsub_name, topic=EVENTS_DEAD_LETTER_TOPIC)

@@ -1,22 +1,94 @@
-"""/users: realtime features read from each user's actor."""
+"""/users/{tenant_id}: user documents (MongoDB) and realtime features (the user's actor)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from dapr.actor import ActorId, ActorProxy
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, status
+from pydantic import ValidationError
 
 from actors.user_profile import ACTOR_TYPE, UserProfileActorInterface
+from apps.shared.errors import ApiError
+from apps.shared.ndjson import ndjson_lines
 from lemo.events import Identifier, user_actor_id
+from lemo.stores.mongo import UserRepository
+from lemo.users import BatchGet, User, UserFields
 
 router = APIRouter(prefix="/users", tags=["users"])
+
+MAX_LINE_BYTES = 16 * 1024
+MAX_REPORTED_ERRORS = 100
+
+
+def _repo(request: Request) -> UserRepository:
+    return request.app.state.users  # type: ignore[no-any-return]
+
+
+def _actor(tenant_id: str, user_id: str) -> Any:
+    return ActorProxy.create(ACTOR_TYPE, ActorId(user_actor_id(tenant_id, user_id)), UserProfileActorInterface)
+
+
+def _not_found(user_id: str) -> ApiError:
+    return ApiError(status.HTTP_404_NOT_FOUND, "user_not_found", f"no user {user_id}", user_id=user_id)
+
+
+@router.put("/{tenant_id}/{user_id}")
+async def upsert_user(tenant_id: Identifier, user_id: Identifier, body: UserFields, request: Request) -> dict[str, Any]:
+    """Creates the user or merges the given attributes into it."""
+    return await _repo(request).upsert(tenant_id, user_id, body.attributes)
+
+
+@router.patch("/{tenant_id}/{user_id}")
+async def update_user(tenant_id: Identifier, user_id: Identifier, body: UserFields, request: Request) -> dict[str, Any]:
+    if await _repo(request).get(tenant_id, user_id) is None:
+        raise _not_found(user_id)
+    return await _repo(request).upsert(tenant_id, user_id, body.attributes)
+
+
+@router.get("/{tenant_id}/{user_id}")
+async def get_user(tenant_id: Identifier, user_id: Identifier, request: Request) -> dict[str, Any]:
+    user = await _repo(request).get(tenant_id, user_id)
+    if user is None:
+        raise _not_found(user_id)
+    return user
+
+
+@router.delete("/{tenant_id}/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_user(tenant_id: Identifier, user_id: Identifier, request: Request) -> None:
+    if not await _repo(request).delete(tenant_id, user_id):
+        raise _not_found(user_id)
+    await _actor(tenant_id, user_id).Forget()
+
+
+@router.post("/{tenant_id}/_batch_get")
+async def batch_get(tenant_id: Identifier, body: BatchGet, request: Request) -> dict[str, Any]:
+    found = {u["user_id"]: u for u in await _repo(request).get_many(tenant_id, body.user_ids)}
+    return {
+        "users": [found[u] for u in body.user_ids if u in found],
+        "missing": [u for u in body.user_ids if u not in found],
+    }
+
+
+@router.post("/{tenant_id}/_batch")
+async def batch_upsert(tenant_id: Identifier, request: Request) -> dict[str, Any]:
+    """Upserts users from an NDJSON body, one user per line; bad lines are reported, good ones kept."""
+    accepted, rejected = 0, 0
+    errors: list[dict[str, Any]] = []
+    async for number, line in ndjson_lines(request.stream(), MAX_LINE_BYTES):
+        try:
+            user = User.model_validate_json(line)
+        except ValidationError as exc:
+            rejected += 1
+            if len(errors) < MAX_REPORTED_ERRORS:
+                errors.append({"line": number, "errors": exc.errors(include_url=False, include_input=False)})
+            continue
+        await _repo(request).upsert(tenant_id, user.user_id, user.attributes)
+        accepted += 1
+    return {"accepted": accepted, "rejected": rejected, "errors": errors}
 
 
 @router.get("/{tenant_id}/{user_id}/realtime")
 async def realtime_features(tenant_id: Identifier, user_id: Identifier) -> dict[str, Any]:
-    proxy = ActorProxy.create(
-        ACTOR_TYPE, ActorId(user_actor_id(tenant_id, user_id)), UserProfileActorInterface
-    )
-    profile: dict[str, Any] = await proxy.GetProfile()
+    profile: dict[str, Any] = await _actor(tenant_id, user_id).GetProfile()
     return {"tenant_id": tenant_id, "user_id": user_id, **profile}

@@ -26,6 +26,4 @@ def score(request: InvokeMethodRequest) -> InvokeMethodResponse:
 
 
 def healthz(_: InvokeMethodRequest) -> InvokeMethodResponse:
-    return InvokeMethodResponse(
-        json.dumps({"status": "ok", "app": "ranking", "version": __version__}).encode(), JSON
-    )
+    return InvokeMethodResponse(json.dumps({"status": "ok", "app": "ranking", "version": __version__}).encode(), JSON)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
+import httpx
 from dapr.aio.clients import DaprClient
 from dapr.clients.exceptions import DaprGrpcError, DaprInternalError
 from dapr.clients.grpc._state import Concurrency, StateOptions
@@ -48,3 +50,10 @@ class SidecarState:
 def _is_etag_mismatch(exc: Exception) -> bool:
     code = exc.code() if isinstance(exc, AioRpcError) else None
     return code == StatusCode.ABORTED or "etag mismatch" in str(exc).lower()
+
+
+def sidecar_http(timeout_s: float = 30.0) -> httpx.AsyncClient:
+    """An HTTP client based at this app's own sidecar (DAPR_HTTP_PORT): invocation, publish, state."""
+    port = int(os.environ.get("DAPR_HTTP_PORT", "3500"))
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+    return httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=timeout_s, limits=limits)

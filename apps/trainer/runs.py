@@ -34,9 +34,7 @@ async def run_status(instance_id: str, request: Request) -> dict[str, Any]:
     client: DaprWorkflowClient = request.app.state.workflows
     state = await client.get_workflow_state(instance_id)
     if state is None:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND, detail={"code": "run_not_found", "instance_id": instance_id}
-        )
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail={"code": "run_not_found", "instance_id": instance_id})
     output = state.serialized_output
     return {
         "instance_id": instance_id,

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from lemo.events import Event
 from lemo.popularity import Interaction
+from lemo.tenancy import ApiKey, Tenant
 
 
 def open_database(uri: str, name: str) -> AsyncDatabase[dict[str, Any]]:
@@ -67,6 +68,15 @@ class EventArchive:
         async for doc in cursor:
             yield Interaction(item_id=doc["item_id"], type=doc["type"], timestamp=doc["timestamp"])
 
+    async def counts_by_type(self, tenant_id: str, since: float, until: float) -> dict[str, int]:
+        """How many archived events of each type this tenant has with since <= timestamp < until."""
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"tenant_id": tenant_id, "timestamp": {"$gte": since, "$lt": until}}},
+            {"$group": {"_id": "$type", "count": {"$sum": 1}}},
+        ]
+        cursor = await self._events.aggregate(pipeline)
+        return {doc["_id"]: int(doc["count"]) async for doc in cursor}
+
     async def tenants(self) -> list[str]:
         return sorted(await self._events.distinct("tenant_id"))
 
@@ -86,10 +96,9 @@ class ItemRepository:
         await ensure_indexes(
             self._items,
             [
-                IndexModel(
-                    [("tenant_id", ASCENDING), ("item_id", ASCENDING)], name="tenant_item", unique=True
-                ),
+                IndexModel([("tenant_id", ASCENDING), ("item_id", ASCENDING)], name="tenant_item", unique=True),
                 IndexModel([("tenant_id", ASCENDING), ("categories", ASCENDING)], name="tenant_category"),
+                IndexModel([("tenant_id", ASCENDING), ("tags", ASCENDING)], name="tenant_tag"),
                 IndexModel([("tenant_id", ASCENDING), ("published_at", DESCENDING)], name="tenant_published"),
             ],
         )
@@ -105,6 +114,41 @@ class ItemRepository:
         doc.pop("_id", None)
         return doc
 
+    async def create(self, tenant_id: str, item_id: str, fields: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Inserts a new item; None when this tenant already has one with that id."""
+        doc = {**fields, "tenant_id": tenant_id, "item_id": item_id}
+        try:
+            await self._items.insert_one(dict(doc))
+        except DuplicateKeyError:
+            return None
+        return doc
+
+    async def update(self, tenant_id: str, item_id: str, fields: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Changes the given fields of an existing item; None when there is no such item."""
+        doc = await self._items.find_one_and_update(
+            {"tenant_id": tenant_id, "item_id": item_id},
+            {"$set": dict(fields)},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is not None:
+            doc.pop("_id", None)
+        return doc
+
+    async def upsert_many(self, tenant_id: str, items: Sequence[tuple[str, Mapping[str, Any]]]) -> int:
+        """Upserts many items in one round trip; returns how many were written."""
+        if not items:
+            return 0
+        ops = [
+            UpdateOne(
+                {"tenant_id": tenant_id, "item_id": item_id},
+                {"$set": {**fields, "tenant_id": tenant_id, "item_id": item_id}},
+                upsert=True,
+            )
+            for item_id, fields in items
+        ]
+        result = await self._items.bulk_write(ops, ordered=False)
+        return result.upserted_count + result.matched_count
+
     async def get(self, tenant_id: str, item_id: str) -> dict[str, Any] | None:
         return await self._items.find_one({"tenant_id": tenant_id, "item_id": item_id}, projection={"_id": 0})
 
@@ -113,13 +157,132 @@ class ItemRepository:
         return result.deleted_count == 1
 
     async def list(
-        self, tenant_id: str, *, category: str | None = None, after: str | None = None, limit: int = 100
+        self,
+        tenant_id: str,
+        *,
+        category: str | None = None,
+        tag: str | None = None,
+        hidden: bool | None = None,
+        after: str | None = None,
+        limit: int = 100,
     ) -> list[dict[str, Any]]:
         """One page in item_id order; pass the last item_id of a page as `after` for the next."""
         query: dict[str, Any] = {"tenant_id": tenant_id}
         if category is not None:
             query["categories"] = category
+        if tag is not None:
+            query["tags"] = tag
+        if hidden is not None:
+            query["hidden"] = True if hidden else {"$ne": True}
         if after is not None:
             query["item_id"] = {"$gt": after}
         cursor = self._items.find(query, projection={"_id": 0}).sort("item_id", ASCENDING).limit(limit)
         return await cursor.to_list(length=limit)
+
+
+class TenantAlreadyExists(Exception):
+    pass
+
+
+class TenantRepository:
+    """Tenants and the hashes of their API keys (the platform's own data, not any tenant's)."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._tenants = db["tenants"]
+        self._keys = db["api_keys"]
+
+    async def ensure_indexes(self) -> None:
+        await ensure_indexes(self._keys, [IndexModel([("tenant_id", ASCENDING)], name="tenant")])
+
+    async def create(self, tenant: Tenant) -> None:
+        try:
+            await self._tenants.insert_one({"_id": tenant.tenant_id, **tenant.model_dump()})
+        except DuplicateKeyError as exc:
+            raise TenantAlreadyExists(tenant.tenant_id) from exc
+
+    async def get(self, tenant_id: str) -> Tenant | None:
+        doc = await self._tenants.find_one({"_id": tenant_id})
+        return Tenant.model_validate(doc) if doc else None
+
+    async def add_key(self, key: ApiKey) -> None:
+        await self._keys.insert_one({"_id": key.key_id, **key.model_dump()})
+
+    async def find_key(self, key_id: str) -> ApiKey | None:
+        doc = await self._keys.find_one({"_id": key_id})
+        return ApiKey.model_validate(doc) if doc else None
+
+    async def keys(self, tenant_id: str) -> list[ApiKey]:
+        return [ApiKey.model_validate(d) async for d in self._keys.find({"tenant_id": tenant_id})]
+
+    async def revoke_key(self, tenant_id: str, key_id: str) -> bool:
+        result = await self._keys.update_one({"_id": key_id, "tenant_id": tenant_id}, {"$set": {"revoked": True}})
+        return result.matched_count == 1
+
+
+class UserRepository:
+    """Users, one document per (tenant_id, user_id)."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._users = db["users"]
+
+    async def ensure_indexes(self) -> None:
+        await ensure_indexes(
+            self._users,
+            [IndexModel([("tenant_id", ASCENDING), ("user_id", ASCENDING)], name="tenant_user", unique=True)],
+        )
+
+    async def upsert(self, tenant_id: str, user_id: str, attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+        now = time.time()
+        update: dict[str, Any] = {
+            "$setOnInsert": {"tenant_id": tenant_id, "user_id": user_id, "created_at": now},
+            "$set": {"updated_at": now},
+        }
+        for key, value in (attributes or {}).items():
+            update["$set"][f"attributes.{key}"] = value
+        if attributes is None or not attributes:
+            update["$setOnInsert"]["attributes"] = {}
+        doc = await self._users.find_one_and_update(
+            {"tenant_id": tenant_id, "user_id": user_id},
+            update,
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        assert doc is not None
+        doc.pop("_id", None)
+        return doc
+
+    async def ensure(self, tenant_id: str, user_ids: list[str]) -> int:
+        """Creates the users that do not exist yet (events for unknown users); returns how many were new."""
+        if not user_ids:
+            return 0
+        now = time.time()
+        ops = [
+            UpdateOne(
+                {"tenant_id": tenant_id, "user_id": u},
+                {
+                    "$setOnInsert": {
+                        "tenant_id": tenant_id,
+                        "user_id": u,
+                        "attributes": {},
+                        "created_at": now,
+                        "updated_at": now,
+                        "implicit": True,
+                    }
+                },
+                upsert=True,
+            )
+            for u in dict.fromkeys(user_ids)
+        ]
+        result = await self._users.bulk_write(ops, ordered=False)
+        return result.upserted_count
+
+    async def get(self, tenant_id: str, user_id: str) -> dict[str, Any] | None:
+        return await self._users.find_one({"tenant_id": tenant_id, "user_id": user_id}, projection={"_id": 0})
+
+    async def get_many(self, tenant_id: str, user_ids: list[str]) -> list[dict[str, Any]]:
+        cursor = self._users.find({"tenant_id": tenant_id, "user_id": {"$in": user_ids}}, projection={"_id": 0})
+        return await cursor.to_list(length=len(user_ids))
+
+    async def delete(self, tenant_id: str, user_id: str) -> bool:
+        result = await self._users.delete_one({"tenant_id": tenant_id, "user_id": user_id})
+        return result.deleted_count == 1

@@ -57,9 +57,7 @@ class VectorIndex:
             filter=f'tenant_id == "{tenant_id}"',
             output_fields=["item_id"],
         )
-        return [
-            VectorHit(item_id=hit["entity"]["item_id"], score=float(hit["distance"])) for hit in result[0]
-        ]
+        return [VectorHit(item_id=hit["entity"]["item_id"], score=float(hit["distance"])) for hit in result[0]]
 
     def delete(self, tenant_id: str, item_ids: Sequence[str]) -> None:
         self._client.delete(self._collection, ids=[f"{tenant_id}/{i}" for i in item_ids])

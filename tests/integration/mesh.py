@@ -192,9 +192,7 @@ class App:
         self._app = self._daprd = None
 
     def logs(self, tail: int = 4000) -> str:
-        return "\n".join(
-            f"--- {p.name}\n{p.read_text(errors='replace')[-tail:]}" for p in self._logs if p.exists()
-        )
+        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-tail:]}" for p in self._logs if p.exists())
 
     def _spawn(self, what: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         log_dir = STATE / "logs" / "tests"

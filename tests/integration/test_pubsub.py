@@ -25,9 +25,7 @@ KAFKA_PORT = 19092
 def mesh(request: pytest.FixtureRequest, app_env: dict[str, str]) -> Iterator[tuple[App, App]]:
     profile = request.param
     if profile == "kafka" and not port_open(KAFKA_PORT):
-        pytest.fail(
-            "Kafka is not running on 127.0.0.1:19092; `make test` starts it (scripts/infra.sh up kafka)"
-        )
+        pytest.fail("Kafka is not running on 127.0.0.1:19092; `make test` starts it (scripts/infra.sh up kafka)")
     profiles = App(unique("profiles"), uvicorn("apps.profiles.main"), profile=profile, env=app_env).start()
     events = App(unique("events"), uvicorn("apps.events.main"), profile=profile, env=app_env).start()
     yield events, profiles
@@ -82,7 +80,9 @@ def test_invalid_event_is_rejected_before_publishing(mesh: tuple[App, App], tena
         track, json={"tenant_id": tenant, "user_id": "u1", "item_id": "i1", "type": "teleport"}, timeout=10
     )
     assert resp.status_code == 422
-    assert resp.json()["detail"][0]["loc"] == ["body", "type"]
+    error = resp.json()["error"]
+    assert error["code"] == "invalid_request"
+    assert error["details"]["errors"][0]["loc"] == ["body", "type"]
 
 
 async def test_malformed_message_goes_to_the_dead_letter_topic(

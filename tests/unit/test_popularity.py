@@ -24,7 +24,5 @@ def test_weights_decay_and_order() -> None:
 
 
 def test_ties_break_by_item_id() -> None:
-    ranked = popular_items(
-        [Interaction("b", "view", 0), Interaction("a", "view", 0)], now=0, half_life_s=1, limit=5
-    )
+    ranked = popular_items([Interaction("b", "view", 0), Interaction("a", "view", 0)], now=0, half_life_s=1, limit=5)
     assert [p.item_id for p in ranked] == ["a", "b"]

@@ -19,9 +19,7 @@ async def test_item_crud_pagination_and_tenant_scope(db: AsyncDatabase[dict[str,
     assert {"tenant_item", "tenant_category", "tenant_published"} <= names
 
     for n in range(5):
-        await repo.upsert(
-            tenant, f"i{n}", {"title": f"Item {n}", "categories": ["even" if n % 2 == 0 else "odd"]}
-        )
+        await repo.upsert(tenant, f"i{n}", {"title": f"Item {n}", "categories": ["even" if n % 2 == 0 else "odd"]})
     await repo.upsert("other-tenant", "i0", {"title": "not yours"})
 
     assert (await repo.get(tenant, "i0")) == {

@@ -1,4 +1,4 @@
-"""Wire schemas of the catalog app."""
+"""Items: the fields a tenant may set, shared by the public API and the catalog app."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lemo.events import Identifier
 
+Tag = Field(min_length=1, max_length=100)
+
 
 class ItemFields(BaseModel):
-    """The writable fields of an item; all optional so a PUT body can update part of an item."""
+    """Writable item fields; all optional so one body serves create, full and partial updates."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -22,3 +24,12 @@ class ItemFields(BaseModel):
     published_at: datetime | None = None
     expires_at: datetime | None = None
     hidden: bool | None = None
+
+
+class Item(ItemFields):
+    """An item as sent in a create or batch body: the fields plus its id."""
+
+    item_id: Identifier
+
+
+MAX_BATCH_LINE_BYTES = 64 * 1024
