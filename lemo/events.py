@@ -7,7 +7,7 @@ import uuid
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # Ids travel in actor ids, state keys and URLs: keep them to a safe, bounded alphabet.
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@\-]+$")]
@@ -27,12 +27,11 @@ class EventType(StrEnum):
     SHARE = "share"
 
 
-class Event(BaseModel):
-    """One user behavior on one item, scoped to a tenant; `event_id` is the idempotency key."""
+class EventBody(BaseModel):
+    """One user behavior on one item, as a tenant's client sends it; `event_id` is the idempotency key."""
 
     model_config = ConfigDict(extra="forbid")
 
-    tenant_id: Identifier
     event_id: Identifier = Field(default_factory=lambda: uuid.uuid4().hex)
     user_id: Identifier
     item_id: Identifier
@@ -49,6 +48,18 @@ class Event(BaseModel):
         if ts > time.time() + FUTURE_SKEW_S:
             raise ValueError(f"timestamp is more than {FUTURE_SKEW_S:.0f}s in the future")
         return ts
+
+    @model_validator(mode="after")
+    def _rating_has_value(self) -> EventBody:
+        if self.type is EventType.RATE and self.value is None:
+            raise ValueError("a rate event needs a value")
+        return self
+
+
+class Event(EventBody):
+    """An event on the events topic: the body plus the tenant the gateway resolved from the API key."""
+
+    tenant_id: Identifier
 
     @property
     def actor_id(self) -> str:

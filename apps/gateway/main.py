@@ -1,4 +1,4 @@
-"""gateway: the public front door (HTTP on 127.0.0.1:8080 by default)."""
+"""gateway: the public front door (HTTP on 127.0.0.1:8080 by default): tenants, auth, the public API."""
 
 from __future__ import annotations
 
@@ -8,10 +8,15 @@ from contextlib import asynccontextmanager
 from dapr.aio.clients import DaprClient
 from fastapi import FastAPI
 
-from apps.gateway import status
+from apps.gateway import admin, events, items, status, users
+from apps.gateway.auth import KeyResolver
+from apps.gateway.downstream import Downstream
 from apps.gateway.settings import GatewaySettings
+from apps.shared.errors import install_error_handlers
 from apps.shared.health import health_router
 from apps.shared.logging import configure_logging
+from apps.shared.sidecar import sidecar_http
+from lemo.stores.mongo import TenantRepository, open_database
 
 settings = GatewaySettings()
 configure_logging("gateway", settings.log_level)
@@ -20,11 +25,20 @@ configure_logging("gateway", settings.log_level)
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.settings = settings
-    async with DaprClient() as client:
+    app.state.tenants = TenantRepository(open_database(settings.mongodb_uri, settings.mongodb_database))
+    await app.state.tenants.ensure_indexes()
+    app.state.keys = KeyResolver(app.state.tenants, settings.key_cache_ttl_s)
+    async with DaprClient() as client, sidecar_http(settings.downstream_timeout_s) as http:
         app.state.dapr = client
+        app.state.downstream = Downstream(http)
         yield
 
 
-app = FastAPI(title="Lemo Recommender", lifespan=lifespan)
+app = FastAPI(title="Lemo Recommender", version="0.1.0", lifespan=lifespan)
+install_error_handlers(app)
 app.include_router(health_router("gateway"))
 app.include_router(status.router)
+app.include_router(admin.router)
+app.include_router(items.router)
+app.include_router(users.router)
+app.include_router(events.router)

@@ -39,7 +39,7 @@ class KnownUsers:
         if key in self._seen:
             self._seen.move_to_end(key)
             return
-        await self._users.ensure(tenant_id, [user_id])
+        await self._users.ensure(tenant_id, user_id)
         self._seen[key] = None
         if len(self._seen) > self._capacity:
             self._seen.popitem(last=False)

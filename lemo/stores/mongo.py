@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from lemo.events import Event
 from lemo.popularity import Interaction
@@ -87,7 +88,12 @@ class EventArchive:
 
 
 class ItemRepository:
-    """The catalog's items, one document per (tenant_id, item_id)."""
+    """The catalog's items. The document id is "<tenant_id>/<item_id>", so every lookup by id is a primary-key
+    lookup, and no two tenants can ever address the same document."""
+
+    # FerretDB runs a multi-statement update command very slowly, so batches insert the new items in one
+    # command and update the existing ones one command each, a few at a time.
+    _UPDATE_CONCURRENCY = 8
 
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._items = db["items"]
@@ -96,64 +102,84 @@ class ItemRepository:
         await ensure_indexes(
             self._items,
             [
-                IndexModel([("tenant_id", ASCENDING), ("item_id", ASCENDING)], name="tenant_item", unique=True),
+                IndexModel([("tenant_id", ASCENDING), ("item_id", ASCENDING)], name="tenant_item"),
                 IndexModel([("tenant_id", ASCENDING), ("categories", ASCENDING)], name="tenant_category"),
                 IndexModel([("tenant_id", ASCENDING), ("tags", ASCENDING)], name="tenant_tag"),
                 IndexModel([("tenant_id", ASCENDING), ("published_at", DESCENDING)], name="tenant_published"),
             ],
         )
 
-    async def upsert(self, tenant_id: str, item_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
-        doc = await self._items.find_one_and_update(
-            {"tenant_id": tenant_id, "item_id": item_id},
-            {"$set": {**fields, "tenant_id": tenant_id, "item_id": item_id}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )  # no projection: FerretDB does not implement one on findAndModify
-        assert doc is not None  # upsert always returns the document after the write
-        doc.pop("_id", None)
+    @staticmethod
+    def _id(tenant_id: str, item_id: str) -> str:
+        return f"{tenant_id}/{item_id}"
+
+    @staticmethod
+    def _public(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+        if doc is not None:
+            doc.pop("_id", None)
         return doc
 
     async def create(self, tenant_id: str, item_id: str, fields: Mapping[str, Any]) -> dict[str, Any] | None:
         """Inserts a new item; None when this tenant already has one with that id."""
         doc = {**fields, "tenant_id": tenant_id, "item_id": item_id}
         try:
-            await self._items.insert_one(dict(doc))
+            await self._items.insert_one({"_id": self._id(tenant_id, item_id), **doc})
         except DuplicateKeyError:
             return None
         return doc
 
+    async def upsert(self, tenant_id: str, item_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        doc = await self._items.find_one_and_update(
+            {"_id": self._id(tenant_id, item_id)},
+            {"$set": {**fields, "tenant_id": tenant_id, "item_id": item_id}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )  # no projection: FerretDB does not implement one on findAndModify
+        public = self._public(doc)
+        assert public is not None  # upsert always returns the document after the write
+        return public
+
     async def update(self, tenant_id: str, item_id: str, fields: Mapping[str, Any]) -> dict[str, Any] | None:
         """Changes the given fields of an existing item; None when there is no such item."""
         doc = await self._items.find_one_and_update(
-            {"tenant_id": tenant_id, "item_id": item_id},
-            {"$set": dict(fields)},
-            return_document=ReturnDocument.AFTER,
+            {"_id": self._id(tenant_id, item_id)}, {"$set": dict(fields)}, return_document=ReturnDocument.AFTER
         )
-        if doc is not None:
-            doc.pop("_id", None)
-        return doc
+        return self._public(doc)
 
     async def upsert_many(self, tenant_id: str, items: Sequence[tuple[str, Mapping[str, Any]]]) -> int:
-        """Upserts many items in one round trip; returns how many were written."""
-        if not items:
+        """Upserts many items (the last one wins for a repeated id); returns how many were written."""
+        latest = {item_id: fields for item_id, fields in items}
+        if not latest:
             return 0
-        ops = [
-            UpdateOne(
-                {"tenant_id": tenant_id, "item_id": item_id},
-                {"$set": {**fields, "tenant_id": tenant_id, "item_id": item_id}},
-                upsert=True,
-            )
-            for item_id, fields in items
+        ids = [self._id(tenant_id, i) for i in latest]
+        existing = {d["_id"] async for d in self._items.find({"_id": {"$in": ids}}, projection={"_id": 1})}
+        new = [
+            {"_id": self._id(tenant_id, i), **f, "tenant_id": tenant_id, "item_id": i}
+            for i, f in latest.items()
+            if self._id(tenant_id, i) not in existing
         ]
-        result = await self._items.bulk_write(ops, ordered=False)
-        return result.upserted_count + result.matched_count
+        if new:
+            try:
+                await self._items.insert_many(new, ordered=False)
+            except BulkWriteError as exc:  # a concurrent batch created some of them first: update those
+                raced = {new[e["index"]]["_id"] for e in exc.details.get("writeErrors", []) if e.get("code") == 11000}
+                if len(raced) != len(exc.details.get("writeErrors", [])):
+                    raise
+                existing |= raced
+        gate = asyncio.Semaphore(self._UPDATE_CONCURRENCY)
+
+        async def update(item_id: str, fields: Mapping[str, Any]) -> None:
+            async with gate:
+                await self._items.update_one({"_id": self._id(tenant_id, item_id)}, {"$set": dict(fields)})
+
+        await asyncio.gather(*(update(i, f) for i, f in latest.items() if self._id(tenant_id, i) in existing))
+        return len(latest)
 
     async def get(self, tenant_id: str, item_id: str) -> dict[str, Any] | None:
-        return await self._items.find_one({"tenant_id": tenant_id, "item_id": item_id}, projection={"_id": 0})
+        return await self._items.find_one({"_id": self._id(tenant_id, item_id)}, projection={"_id": 0})
 
     async def delete(self, tenant_id: str, item_id: str) -> bool:
-        result = await self._items.delete_one({"tenant_id": tenant_id, "item_id": item_id})
+        result = await self._items.delete_one({"_id": self._id(tenant_id, item_id)})
         return result.deleted_count == 1
 
     async def list(
@@ -220,69 +246,60 @@ class TenantRepository:
 
 
 class UserRepository:
-    """Users, one document per (tenant_id, user_id)."""
+    """Users; the document id is "<tenant_id>/<user_id>" (primary-key lookups, no cross-tenant addressing)."""
 
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._users = db["users"]
 
     async def ensure_indexes(self) -> None:
         await ensure_indexes(
-            self._users,
-            [IndexModel([("tenant_id", ASCENDING), ("user_id", ASCENDING)], name="tenant_user", unique=True)],
+            self._users, [IndexModel([("tenant_id", ASCENDING), ("user_id", ASCENDING)], name="tenant_user")]
         )
 
+    @staticmethod
+    def _id(tenant_id: str, user_id: str) -> str:
+        return f"{tenant_id}/{user_id}"
+
     async def upsert(self, tenant_id: str, user_id: str, attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Creates the user or merges `attributes` into the ones it has."""
         now = time.time()
         update: dict[str, Any] = {
             "$setOnInsert": {"tenant_id": tenant_id, "user_id": user_id, "created_at": now},
-            "$set": {"updated_at": now},
+            "$set": {"updated_at": now, "implicit": False},
         }
         for key, value in (attributes or {}).items():
             update["$set"][f"attributes.{key}"] = value
-        if attributes is None or not attributes:
+        if not attributes:
             update["$setOnInsert"]["attributes"] = {}
         doc = await self._users.find_one_and_update(
-            {"tenant_id": tenant_id, "user_id": user_id},
-            update,
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
+            {"_id": self._id(tenant_id, user_id)}, update, upsert=True, return_document=ReturnDocument.AFTER
         )
         assert doc is not None
         doc.pop("_id", None)
         return doc
 
-    async def ensure(self, tenant_id: str, user_ids: list[str]) -> int:
-        """Creates the users that do not exist yet (events for unknown users); returns how many were new."""
-        if not user_ids:
-            return 0
+    async def ensure(self, tenant_id: str, user_id: str) -> bool:
+        """Creates a user first seen in an event (marked implicit); True when it was new."""
         now = time.time()
-        ops = [
-            UpdateOne(
-                {"tenant_id": tenant_id, "user_id": u},
-                {
-                    "$setOnInsert": {
-                        "tenant_id": tenant_id,
-                        "user_id": u,
-                        "attributes": {},
-                        "created_at": now,
-                        "updated_at": now,
-                        "implicit": True,
-                    }
-                },
-                upsert=True,
-            )
-            for u in dict.fromkeys(user_ids)
-        ]
-        result = await self._users.bulk_write(ops, ordered=False)
-        return result.upserted_count
+        doc = {
+            "tenant_id": tenant_id,
+            "user_id": user_id,
+            "attributes": {},
+            "created_at": now,
+            "updated_at": now,
+            "implicit": True,
+        }
+        result = await self._users.update_one({"_id": self._id(tenant_id, user_id)}, {"$setOnInsert": doc}, upsert=True)
+        return result.upserted_id is not None
 
     async def get(self, tenant_id: str, user_id: str) -> dict[str, Any] | None:
-        return await self._users.find_one({"tenant_id": tenant_id, "user_id": user_id}, projection={"_id": 0})
+        return await self._users.find_one({"_id": self._id(tenant_id, user_id)}, projection={"_id": 0})
 
     async def get_many(self, tenant_id: str, user_ids: list[str]) -> list[dict[str, Any]]:
-        cursor = self._users.find({"tenant_id": tenant_id, "user_id": {"$in": user_ids}}, projection={"_id": 0})
-        return await cursor.to_list(length=len(user_ids))
+        ids = [self._id(tenant_id, u) for u in user_ids]
+        cursor = self._users.find({"_id": {"$in": ids}}, projection={"_id": 0})
+        return await cursor.to_list(length=len(ids))
 
     async def delete(self, tenant_id: str, user_id: str) -> bool:
-        result = await self._users.delete_one({"tenant_id": tenant_id, "user_id": user_id})
+        result = await self._users.delete_one({"_id": self._id(tenant_id, user_id)})
         return result.deleted_count == 1

@@ -1,0 +1,67 @@
+"""The apps behind the gateway, reached by service invocation through the gateway's own sidecar.
+
+Their 2xx and 4xx answers are relayed as they are (one error shape everywhere); an app that cannot be reached
+becomes a 503 with a machine-readable body, never a bare 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import httpx
+from fastapi import Response, status
+
+from apps.shared.errors import ApiError
+
+logger = logging.getLogger(__name__)
+
+
+class Downstream:
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self._http = http  # based at the gateway's sidecar
+
+    async def call(
+        self,
+        app_id: str,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        content: AsyncIterator[bytes] | bytes | None = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        url = f"/v1.0/invoke/{app_id}/method/{path}"
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            resp = await self._http.request(method, url, json=json, content=content, params=query, headers=headers)
+        except httpx.HTTPError as exc:
+            logger.warning("%s %s on %s failed: %s", method, path, app_id, exc)
+            raise ApiError(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                "upstream_unavailable",
+                f"the {app_id} service did not answer; retry later",
+            ) from exc
+        if resp.status_code >= 500 and _is_dapr_error(resp):
+            logger.warning("%s %s on %s: sidecar error %s", method, path, app_id, resp.text[:300])
+            raise ApiError(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                "upstream_unavailable",
+                f"the {app_id} service is unavailable; retry later",
+            )
+        return resp
+
+    async def relay(self, app_id: str, method: str, path: str, **kwargs: Any) -> Response:
+        resp = await self.call(app_id, method, path, **kwargs)
+        return Response(
+            resp.content, status_code=resp.status_code, media_type=resp.headers.get("content-type", "application/json")
+        )
+
+
+def _is_dapr_error(resp: httpx.Response) -> bool:
+    try:
+        return "errorCode" in resp.json()
+    except ValueError:
+        return True

@@ -1,0 +1,87 @@
+"""/v1/events: track behavior events (one, or a batch of up to 1,000) and read per-type stats."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import BaseModel, Field, ValidationError
+
+from apps.gateway.auth import Principal, Reader, Writer
+from apps.gateway.downstream import Downstream
+from apps.shared.errors import ApiError
+from lemo.events import Event, EventBody, EventType
+
+router = APIRouter(prefix="/v1/events", tags=["events"])
+
+MAX_BATCH = 1000
+
+
+class EventBatchBody(BaseModel):
+    # Validated one by one below, so one bad event does not reject the others.
+    events: list[dict[str, Any]] = Field(min_length=1)
+
+
+def _events(request: Request) -> tuple[Downstream, str]:
+    return request.app.state.downstream, request.app.state.settings.events_app
+
+
+@router.post("", status_code=status.HTTP_202_ACCEPTED)
+async def track(body: EventBody, request: Request, who: Principal = Writer) -> Response:
+    """Accepts one event; 202 once it is on the events topic. Resend with the same `event_id` after an error."""
+    event = Event(tenant_id=who.tenant_id, **body.model_dump())
+    down, app_id = _events(request)
+    return await down.relay(app_id, "POST", "events", json=event.model_dump(mode="json"))
+
+
+@router.post("/batch", response_model=None)
+async def track_batch(body: EventBatchBody, request: Request, who: Principal = Writer) -> dict[str, Any] | Response:
+    """Accepts up to 1,000 events; `results[i]` says what became of `events[i]`."""
+    if len(body.events) > MAX_BATCH:
+        raise ApiError(
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            "batch_too_large",
+            f"at most {MAX_BATCH} events per batch",
+            limit=MAX_BATCH,
+            received=len(body.events),
+        )
+    results: list[dict[str, Any] | None] = [None] * len(body.events)
+    valid: list[tuple[int, Event]] = []
+    for i, raw in enumerate(body.events):
+        try:
+            valid.append((i, Event(tenant_id=who.tenant_id, **EventBody.model_validate(raw).model_dump())))
+        except (ValidationError, TypeError) as exc:
+            errors = exc.errors(include_url=False, include_input=False) if isinstance(exc, ValidationError) else []
+            results[i] = {
+                "event_id": raw.get("event_id") if isinstance(raw, dict) else None,
+                "status": "rejected",
+                "error": {"code": "invalid_event", "message": str(exc).splitlines()[0], "errors": errors},
+            }
+    if valid:
+        down, app_id = _events(request)
+        resp = await down.call(
+            app_id, "POST", "events/_batch", json={"events": [e.model_dump(mode="json") for _, e in valid]}
+        )
+        if resp.status_code != 200:
+            return Response(resp.content, status_code=resp.status_code, media_type="application/json")
+        for (i, _), result in zip(valid, resp.json()["results"], strict=True):
+            results[i] = result
+    accepted = sum(1 for r in results if r and r["status"] == "accepted")
+    return {"accepted": accepted, "rejected": len(results) - accepted, "results": results}
+
+
+@router.get("/stats")
+async def stats(
+    request: Request,
+    since: float | None = Query(None, ge=0, description="unix seconds; default: 24 hours before `until`"),
+    until: float | None = Query(None, ge=0, description="unix seconds; default: now"),
+    type: EventType | None = None,
+    who: Principal = Reader,
+) -> Response:
+    down, app_id = _events(request)
+    return await down.relay(
+        app_id,
+        "GET",
+        f"events/{who.tenant_id}/stats",
+        params={"since": since, "until": until, "type": type.value if type else None},
+    )

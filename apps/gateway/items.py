@@ -1,0 +1,82 @@
+"""/v1/items: the tenant's catalog (served by the catalog app)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from apps.gateway.auth import Principal, Reader, Writer
+from apps.gateway.downstream import Downstream
+from apps.shared.errors import ApiError
+from lemo.catalog import Item, ItemFields
+from lemo.events import Identifier
+
+router = APIRouter(prefix="/v1/items", tags=["items"])
+
+NDJSON = "application/x-ndjson"
+
+
+def _catalog(request: Request) -> tuple[Downstream, str]:
+    return request.app.state.downstream, request.app.state.settings.catalog_app
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_item(body: Item, request: Request, who: Principal = Writer) -> Response:
+    down, app_id = _catalog(request)
+    return await down.relay(
+        app_id, "POST", f"items/{who.tenant_id}", json=body.model_dump(mode="json", exclude_unset=True)
+    )
+
+
+@router.post("/batch")
+async def batch_upsert_items(request: Request, who: Principal = Writer) -> Response:
+    """Upserts items from an NDJSON body (`Content-Type: application/x-ndjson`, one item per line), streamed
+    through to the catalog without being held in memory; answers how many were accepted and which lines failed."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != NDJSON:
+        raise ApiError(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", f"send {NDJSON}")
+    down, app_id = _catalog(request)
+    return await down.relay(
+        app_id, "POST", f"items/{who.tenant_id}/_batch", content=request.stream(), headers={"content-type": NDJSON}
+    )
+
+
+@router.get("")
+async def list_items(
+    request: Request,
+    category: Identifier | None = None,
+    tag: str | None = Query(None, max_length=100),
+    hidden: bool | None = None,
+    after: Identifier | None = Query(None, description="the `next` cursor of the previous page"),
+    limit: int = Query(100, ge=1, le=1000),
+    who: Principal = Reader,
+) -> Response:
+    down, app_id = _catalog(request)
+    params = {"category": category, "tag": tag, "hidden": hidden, "after": after, "limit": limit}
+    return await down.relay(app_id, "GET", f"items/{who.tenant_id}", params=params)
+
+
+@router.get("/{item_id}")
+async def get_item(item_id: Identifier, request: Request, who: Principal = Reader) -> Response:
+    down, app_id = _catalog(request)
+    return await down.relay(app_id, "GET", f"items/{who.tenant_id}/{item_id}")
+
+
+@router.put("/{item_id}")
+async def upsert_item(item_id: Identifier, body: ItemFields, request: Request, who: Principal = Writer) -> Response:
+    down, app_id = _catalog(request)
+    return await down.relay(
+        app_id, "PUT", f"items/{who.tenant_id}/{item_id}", json=body.model_dump(mode="json", exclude_unset=True)
+    )
+
+
+@router.patch("/{item_id}")
+async def update_item(item_id: Identifier, body: ItemFields, request: Request, who: Principal = Writer) -> Response:
+    down, app_id = _catalog(request)
+    return await down.relay(
+        app_id, "PATCH", f"items/{who.tenant_id}/{item_id}", json=body.model_dump(mode="json", exclude_unset=True)
+    )
+
+
+@router.delete("/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_item(item_id: Identifier, request: Request, who: Principal = Writer) -> Response:
+    down, app_id = _catalog(request)
+    return await down.relay(app_id, "DELETE", f"items/{who.tenant_id}/{item_id}")

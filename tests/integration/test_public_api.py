@@ -1,0 +1,226 @@
+"""The public API through the gateway, with catalog, profiles and events behind their real sidecars:
+tenancy and keys, items, users, events, bad input, and a cross-tenant attempt on every endpoint."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.conftest import unique
+from tests.integration.mesh import App, uvicorn
+
+ADMIN_KEY = "it-admin-" + uuid.uuid4().hex
+
+
+@pytest.fixture(scope="module")
+def mesh(app_env: dict[str, str]) -> Iterator[dict[str, App]]:
+    apps = {
+        "catalog": App(unique("catalog"), uvicorn("apps.catalog.main"), env=app_env).start(),
+        "profiles": App(unique("profiles"), uvicorn("apps.profiles.main"), env=app_env).start(),
+        "events": App(unique("events"), uvicorn("apps.events.main"), env=app_env).start(),
+    }
+    env = {
+        **app_env,
+        "LEMO_ADMIN_KEY": ADMIN_KEY,
+        "GATEWAY_CATALOG_APP": apps["catalog"].app_id,
+        "GATEWAY_PROFILES_APP": apps["profiles"].app_id,
+        "GATEWAY_EVENTS_APP": apps["events"].app_id,
+    }
+    apps["gateway"] = App(unique("gateway"), uvicorn("apps.gateway.main"), env=env).start()
+    yield apps
+    for app in apps.values():
+        app.stop()
+
+
+@pytest.fixture(scope="module")
+def admin(mesh: dict[str, App]) -> Iterator[httpx.Client]:
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{mesh['gateway'].app_port}", timeout=30, headers={"X-Admin-Key": ADMIN_KEY}
+    ) as client:
+        yield client
+
+
+def _tenant(admin: httpx.Client) -> httpx.Client:
+    tenant_id = f"t{uuid.uuid4().hex[:10]}"
+    resp = admin.post("/v1/admin/tenants", json={"tenant_id": tenant_id, "name": "Test"})
+    assert resp.status_code == 201, resp.text
+    return httpx.Client(base_url=str(admin.base_url), timeout=30, headers={"X-API-Key": resp.json()["api_key"]})
+
+
+@pytest.fixture
+def api(admin: httpx.Client) -> Iterator[httpx.Client]:
+    with _tenant(admin) as client:
+        yield client
+
+
+@pytest.fixture
+def other(admin: httpx.Client) -> Iterator[httpx.Client]:
+    with _tenant(admin) as client:
+        yield client
+
+
+def _error(resp: httpx.Response) -> str:
+    return str(resp.json()["error"]["code"])
+
+
+def _wait(fetch: Any, done: Any, timeout_s: float = 30) -> Any:
+    deadline = time.monotonic() + timeout_s
+    value = fetch()
+    while not done(value) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        value = fetch()
+    return value
+
+
+def test_tenant_administration_needs_the_admin_key(admin: httpx.Client) -> None:
+    plain = httpx.Client(base_url=str(admin.base_url), timeout=10)
+    assert _error(plain.post("/v1/admin/tenants", json={"tenant_id": "x1"})) == "invalid_admin_key"
+    bad = plain.post("/v1/admin/tenants", json={"tenant_id": "x1"}, headers={"X-Admin-Key": "wrong"})
+    assert bad.status_code == 401
+    tenant_id = f"t{uuid.uuid4().hex[:10]}"
+    assert admin.post("/v1/admin/tenants", json={"tenant_id": tenant_id}).status_code == 201
+    assert _error(admin.post("/v1/admin/tenants", json={"tenant_id": tenant_id})) == "tenant_exists"
+    assert admin.post("/v1/admin/tenants", json={"tenant_id": "Has:Colon"}).status_code == 422
+    body = admin.get(f"/v1/admin/tenants/{tenant_id}").json()
+    assert len(body["keys"]) == 1 and "secret_sha256" not in json.dumps(body)
+
+
+def test_keys_401_403_and_revocation(admin: httpx.Client, mesh: dict[str, App]) -> None:
+    base = str(admin.base_url)
+    tenant_id = f"t{uuid.uuid4().hex[:10]}"
+    admin.post("/v1/admin/tenants", json={"tenant_id": tenant_id})
+    read_only = admin.post(f"/v1/admin/tenants/{tenant_id}/keys", json={"scopes": ["read"]}).json()
+    assert _error(httpx.get(f"{base}/v1/items")) == "missing_api_key"
+    assert (
+        _error(httpx.get(f"{base}/v1/items", headers={"X-API-Key": "lemo_0123456789abcdef_nope"})) == "invalid_api_key"
+    )
+    ro = {"X-API-Key": read_only["api_key"]}
+    assert httpx.get(f"{base}/v1/items", headers=ro).status_code == 200
+    denied = httpx.post(f"{base}/v1/items", headers=ro, json={"item_id": "i1"})
+    assert denied.status_code == 403 and _error(denied) == "insufficient_scope"
+    assert admin.delete(f"/v1/admin/tenants/{tenant_id}/keys/{read_only['key_id']}").status_code == 204
+    # The gateway trusts a resolved key for its cache TTL (30 s by default); a new gateway process sees it at once.
+    gateway = App(
+        unique("gateway"), uvicorn("apps.gateway.main"), env={**mesh["gateway"].env, "GATEWAY_KEY_CACHE_TTL_S": "0"}
+    ).start()
+    try:
+        assert httpx.get(f"http://127.0.0.1:{gateway.app_port}/v1/items", headers=ro).status_code == 401
+    finally:
+        gateway.stop()
+
+
+def test_item_lifecycle_and_bad_input(api: httpx.Client) -> None:
+    assert api.post("/v1/items", json={"item_id": "m1", "title": "Heat", "categories": ["crime"]}).status_code == 201
+    assert _error(api.post("/v1/items", json={"item_id": "m1"})) == "item_exists"
+    assert api.patch("/v1/items/m1", json={"tags": ["1995"]}).json()["title"] == "Heat"
+    assert _error(api.patch("/v1/items/nope", json={"title": "x"})) == "item_not_found"
+    assert api.put("/v1/items/m2", json={"title": "Ronin", "categories": ["crime", "action"]}).status_code == 200
+    api.put("/v1/items/m3", json={"title": "Up", "categories": ["animation"], "hidden": True})
+    assert [i["item_id"] for i in api.get("/v1/items", params={"category": "crime"}).json()["items"]] == ["m1", "m2"]
+    assert [i["item_id"] for i in api.get("/v1/items", params={"hidden": False}).json()["items"]] == ["m1", "m2"]
+    page = api.get("/v1/items", params={"limit": 2}).json()
+    assert page["next"] == "m2"
+    assert [i["item_id"] for i in api.get("/v1/items", params={"after": page["next"]}).json()["items"]] == ["m3"]
+
+    assert _error(api.put("/v1/items/m1", json={"colour": "red"})) == "invalid_request"  # unknown field
+    assert _error(api.put("/v1/items/m1", json={"hidden": "sometimes"})) == "invalid_request"  # wrong type
+    malformed = api.put("/v1/items/m1", content=b"{not json", headers={"content-type": "application/json"})
+    assert malformed.status_code == 400 and _error(malformed) == "malformed_json"
+    assert api.delete("/v1/items/m1").status_code == 204
+    assert api.get("/v1/items/m1").status_code == 404
+
+
+def test_batch_upsert_streams_ten_thousand_items_and_reports_bad_lines(api: httpx.Client) -> None:
+    def lines() -> Iterator[bytes]:
+        for n in range(10_000):
+            yield (
+                json.dumps({"item_id": f"b{n:05d}", "title": f"Item {n}", "categories": [f"c{n % 7}"]}) + "\n"
+            ).encode()
+            if n == 5000:
+                yield b'{"item_id": "bad one"}\n{broken\n'
+
+    resp = api.post("/v1/items/batch", content=lines(), headers={"content-type": "application/x-ndjson"}, timeout=120)
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert (body["accepted"], body["rejected"]) == (10_000, 2)
+    assert [e["line"] for e in body["errors"]] == [5002, 5003]
+    assert api.get("/v1/items/b09999").json()["categories"] == ["c3"]  # 9999 % 7
+    assert api.post("/v1/items/batch", json=[{"item_id": "x"}]).status_code == 415
+
+
+def test_users_and_batch_get(api: httpx.Client) -> None:
+    assert api.put("/v1/users/u1", json={"attributes": {"age": 31, "gender": "F"}}).status_code == 200
+    assert api.patch("/v1/users/u1", json={"attributes": {"locale": "fr"}}).json()["attributes"] == {
+        "age": 31,
+        "gender": "F",
+        "locale": "fr",
+    }
+    assert _error(api.patch("/v1/users/ghost", json={"attributes": {}})) == "user_not_found"
+    api.put("/v1/users/u2", json={})
+    body = api.post("/v1/users/batch-get", json={"user_ids": ["u2", "ghost", "u1"]}).json()
+    assert [u["user_id"] for u in body["users"]] == ["u2", "u1"] and body["missing"] == ["ghost"]
+    assert api.post("/v1/users/batch-get", json={"user_ids": [f"u{n}" for n in range(501)]}).status_code == 422
+    nd = b'{"user_id": "u3", "attributes": {"age": 20}}\n{"user_id": ""}\n'
+    batch = api.post("/v1/users/batch", content=nd, headers={"content-type": "application/x-ndjson"}).json()
+    assert (batch["accepted"], batch["rejected"]) == (1, 1)
+    assert api.delete("/v1/users/u3").status_code == 204
+    assert api.get("/v1/users/u3").status_code == 404
+
+
+def test_events_reach_the_realtime_profile_and_stats(api: httpx.Client) -> None:
+    now = time.time()
+    resp = api.post(
+        "/v1/events", json={"user_id": "fan", "item_id": "m9", "type": "rate", "value": 4.5, "timestamp": now}
+    )
+    assert resp.status_code == 202, resp.text
+    event_id = resp.json()["event_id"]
+    assert api.post("/v1/events", json={"user_id": "fan", "item_id": "m9", "type": "rate"}).status_code == 422
+    assert (
+        api.post("/v1/events", json={"user_id": "fan", "item_id": "m9", "type": "view", "tenant_id": "x"}).status_code
+        == 422
+    )  # the tenant comes from the key, never from the body
+
+    events = [{"user_id": "fan", "item_id": f"m{n}", "type": "click", "timestamp": now} for n in range(3)]
+    events.insert(1, {"user_id": "fan", "item_id": "m1", "type": "teleport"})
+    events.append({"user_id": "fan", "item_id": "m9", "type": "rate", "value": 4.5, "event_id": event_id})  # a resend
+    batch = api.post("/v1/events/batch", json={"events": events}).json()
+    assert [r["status"] for r in batch["results"]] == ["accepted", "rejected", "accepted", "accepted", "accepted"]
+    assert batch["results"][1]["error"]["code"] == "invalid_event"
+    too_many = api.post("/v1/events/batch", json={"events": [events[0]] * 1001})
+    assert too_many.status_code == 413 and _error(too_many) == "batch_too_large"
+
+    profile = _wait(
+        lambda: api.get("/v1/users/fan/realtime").json(), lambda p: sum(p.get("type_counts", {}).values()) >= 4
+    )
+    assert profile["type_counts"] == {"rate": 1, "click": 3}
+    assert api.get("/v1/users/fan").json()["implicit"] is True  # created by its first event
+    stats = _wait(lambda: api.get("/v1/events/stats", params={"since": now - 60}).json(), lambda s: s["total"] >= 4)
+    assert stats["counts"] == {"rate": 1, "click": 3}
+
+
+def test_no_endpoint_crosses_tenants(api: httpx.Client, other: httpx.Client) -> None:
+    api.put("/v1/items/secret", json={"title": "Mine"})
+    api.put("/v1/users/alice", json={"attributes": {"age": 40}})
+    api.post("/v1/events", json={"user_id": "alice", "item_id": "secret", "type": "like"})
+    _wait(lambda: api.get("/v1/users/alice/realtime").json(), lambda p: p.get("type_counts"))
+
+    assert other.get("/v1/items/secret").status_code == 404
+    assert other.get("/v1/items").json()["items"] == []
+    assert other.patch("/v1/items/secret", json={"title": "Theirs"}).status_code == 404
+    assert other.delete("/v1/items/secret").status_code == 404
+    assert other.post("/v1/items", json={"item_id": "secret"}).status_code == 201  # their own, separate item
+    assert api.get("/v1/items/secret").json()["title"] == "Mine"
+
+    assert other.get("/v1/users/alice").status_code == 404
+    assert other.patch("/v1/users/alice", json={"attributes": {"age": 1}}).status_code == 404
+    assert other.delete("/v1/users/alice").status_code == 404
+    assert other.post("/v1/users/batch-get", json={"user_ids": ["alice"]}).json()["missing"] == ["alice"]
+    assert other.get("/v1/users/alice/realtime").json()["recent_items"] == []
+    assert other.get("/v1/events/stats").json()["total"] == 0
+    assert api.get("/v1/users/alice").json()["attributes"] == {"age": 40}
