@@ -11,8 +11,9 @@ ACTOR_TYPE = "UserProfileActor"
 
 class UserProfileActorInterface(ActorInterface):
     @actormethod(name="RecordEvent")
-    async def record_event(self, event: dict[str, Any]) -> bool:
-        """Folds one event (a `lemo.events.Event` as JSON) in; False when its event_id was already seen."""
+    async def record_event(self, payload: dict[str, Any]) -> bool:
+        """Folds one event in: `{"event": <lemo.events.Event as JSON>, "keys": [<item interest keys>]}`.
+        False when its event_id was already seen (a redelivery), in which case nothing changed."""
         raise NotImplementedError
 
     @actormethod(name="GetProfile")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import time
 from typing import Any
 
 from dapr.actor import Actor
@@ -10,8 +10,6 @@ from dapr.actor import Actor
 from actors.user_profile import UserProfileActorInterface
 from lemo.events import Event
 from lemo.realtime.profile import RealtimeProfile
-
-logger = logging.getLogger(__name__)
 
 _STATE_KEY = "profile"
 
@@ -21,19 +19,19 @@ class UserProfileActor(Actor, UserProfileActorInterface):
         found, raw = await self._state_manager.try_get_state(_STATE_KEY)
         return RealtimeProfile.model_validate(raw) if found else RealtimeProfile()
 
-    async def record_event(self, event: dict[str, Any]) -> bool:
-        parsed = Event.model_validate(event)
-        if parsed.actor_id != self.id.id:
-            raise ValueError(f"event for {parsed.actor_id} sent to actor {self.id.id}")
+    async def record_event(self, payload: dict[str, Any]) -> bool:
+        event = Event.model_validate(payload["event"])
+        if event.actor_id != self.id.id:
+            raise ValueError(f"event for {event.actor_id} sent to actor {self.id.id}")
         profile = await self._load()
-        changed = profile.apply(parsed)
+        changed = profile.apply(event, [str(k) for k in payload.get("keys", [])])
         if changed:
             await self._state_manager.set_state(_STATE_KEY, profile.model_dump(mode="json"))
             await self._state_manager.save_state()
         return changed
 
     async def get_profile(self) -> dict[str, Any]:
-        return (await self._load()).public_view()
+        return (await self._load()).public_view(time.time())
 
     async def forget(self) -> None:
         await self._state_manager.try_remove_state(_STATE_KEY)

@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import logging
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
 from dapr.actor import ActorId, ActorProxy
 from pydantic import ValidationError
 
 from actors.user_profile import ACTOR_TYPE, UserProfileActorInterface
+from apps.profiles.realtime import HotCounter, ItemFeatures
 from lemo.events import Event, user_actor_id
 from lemo.stores.mongo import EventArchive, UserRepository
 
@@ -45,17 +47,30 @@ class KnownUsers:
             self._seen.popitem(last=False)
 
 
-async def ingest_event(cloud_event: dict[str, Any], archive: EventArchive, users: KnownUsers) -> dict[str, str]:
+@dataclass(frozen=True)
+class Realtime:
+    """What the events consumer updates besides the user's actor."""
+
+    archive: EventArchive
+    users: KnownUsers
+    items: ItemFeatures
+    hot: HotCounter
+
+
+async def ingest_event(cloud_event: dict[str, Any], rt: Realtime) -> dict[str, str]:
     try:
         event = Event.model_validate(cloud_event.get("data"))
     except ValidationError as exc:
         logger.warning("rejecting malformed event %s: %s", cloud_event.get("id"), exc.errors()[:3])
         return DROP
     try:
+        keys = await rt.items.keys(event.tenant_id, event.item_id)
         proxy = ActorProxy.create(ACTOR_TYPE, ActorId(event.actor_id), UserProfileActorInterface)
-        await proxy.RecordEvent(event.model_dump(mode="json"))
-        await archive.append(event)
-        await users.ensure(event.tenant_id, event.user_id)
+        is_new = await proxy.RecordEvent({"event": event.model_dump(mode="json"), "keys": keys})
+        await rt.archive.append(event)
+        await rt.users.ensure(event.tenant_id, event.user_id)
+        if is_new:
+            rt.hot.count(event)
     except Exception:
         logger.exception(
             "event %s not recorded yet; asking for redelivery",

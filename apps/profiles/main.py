@@ -1,4 +1,4 @@
-"""profiles: hosts the per-user realtime actor and consumes the events topic."""
+"""profiles: hosts the user-profile and item-popularity actors; consumes the events and items topics."""
 
 from __future__ import annotations
 
@@ -12,21 +12,26 @@ from dapr.actor.runtime.runtime import ActorRuntime
 from dapr.ext.fastapi import DaprActor, DaprApp
 from fastapi import Body, FastAPI
 
+from actors.item_popularity_actor import ItemPopularityActor
 from actors.user_profile_actor import UserProfileActor
-from apps.profiles import ingest, users
+from apps.profiles import ingest, realtime, users
 from apps.profiles.settings import ProfilesSettings
 from apps.shared.errors import install_error_handlers
 from apps.shared.health import health_router
 from apps.shared.logging import configure_logging
-from apps.shared.settings import EVENTS_DEAD_LETTER_TOPIC, EVENTS_TOPIC
-from lemo.stores.mongo import EventArchive, UserRepository, open_database
+from apps.shared.settings import EVENTS_DEAD_LETTER_TOPIC, EVENTS_TOPIC, ITEMS_TOPIC
+from lemo.stores.mongo import EventArchive, ItemRepository, UserRepository, open_database
 
 settings = ProfilesSettings()
 configure_logging("profiles", settings.log_level)
 db = open_database(settings.mongodb_uri, settings.mongodb_database)
-archive = EventArchive(db, settings.archive_retention_days)
 user_repo = UserRepository(db)
-known_users = ingest.KnownUsers(user_repo)
+rt = ingest.Realtime(
+    archive=EventArchive(db, settings.archive_retention_days),
+    users=ingest.KnownUsers(user_repo),
+    items=realtime.ItemFeatures(ItemRepository(db)),
+    hot=realtime.HotCounter(settings.hot_flush_s),
+)
 
 
 @asynccontextmanager
@@ -38,10 +43,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
     )
     await actor.register_actor(UserProfileActor)
-    await archive.ensure_indexes()
+    await actor.register_actor(ItemPopularityActor)
+    await rt.archive.ensure_indexes()
     await user_repo.ensure_indexes()
     app.state.users = user_repo
+    rt.hot.start()
     yield
+    await rt.hot.stop()
 
 
 app = FastAPI(title="lemo profiles", lifespan=lifespan)
@@ -50,13 +58,21 @@ app.include_router(health_router("profiles"))  # before DaprActor, whose own /he
 actor = DaprActor(app)
 dapr_app = DaprApp(app)
 app.include_router(users.router)
+app.include_router(realtime.router)
 
 
 @dapr_app.subscribe(pubsub=settings.pubsub_name, topic=EVENTS_TOPIC, dead_letter_topic=EVENTS_DEAD_LETTER_TOPIC)
 async def on_event(cloud_event: dict[str, Any] = Body(...)) -> dict[str, str]:
-    return await ingest.ingest_event(cloud_event, archive, known_users)
+    return await ingest.ingest_event(cloud_event, rt)
 
 
 @dapr_app.subscribe(pubsub=settings.pubsub_name, topic=EVENTS_DEAD_LETTER_TOPIC)
 async def on_dead_letter(cloud_event: dict[str, Any] = Body(...)) -> dict[str, str]:
     return await ingest.keep_dead_letter(cloud_event, db["dead_letters"])
+
+
+@dapr_app.subscribe(pubsub=settings.pubsub_name, topic=ITEMS_TOPIC)
+async def on_item_change(cloud_event: dict[str, Any] = Body(...)) -> dict[str, str]:
+    """The old Kafka item consumer: keeps the enrichment cache in step with the catalog."""
+    rt.items.on_item_change(cloud_event.get("data") or {})
+    return ingest.SUCCESS

@@ -11,3 +11,5 @@ class ProfilesSettings(LemoSettings):
     # Idle actors leave memory after this long; their state stays in the actor state store.
     actor_idle_timeout_s: float = 3600.0
     actor_scan_interval_s: float = 30.0
+    # How often buffered item-popularity increments are written to the popularity actors.
+    hot_flush_s: float = 1.0

@@ -1,48 +1,134 @@
-"""The realtime user profile kept in each per-user actor: small, bounded, and idempotent per event_id."""
+"""The realtime user profile kept in each per-user actor (the old Flink job's per-user state).
+
+Bounded by construction (target <= 1 KB of JSON per user) and idempotent per event_id:
+- recent items, newest last;
+- counts per event type, and the last active time;
+- category/tag counts over a sliding 1-hour window, kept as a few time buckets of the top keys;
+- a long-term interest vector over categories and tags, exponentially decayed (7-day half-life);
+- short hashes of the last event ids, so a redelivered event changes nothing.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import math
 from collections import deque
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from lemo.events import Event
+from lemo.events import Event, EventType
 
-RECENT_ITEMS = 50
-# Remembered event ids; a redelivery older than this many events ago would count twice, which at-least-once
-# brokers do not do in practice (redeliveries follow within seconds).
-SEEN_EVENT_IDS = 256
+RECENT_ITEMS = 20
+SEEN_EVENT_IDS = 20
+WINDOW_S = 3600.0
+BUCKET_S = 900.0  # four 15-minute buckets make the sliding hour
+KEYS_PER_BUCKET = 5
+INTEREST_KEYS = 10
+INTEREST_HALF_LIFE_S = 7 * 86400.0
+
+# How much one event of each type says about interest (impressions say nothing; dislikes push away).
+INTEREST_WEIGHTS: dict[EventType, float] = {
+    EventType.IMPRESSION: 0.0,
+    EventType.VIEW: 1.0,
+    EventType.CLICK: 1.0,
+    EventType.LIKE: 3.0,
+    EventType.DISLIKE: -2.0,
+    EventType.RATE: 1.0,  # scaled by the rating, see _weight
+    EventType.PURCHASE: 5.0,
+    EventType.SHARE: 3.0,
+}
+
+
+def interest_keys(categories: list[str], tags: list[str]) -> list[str]:
+    """Feature keys of an item: "c:<category>" and "t:<tag>"."""
+    return [f"c:{c}" for c in categories] + [f"t:{t}" for t in tags]
 
 
 class RealtimeProfile(BaseModel):
-    recent_items: list[str] = Field(default_factory=list)
-    type_counts: dict[str, int] = Field(default_factory=dict)
-    last_active: float = 0.0
-    seen_event_ids: list[str] = Field(default_factory=list)
+    # Short field names: this JSON is stored once per user.
+    recent: list[str] = Field(default_factory=list)
+    types: dict[str, int] = Field(default_factory=dict)
+    last: float = 0.0
+    # [[bucket_start, {key: count}], ...], oldest first.
+    window: list[tuple[float, dict[str, int]]] = Field(default_factory=list)
+    interests: dict[str, float] = Field(default_factory=dict)
+    interests_at: float = 0.0
+    seen: list[str] = Field(default_factory=list)
 
-    def apply(self, event: Event) -> bool:
-        """Folds one event into the profile; returns False (and changes nothing) for an event already seen."""
-        if event.event_id in self.seen_event_ids:
+    def apply(self, event: Event, keys: list[str]) -> bool:
+        """Folds one event (with its item's interest keys) in; False, changing nothing, for one already seen."""
+        digest = hashlib.blake2b(event.event_id.encode(), digest_size=4).hexdigest()
+        if digest in self.seen:
             return False
-        self.seen_event_ids = _bounded_append(self.seen_event_ids, event.event_id, SEEN_EVENT_IDS)
-        self.type_counts[event.type.value] = self.type_counts.get(event.type.value, 0) + 1
-        self.last_active = max(self.last_active, event.timestamp)
-        if event.item_id in self.recent_items:
-            self.recent_items.remove(event.item_id)
-        self.recent_items = _bounded_append(self.recent_items, event.item_id, RECENT_ITEMS)
+        self.seen = list(deque([*self.seen, digest], maxlen=SEEN_EVENT_IDS))
+        self.types[event.type.value] = self.types.get(event.type.value, 0) + 1
+        self.last = max(self.last, event.timestamp)
+        if event.type is not EventType.IMPRESSION:
+            if event.item_id in self.recent:
+                self.recent.remove(event.item_id)
+            self.recent = list(deque([*self.recent, event.item_id], maxlen=RECENT_ITEMS))
+        if keys and event.type is not EventType.IMPRESSION:
+            self._count_in_window(event.timestamp, keys)
+        weight = _weight(event)
+        if keys and weight != 0.0:
+            self._add_interest(event.timestamp, keys, weight)
         return True
 
-    def public_view(self) -> dict[str, Any]:
-        """What callers see: everything but the dedupe bookkeeping, most recent item first."""
+    def _count_in_window(self, ts: float, keys: list[str]) -> None:
+        start = math.floor(ts / BUCKET_S) * BUCKET_S
+        bucket = next((b for s, b in self.window if s == start), None)
+        if bucket is None:
+            bucket = {}
+            self.window = sorted([*self.window, (start, bucket)], key=lambda sb: sb[0])
+        for key in keys:
+            bucket[key] = bucket.get(key, 0) + 1
+        if len(bucket) > KEYS_PER_BUCKET:
+            kept = sorted(bucket.items(), key=lambda kv: (-kv[1], kv[0]))[:KEYS_PER_BUCKET]
+            bucket.clear()
+            bucket.update(kept)
+        newest = self.window[-1][0]
+        self.window = [(s, b) for s, b in self.window if s > newest - WINDOW_S]
+
+    def _add_interest(self, ts: float, keys: list[str], weight: float) -> None:
+        now = max(ts, self.interests_at)
+        decay = 0.5 ** ((now - self.interests_at) / INTEREST_HALF_LIFE_S) if self.interests_at else 1.0
+        # An event older than the newest one counts less, as if it had decayed since.
+        share = weight * 0.5 ** ((now - ts) / INTEREST_HALF_LIFE_S) / len(keys)
+        scores = {k: v * decay for k, v in self.interests.items()}
+        for key in keys:
+            scores[key] = scores.get(key, 0.0) + share
+        top = sorted(scores.items(), key=lambda kv: (-abs(kv[1]), kv[0]))[:INTEREST_KEYS]
+        self.interests = {k: round(v, 3) for k, v in top if abs(v) >= 1e-3}
+        self.interests_at = now
+
+    def window_counts(self, now: float) -> dict[str, int]:
+        """Category/tag counts of the last hour before `now`."""
+        counts: dict[str, int] = {}
+        for start, bucket in self.window:
+            if start + BUCKET_S > now - WINDOW_S:
+                for key, n in bucket.items():
+                    counts[key] = counts.get(key, 0) + n
+        return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    def interests_at_time(self, now: float) -> dict[str, float]:
+        decay = 0.5 ** (max(0.0, now - self.interests_at) / INTEREST_HALF_LIFE_S) if self.interests_at else 1.0
+        return {k: round(v * decay, 4) for k, v in sorted(self.interests.items(), key=lambda kv: -kv[1])}
+
+    def public_view(self, now: float) -> dict[str, Any]:
+        """The realtime features as callers see them, most recent item first."""
         return {
-            "recent_items": list(reversed(self.recent_items)),
-            "type_counts": dict(self.type_counts),
-            "last_active": self.last_active,
+            "recent_items": list(reversed(self.recent)),
+            "type_counts": dict(self.types),
+            "last_active": self.last,
+            "window_1h": self.window_counts(now),
+            "interests": self.interests_at_time(now),
         }
 
 
-def _bounded_append(values: list[str], value: str, limit: int) -> list[str]:
-    window = deque(values, maxlen=limit)
-    window.append(value)
-    return list(window)
+def _weight(event: Event) -> float:
+    base = INTEREST_WEIGHTS.get(event.type, 0.0)
+    if event.type is EventType.RATE and event.value is not None:
+        # A 1..5 rating: 3 is neutral, 5 strongly positive, 1 negative.
+        return base * (event.value - 3.0)
+    return base

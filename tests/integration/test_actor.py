@@ -23,7 +23,7 @@ def profiles(app_env: dict[str, str]) -> Iterator[App]:
 
 
 def _event(tenant: str, user: str, item: str, event_id: str | None = None) -> dict[str, object]:
-    return {
+    event = {
         "tenant_id": tenant,
         "user_id": user,
         "item_id": item,
@@ -31,6 +31,7 @@ def _event(tenant: str, user: str, item: str, event_id: str | None = None) -> di
         "event_id": event_id or uuid.uuid4().hex,
         "timestamp": time.time(),
     }
+    return {"event": event, "keys": ["c:drama"]}
 
 
 def _call(app: App, actor_id: str, method: str, body: object | None = None) -> httpx.Response:
@@ -57,6 +58,7 @@ def test_actor_state_survives_deactivation_and_app_restart(profiles: App, tenant
     profile = _call(profiles, actor_id, "GetProfile").json()
     assert profile["recent_items"] == ["i2", "i1"]
     assert profile["type_counts"] == {"click": 2}
+    assert profile["window_1h"] == {"c:drama": 2}
 
     profiles.restart_app()  # a new process: nothing can come from memory
     profile = _call(profiles, actor_id, "GetProfile").json()

@@ -46,15 +46,21 @@ def admin(mesh: dict[str, App]) -> Iterator[httpx.Client]:
         yield client
 
 
-def _tenant(admin: httpx.Client) -> httpx.Client:
+class TenantClient(httpx.Client):
+    tenant_id: str
+
+
+def _tenant(admin: httpx.Client) -> TenantClient:
     tenant_id = f"t{uuid.uuid4().hex[:10]}"
     resp = admin.post("/v1/admin/tenants", json={"tenant_id": tenant_id, "name": "Test"})
     assert resp.status_code == 201, resp.text
-    return httpx.Client(base_url=str(admin.base_url), timeout=30, headers={"X-API-Key": resp.json()["api_key"]})
+    client = TenantClient(base_url=str(admin.base_url), timeout=30, headers={"X-API-Key": resp.json()["api_key"]})
+    client.tenant_id = tenant_id
+    return client
 
 
 @pytest.fixture
-def api(admin: httpx.Client) -> Iterator[httpx.Client]:
+def api(admin: httpx.Client) -> Iterator[TenantClient]:
     with _tenant(admin) as client:
         yield client
 
@@ -173,8 +179,9 @@ def test_users_and_batch_get(api: httpx.Client) -> None:
     assert api.get("/v1/users/u3").status_code == 404
 
 
-def test_events_reach_the_realtime_profile_and_stats(api: httpx.Client) -> None:
+def test_events_reach_the_realtime_profile_and_stats(api: TenantClient, mesh: dict[str, App]) -> None:
     now = time.time()
+    api.put("/v1/items/m9", json={"title": "Casino", "categories": ["crime", "drama"], "tags": ["scorsese"]})
     resp = api.post(
         "/v1/events", json={"user_id": "fan", "item_id": "m9", "type": "rate", "value": 4.5, "timestamp": now}
     )
@@ -199,6 +206,15 @@ def test_events_reach_the_realtime_profile_and_stats(api: httpx.Client) -> None:
         lambda: api.get("/v1/users/fan/realtime").json(), lambda p: sum(p.get("type_counts", {}).values()) >= 4
     )
     assert profile["type_counts"] == {"rate": 1, "click": 3}
+    # m9 is in the catalog, so its categories and tag feed the windowed and long-term interests; m0-m2 are
+    # not (yet): their events count, but add no interest keys.
+    assert profile["window_1h"] == {"c:crime": 1, "c:drama": 1, "t:scorsese": 1}
+    assert set(profile["interests"]) == {"c:crime", "c:drama", "t:scorsese"}
+    profiles = mesh["profiles"]
+    hot_url = f"{profiles.sidecar}/v1.0/invoke/{profiles.app_id}/method/hot/{api.tenant_id}"
+    hot = _wait(lambda: httpx.get(hot_url, timeout=10).json()["items"], lambda items: len(items) >= 4)
+    assert hot[0]["item_id"] == "m9"  # a rating weighs more than a click
+    assert {i["item_id"] for i in hot} == {"m0", "m1", "m2", "m9"}
     assert api.get("/v1/users/fan").json()["implicit"] is True  # created by its first event
     stats = _wait(lambda: api.get("/v1/events/stats", params={"since": now - 60}).json(), lambda s: s["total"] >= 4)
     assert stats["counts"] == {"rate": 1, "click": 3}
