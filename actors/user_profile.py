@@ -16,6 +16,12 @@ class UserProfileActorInterface(ActorInterface):
         False when its event_id was already seen (a redelivery), in which case nothing changed."""
         raise NotImplementedError
 
+    @actormethod(name="RecordEvents")
+    async def record_events(self, payload: dict[str, Any]) -> list[bool]:
+        """`{"events": [<RecordEvent payload>, ...]}` in order, in one turn and one state write;
+        returns, per event, whether it was new."""
+        raise NotImplementedError
+
     @actormethod(name="GetProfile")
     async def get_profile(self) -> dict[str, Any]:
         raise NotImplementedError

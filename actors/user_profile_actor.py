@@ -20,15 +20,19 @@ class UserProfileActor(Actor, UserProfileActorInterface):
         return RealtimeProfile.model_validate(raw) if found else RealtimeProfile()
 
     async def record_event(self, payload: dict[str, Any]) -> bool:
-        event = Event.model_validate(payload["event"])
-        if event.actor_id != self.id.id:
-            raise ValueError(f"event for {event.actor_id} sent to actor {self.id.id}")
+        return (await self.record_events({"events": [payload]}))[0]
+
+    async def record_events(self, payload: dict[str, Any]) -> list[bool]:
+        events = [(Event.model_validate(p["event"]), [str(k) for k in p.get("keys", [])]) for p in payload["events"]]
+        for event, _ in events:
+            if event.actor_id != self.id.id:
+                raise ValueError(f"event for {event.actor_id} sent to actor {self.id.id}")
         profile = await self._load()
-        changed = profile.apply(event, [str(k) for k in payload.get("keys", [])])
-        if changed:
+        applied = [profile.apply(event, keys) for event, keys in events]
+        if any(applied):
             await self._state_manager.set_state(_STATE_KEY, profile.model_dump(mode="json"))
             await self._state_manager.save_state()
-        return changed
+        return applied
 
     async def get_profile(self) -> dict[str, Any]:
         return (await self._load()).public_view(time.time())

@@ -6,10 +6,13 @@ import argparse
 import json
 import os
 import sys
+import time
+from pathlib import Path
 
 import httpx
 
-from lemo import __version__
+from lemo import __version__, loaders
+from lemo.client import LemoClient
 
 
 def _gateway_url() -> str:
@@ -32,6 +35,37 @@ def _status(args: argparse.Namespace) -> int:
     return 0 if body.get("healthy") else 1
 
 
+def _client(args: argparse.Namespace) -> LemoClient:
+    client = LemoClient(args.gateway, api_key=args.api_key, admin_key=os.environ.get("LEMO_ADMIN_KEY"))
+    if not client.api_key:
+        key = client.ensure_tenant(args.tenant)
+        print(f"tenant {args.tenant}: new API key {key}", file=sys.stderr)
+    return client
+
+
+def _load(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    with _client(args) as client:
+        if args.source == "movielens":
+            report = loaders.load_movielens(client, quiet=args.quiet, limit=args.limit)
+        else:
+            report = loaders.load_interactions(client, Path(args.file), quiet=args.quiet)
+    print(
+        json.dumps(
+            {
+                "tenant": args.tenant,
+                "items": report.items,
+                "users": report.users,
+                "events_accepted": report.events_accepted,
+                "events_rejected": report.events_rejected,
+                "seconds": round(time.monotonic() - started, 1),
+                "errors": report.errors[:5],
+            }
+        )
+    )
+    return 0 if report.events_rejected == 0 else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lemo", description="Lemo Recommender command line")
     parser.add_argument("--version", action="version", version=f"lemo {__version__}")
@@ -40,6 +74,25 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="health of every app, asked through the sidecars")
     status.add_argument("--json", action="store_true", help="also print the raw status document")
     status.set_defaults(run=_status)
+
+    load = commands.add_parser("load", help="load data through the public API (safe to run twice)")
+    sources = load.add_subparsers(dest="source", required=True)
+    for source in (
+        sources.add_parser("movielens", help="MovieLens-100k (from the recbole package)"),
+        sources.add_parser("interactions", help="a CSV or Parquet file of interactions"),
+    ):
+        if source.prog.endswith("interactions"):
+            source.add_argument("file", help="CSV or Parquet: user_id, item_id, timestamp[, value][, type]")
+        else:
+            source.add_argument("--limit", type=int, default=None, help="load only the first N ratings")
+        source.add_argument("--tenant", required=True, help="tenant id (created with LEMO_ADMIN_KEY if needed)")
+        source.add_argument(
+            "--api-key",
+            default=os.environ.get("LEMO_API_KEY"),
+            help="the tenant's key (default: $LEMO_API_KEY; else a new one via the admin key)",
+        )
+        source.add_argument("--quiet", action="store_true", help="no progress bars")
+        source.set_defaults(run=_load)
     return parser
 
 

@@ -11,5 +11,7 @@ else
   [ -x "$VENV/bin/python" ] || "${PYTHON:-python3.11}" -m venv "$VENV"
   "$VENV/bin/pip" install -q --upgrade pip
   "$VENV/bin/pip" install -q -e "$LEMO_ROOT[dev]"
+  # MovieLens-100k ships inside recbole; its own dependencies are heavy and unused (DESIGN.md section 8).
+  "$VENV/bin/pip" install -q --no-deps recbole==1.2.1
   echo "$sha" > "$stamp"
 fi

@@ -1,18 +1,19 @@
 #!/usr/bin/env bash
 # Runs the unit and integration tests, then brings the whole mesh up with `dapr run -f` (as `make up` does) and
-# checks every app answers through its sidecar. Starts the infrastructure (Kafka included, for the Kafka
-# pub/sub tests) unless `make up` already runs it, and stops what it started even when tests fail.
+# checks every app answers through its sidecar. The tests get their own infrastructure with fresh data under
+# .state/test (Kafka included, for the Kafka pub/sub tests): a consumer group new to a topic reads it from the
+# start, so old events from `make up` would only slow them down. Everything started is stopped, even on failure.
 source "$(dirname "$0")/common.sh"
 cd "$LEMO_ROOT"
 
-if is_running mesh; then
-  log "the mesh from \`make up\` is running; \`make down\` first (the tests start their own apps)"; exit 2
+if is_running mesh || is_running redis; then
+  log "\`make up\` is running (its stores use the same ports); \`make down\` first"; exit 2
 fi
-started=0
-is_running redis || started=1
+export LEMO_STATE="$LEMO_ROOT/.state/test"
+rm -rf "$LEMO_STATE"
+mkdir -p "$LEMO_STATE/pids" "$LEMO_STATE/logs"
 cleanup() {
-  bash scripts/down.sh --keep-infra
-  if [ "$started" = 1 ]; then bash scripts/infra.sh down; fi
+  bash scripts/down.sh
 }
 trap cleanup EXIT
 bash scripts/infra.sh up kafka

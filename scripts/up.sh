@@ -8,6 +8,13 @@ profile="${LEMO_PUBSUB:-redis}"
 case "$profile" in redis|kafka) ;; *) log "LEMO_PUBSUB must be redis or kafka, not '$profile'"; exit 2 ;; esac
 bash scripts/infra.sh up
 
+# The admin key authorizes tenant administration. Locally, one is made once and kept in the state dir.
+if [ -z "${LEMO_ADMIN_KEY:-}" ]; then
+  [ -s "$LEMO_STATE/admin-key" ] || (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$LEMO_STATE/admin-key")
+  LEMO_ADMIN_KEY="$(cat "$LEMO_STATE/admin-key")"
+fi
+export LEMO_ADMIN_KEY
+
 run_file=dapr.yaml
 if [ "$profile" != redis ]; then
   # dapr.yaml names the Redis pub/sub folder; the same template with the other profile's folder.

@@ -6,6 +6,7 @@ message to the subscription's dead-letter topic (nothing is silently lost).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections import OrderedDict
@@ -57,28 +58,53 @@ class Realtime:
     hot: HotCounter
 
 
-async def ingest_event(cloud_event: dict[str, Any], rt: Realtime) -> dict[str, str]:
+async def ingest_bulk(body: dict[str, Any], rt: Realtime) -> dict[str, Any]:
+    """A bulk delivery from the events topic: one actor turn per user (all of that user's events, in order) and
+    one archive write for the batch. An entry is acknowledged only once both hold it; a redelivered entry is
+    harmless (the actor remembers event ids; the archive keys on them)."""
+    statuses: dict[str, str] = {}
+    by_user: dict[str, list[tuple[str, Event]]] = {}
+    for entry in body.get("entries") or []:
+        entry_id = str(entry.get("entryId"))
+        cloud_event = entry.get("event")
+        data = cloud_event.get("data") if isinstance(cloud_event, dict) else None
+        try:
+            event = Event.model_validate(data)
+        except ValidationError as exc:
+            logger.warning("rejecting malformed event %s: %s", entry_id, exc.errors()[:3])
+            statuses[entry_id] = DROP["status"]
+            continue
+        by_user.setdefault(event.actor_id, []).append((entry_id, event))
+
+    applied: list[Event] = []
+
+    async def record(actor_id: str, batch: list[tuple[str, Event]]) -> None:
+        try:
+            payload = [
+                {"event": e.model_dump(mode="json"), "keys": await rt.items.keys(e.tenant_id, e.item_id)}
+                for _, e in batch
+            ]
+            proxy = ActorProxy.create(ACTOR_TYPE, ActorId(actor_id), UserProfileActorInterface)
+            is_new = await proxy.RecordEvents({"events": payload})
+        except Exception:
+            logger.exception("events for %s not recorded yet; asking for redelivery", actor_id)
+            statuses.update({entry_id: RETRY["status"] for entry_id, _ in batch})
+            return
+        for (entry_id, event), new in zip(batch, is_new, strict=True):
+            statuses[entry_id] = SUCCESS["status"]
+            applied.append(event)
+            if new:
+                rt.hot.count(event)
+
+    await asyncio.gather(*(record(a, b) for a, b in by_user.items()))
     try:
-        event = Event.model_validate(cloud_event.get("data"))
-    except ValidationError as exc:
-        logger.warning("rejecting malformed event %s: %s", cloud_event.get("id"), exc.errors()[:3])
-        return DROP
-    try:
-        keys = await rt.items.keys(event.tenant_id, event.item_id)
-        proxy = ActorProxy.create(ACTOR_TYPE, ActorId(event.actor_id), UserProfileActorInterface)
-        is_new = await proxy.RecordEvent({"event": event.model_dump(mode="json"), "keys": keys})
-        await rt.archive.append(event)
-        await rt.users.ensure(event.tenant_id, event.user_id)
-        if is_new:
-            rt.hot.count(event)
+        await rt.archive.append_many(applied)
+        for batch in by_user.values():
+            await rt.users.ensure(batch[0][1].tenant_id, batch[0][1].user_id)
     except Exception:
-        logger.exception(
-            "event %s not recorded yet; asking for redelivery",
-            event.event_id,
-            extra={"tenant_id": event.tenant_id},
-        )
-        return RETRY
-    return SUCCESS
+        logger.exception("archive write of %d events failed; asking for redelivery", len(applied))
+        statuses.update({entry_id: RETRY["status"] for b in by_user.values() for entry_id, _ in b})
+    return {"statuses": [{"entryId": k, "status": v} for k, v in statuses.items()]}
 
 
 async def keep_dead_letter(cloud_event: dict[str, Any], dead_letters: Any) -> dict[str, str]:

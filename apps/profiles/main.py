@@ -5,21 +5,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import Any
 
 from dapr.actor.runtime.config import ActorRuntimeConfig
 from dapr.actor.runtime.runtime import ActorRuntime
-from dapr.ext.fastapi import DaprActor, DaprApp
-from fastapi import Body, FastAPI
+from dapr.ext.fastapi import DaprActor
+from fastapi import FastAPI
 
 from actors.item_popularity_actor import ItemPopularityActor
 from actors.user_profile_actor import UserProfileActor
 from apps.profiles import ingest, realtime, users
 from apps.profiles.settings import ProfilesSettings
+from apps.profiles.subscriptions import subscribe
 from apps.shared.errors import install_error_handlers
 from apps.shared.health import health_router
 from apps.shared.logging import configure_logging
-from apps.shared.settings import EVENTS_DEAD_LETTER_TOPIC, EVENTS_TOPIC, ITEMS_TOPIC
 from lemo.stores.mongo import EventArchive, ItemRepository, UserRepository, open_database
 
 settings = ProfilesSettings()
@@ -56,23 +55,8 @@ app = FastAPI(title="lemo profiles", lifespan=lifespan)
 install_error_handlers(app)
 app.include_router(health_router("profiles"))  # before DaprActor, whose own /healthz would shadow it
 actor = DaprActor(app)
-dapr_app = DaprApp(app)
 app.include_router(users.router)
 app.include_router(realtime.router)
 
 
-@dapr_app.subscribe(pubsub=settings.pubsub_name, topic=EVENTS_TOPIC, dead_letter_topic=EVENTS_DEAD_LETTER_TOPIC)
-async def on_event(cloud_event: dict[str, Any] = Body(...)) -> dict[str, str]:
-    return await ingest.ingest_event(cloud_event, rt)
-
-
-@dapr_app.subscribe(pubsub=settings.pubsub_name, topic=EVENTS_DEAD_LETTER_TOPIC)
-async def on_dead_letter(cloud_event: dict[str, Any] = Body(...)) -> dict[str, str]:
-    return await ingest.keep_dead_letter(cloud_event, db["dead_letters"])
-
-
-@dapr_app.subscribe(pubsub=settings.pubsub_name, topic=ITEMS_TOPIC)
-async def on_item_change(cloud_event: dict[str, Any] = Body(...)) -> dict[str, str]:
-    """The old Kafka item consumer: keeps the enrichment cache in step with the catalog."""
-    rt.items.on_item_change(cloud_event.get("data") or {})
-    return ingest.SUCCESS
+subscribe(app, rt, db["dead_letters"], settings)

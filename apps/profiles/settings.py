@@ -13,3 +13,6 @@ class ProfilesSettings(LemoSettings):
     actor_scan_interval_s: float = 30.0
     # How often buffered item-popularity increments are written to the popularity actors.
     hot_flush_s: float = 1.0
+    # Events are delivered in bulk: up to this many, or whatever arrived within the wait.
+    bulk_max_messages: int = 200
+    bulk_max_await_ms: int = 50

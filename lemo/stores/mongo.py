@@ -61,6 +61,17 @@ class EventArchive:
             return False
         return True
 
+    async def append_many(self, events: Sequence[Event]) -> None:
+        """Stores events in one command; ids already archived (redeliveries) are skipped, not errors."""
+        if not events:
+            return
+        docs = [{**e.model_dump(mode="json"), "_id": f"{e.tenant_id}/{e.event_id}"} for e in events]
+        try:
+            await self._events.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
+                raise
+
     async def interactions(self, tenant_id: str, since: float = 0.0) -> AsyncIterator[Interaction]:
         cursor = self._events.find(
             {"tenant_id": tenant_id, "timestamp": {"$gte": since}},

@@ -1,0 +1,37 @@
+"""The profiles app's pub/sub subscriptions: events (in bulk), their dead letters, and item changes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Body, FastAPI
+
+from apps.profiles import ingest
+from apps.profiles.settings import ProfilesSettings
+from apps.shared.settings import EVENTS_DEAD_LETTER_TOPIC, EVENTS_TOPIC, ITEMS_TOPIC
+from apps.shared.subscriptions import Subscriptions
+
+
+def subscribe(app: FastAPI, rt: ingest.Realtime, dead_letters: Any, settings: ProfilesSettings) -> None:
+    async def on_events(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+        return await ingest.ingest_bulk(body, rt)
+
+    async def on_dead_letter(cloud_event: dict[str, Any] = Body(...)) -> dict[str, str]:
+        return await ingest.keep_dead_letter(cloud_event, dead_letters)
+
+    async def on_item_change(cloud_event: dict[str, Any] = Body(...)) -> dict[str, str]:
+        """The old Kafka item consumer: keeps the enrichment cache in step with the catalog."""
+        rt.items.on_item_change(cloud_event.get("data") or {})
+        return ingest.SUCCESS
+
+    subscriptions = Subscriptions(app)
+    subscriptions.add(
+        settings.pubsub_name,
+        EVENTS_TOPIC,
+        on_events,
+        dead_letter_topic=EVENTS_DEAD_LETTER_TOPIC,
+        bulk_max_messages=settings.bulk_max_messages,
+        bulk_max_await_ms=settings.bulk_max_await_ms,
+    )
+    subscriptions.add(settings.pubsub_name, EVENTS_DEAD_LETTER_TOPIC, on_dead_letter)
+    subscriptions.add(settings.pubsub_name, ITEMS_TOPIC, on_item_change)
