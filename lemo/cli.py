@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from lemo import __version__, loaders
+from lemo import __version__, bench, loaders
 from lemo.client import LemoClient
 
 
@@ -93,6 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
         )
         source.add_argument("--quiet", action="store_true", help="no progress bars")
         source.set_defaults(run=_load)
+
+    bench_parser = commands.add_parser("bench", help="benchmarks against a running mesh (`make up`)")
+    benches = bench_parser.add_subparsers(dest="bench", required=True)
+    ingest = benches.add_parser("ingest", help="events/s, freshness, actor state size, catalog batch speed")
+    ingest.add_argument("--events", type=int, default=20_000)
+    ingest.add_argument("--users", type=int, default=2_000)
+    ingest.add_argument("--redis-port", type=int, default=int(os.environ.get("LEMO_REDIS_PORT", "6380")))
+    ingest.add_argument("--admin-key", default=os.environ.get("LEMO_ADMIN_KEY"))
+    ingest.set_defaults(run=bench.main)
     return parser
 
 

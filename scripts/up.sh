@@ -29,6 +29,15 @@ log "waiting for every app to answer through its sidecar (logs: .dapr/logs, $LEM
 for _ in $(seq 1 180); do
   if curl -fsS "http://127.0.0.1:3500/v1.0/invoke/gateway/method/v1/status" -o "$LEMO_STATE/status.json" 2>/dev/null; then
     log "mesh is up (pub/sub profile: $profile): $(cat "$LEMO_STATE/status.json")"
+    if [ "${LEMO_DEMO_DATA:-1}" = 1 ]; then
+      if [ ! -s "$LEMO_STATE/demo-api-key" ]; then
+        log "loading MovieLens-100k into the demo tenant (once; the realtime profiles fill in the background)"
+        LEMO_GATEWAY_HTTP_PORT="$gateway_port" "$VENV/bin/lemo" load movielens --tenant demo --quiet \
+          2> "$LEMO_STATE/demo-key.log" | tail -1 >&2
+        grep -o 'lemo_[A-Za-z0-9_-]*' "$LEMO_STATE/demo-key.log" | tail -1 > "$LEMO_STATE/demo-api-key"
+      fi
+      log "demo tenant API key: $(cat "$LEMO_STATE/demo-api-key")   admin key: $LEMO_STATE/admin-key"
+    fi
     log "gateway: http://127.0.0.1:$gateway_port  (health: /healthz, mesh status: /v1/status, API docs: /docs)"
     exit 0
   fi

@@ -34,3 +34,6 @@ def configure_logging(app_id: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # One line per sidecar call would cost more than the call: the HTTP clients log warnings only.
+    for noisy in ("httpx", "httpcore", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

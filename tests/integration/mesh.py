@@ -204,7 +204,17 @@ class App:
 
 
 def uvicorn(module: str) -> list[str]:
-    return [sys.executable, "-m", "uvicorn", f"{module}:app", "--host", "127.0.0.1", "--port", "{port}"]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        f"{module}:app",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--no-access-log",
+    ]
 
 
 def python_module(module: str) -> list[str]:
