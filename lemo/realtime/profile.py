@@ -113,7 +113,8 @@ class RealtimeProfile(BaseModel):
 
     def interests_at_time(self, now: float) -> dict[str, float]:
         decay = 0.5 ** (max(0.0, now - self.interests_at) / INTEREST_HALF_LIFE_S) if self.interests_at else 1.0
-        return {k: round(v * decay, 4) for k, v in sorted(self.interests.items(), key=lambda kv: -kv[1])}
+        decayed = ((k, round(v * decay, 4)) for k, v in sorted(self.interests.items(), key=lambda kv: -kv[1]))
+        return {k: v for k, v in decayed if v != 0.0}  # long-faded interests are no longer interests
 
     def public_view(self, now: float) -> dict[str, Any]:
         """The realtime features as callers see them, most recent item first."""
