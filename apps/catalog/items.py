@@ -6,10 +6,9 @@ import logging
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, status
-from pydantic import ValidationError
 
 from apps.shared.errors import ApiError
-from apps.shared.ndjson import ndjson_lines
+from apps.shared.ndjson import BatchReport, ndjson_models
 from apps.shared.publish import Entry, Publisher
 from apps.shared.settings import ITEMS_TOPIC
 from lemo.catalog import MAX_BATCH_LINE_BYTES, Item, ItemFields
@@ -21,7 +20,6 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/items", tags=["items"])
 
 BATCH_CHUNK = 500
-MAX_REPORTED_ERRORS = 100
 
 
 def _repo(request: Request) -> ItemRepository:
@@ -99,13 +97,10 @@ async def list_items(
 async def batch_upsert(tenant_id: Identifier, request: Request) -> dict[str, Any]:
     """Upserts items from an NDJSON body (one item per line), streamed in chunks: each chunk is written and its
     changes published before the next is read, so accepted items stay accepted if a later line is bad."""
-    accepted = 0
-    errors: list[dict[str, Any]] = []
-    rejected = 0
+    report = BatchReport()
     chunk: list[tuple[str, dict[str, Any]]] = []
 
     async def flush() -> None:
-        nonlocal accepted
         if not chunk:
             return
         await _repo(request).upsert_many(tenant_id, chunk)
@@ -121,19 +116,12 @@ async def batch_upsert(tenant_id: Identifier, request: Request) -> dict[str, Any
                 next(iter(failed.values())),
                 extra={"tenant_id": tenant_id},
             )
-        accepted += len(chunk)
+        report.accepted += len(chunk)
         chunk.clear()
 
-    async for number, line in ndjson_lines(request.stream(), MAX_BATCH_LINE_BYTES):
-        try:
-            item = Item.model_validate_json(line)
-        except ValidationError as exc:
-            rejected += 1
-            if len(errors) < MAX_REPORTED_ERRORS:
-                errors.append({"line": number, "errors": exc.errors(include_url=False, include_input=False)})
-            continue
+    async for item in ndjson_models(request.stream(), Item, MAX_BATCH_LINE_BYTES, report):
         chunk.append((item.item_id, item.model_dump(exclude_unset=True, exclude={"item_id"})))
         if len(chunk) >= BATCH_CHUNK:
             await flush()
     await flush()
-    return {"accepted": accepted, "rejected": rejected, "errors": errors}
+    return report.as_dict()

@@ -11,11 +11,13 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import httpx
-from fastapi import Response, status
+from fastapi import Request, Response, status
 
 from apps.shared.errors import ApiError
 
 logger = logging.getLogger(__name__)
+
+NDJSON = "application/x-ndjson"
 
 
 class Downstream:
@@ -52,6 +54,12 @@ class Downstream:
                 f"the {app_id} service is unavailable; retry later",
             )
         return resp
+
+    async def relay_ndjson(self, request: Request, app_id: str, path: str) -> Response:
+        """Streams an NDJSON request body through to `path` without holding it in memory."""
+        if request.headers.get("content-type", "").split(";")[0].strip() != NDJSON:
+            raise ApiError(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", f"send {NDJSON}")
+        return await self.relay(app_id, "POST", path, content=request.stream(), headers={"content-type": NDJSON})
 
     async def relay(self, app_id: str, method: str, path: str, **kwargs: Any) -> Response:
         resp = await self.call(app_id, method, path, **kwargs)

@@ -6,13 +6,10 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from apps.gateway.auth import Principal, Reader, Writer
 from apps.gateway.downstream import Downstream
-from apps.shared.errors import ApiError
 from lemo.catalog import Item, ItemFields
 from lemo.events import Identifier
 
 router = APIRouter(prefix="/v1/items", tags=["items"])
-
-NDJSON = "application/x-ndjson"
 
 
 def _catalog(request: Request) -> tuple[Downstream, str]:
@@ -31,12 +28,8 @@ async def create_item(body: Item, request: Request, who: Principal = Writer) -> 
 async def batch_upsert_items(request: Request, who: Principal = Writer) -> Response:
     """Upserts items from an NDJSON body (`Content-Type: application/x-ndjson`, one item per line), streamed
     through to the catalog without being held in memory; answers how many were accepted and which lines failed."""
-    if request.headers.get("content-type", "").split(";")[0].strip() != NDJSON:
-        raise ApiError(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", f"send {NDJSON}")
     down, app_id = _catalog(request)
-    return await down.relay(
-        app_id, "POST", f"items/{who.tenant_id}/_batch", content=request.stream(), headers={"content-type": NDJSON}
-    )
+    return await down.relay_ndjson(request, app_id, f"items/{who.tenant_id}/_batch")
 
 
 @router.get("")

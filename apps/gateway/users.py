@@ -6,13 +6,10 @@ from fastapi import APIRouter, Request, Response, status
 
 from apps.gateway.auth import Principal, Reader, Writer
 from apps.gateway.downstream import Downstream
-from apps.shared.errors import ApiError
 from lemo.events import Identifier
 from lemo.users import BatchGet, UserFields
 
 router = APIRouter(prefix="/v1/users", tags=["users"])
-
-NDJSON = "application/x-ndjson"
 
 
 def _profiles(request: Request) -> tuple[Downstream, str]:
@@ -28,12 +25,8 @@ async def batch_get_users(body: BatchGet, request: Request, who: Principal = Rea
 @router.post("/batch")
 async def batch_upsert_users(request: Request, who: Principal = Writer) -> Response:
     """Upserts users from an NDJSON body (one `{"user_id", "attributes"}` per line)."""
-    if request.headers.get("content-type", "").split(";")[0].strip() != NDJSON:
-        raise ApiError(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", f"send {NDJSON}")
     down, app_id = _profiles(request)
-    return await down.relay(
-        app_id, "POST", f"users/{who.tenant_id}/_batch", content=request.stream(), headers={"content-type": NDJSON}
-    )
+    return await down.relay_ndjson(request, app_id, f"users/{who.tenant_id}/_batch")
 
 
 @router.put("/{user_id}")

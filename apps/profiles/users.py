@@ -6,11 +6,10 @@ from typing import Any
 
 from dapr.actor import ActorId, ActorProxy
 from fastapi import APIRouter, Request, status
-from pydantic import ValidationError
 
 from actors.user_profile import ACTOR_TYPE, UserProfileActorInterface
 from apps.shared.errors import ApiError
-from apps.shared.ndjson import ndjson_lines
+from apps.shared.ndjson import BatchReport, ndjson_models
 from lemo.events import Identifier, user_actor_id
 from lemo.stores.mongo import UserRepository
 from lemo.users import BatchGet, User, UserFields
@@ -18,7 +17,6 @@ from lemo.users import BatchGet, User, UserFields
 router = APIRouter(prefix="/users", tags=["users"])
 
 MAX_LINE_BYTES = 16 * 1024
-MAX_REPORTED_ERRORS = 100
 
 
 def _repo(request: Request) -> UserRepository:
@@ -73,19 +71,11 @@ async def batch_get(tenant_id: Identifier, body: BatchGet, request: Request) -> 
 @router.post("/{tenant_id}/_batch")
 async def batch_upsert(tenant_id: Identifier, request: Request) -> dict[str, Any]:
     """Upserts users from an NDJSON body, one user per line; bad lines are reported, good ones kept."""
-    accepted, rejected = 0, 0
-    errors: list[dict[str, Any]] = []
-    async for number, line in ndjson_lines(request.stream(), MAX_LINE_BYTES):
-        try:
-            user = User.model_validate_json(line)
-        except ValidationError as exc:
-            rejected += 1
-            if len(errors) < MAX_REPORTED_ERRORS:
-                errors.append({"line": number, "errors": exc.errors(include_url=False, include_input=False)})
-            continue
+    report = BatchReport()
+    async for user in ndjson_models(request.stream(), User, MAX_LINE_BYTES, report):
         await _repo(request).upsert(tenant_id, user.user_id, user.attributes)
-        accepted += 1
-    return {"accepted": accepted, "rejected": rejected, "errors": errors}
+        report.accepted += 1
+    return report.as_dict()
 
 
 @router.get("/{tenant_id}/{user_id}/realtime")
