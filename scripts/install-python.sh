@@ -15,3 +15,6 @@ else
   "$VENV/bin/pip" install -q --no-deps recbole==1.2.1
   echo "$sha" > "$stamp"
 fi
+# The public gRPC API's Python code is generated from proto/ by every install (it is not committed).
+(cd "$LEMO_ROOT" && "$VENV/bin/python" -m grpc_tools.protoc -I proto --python_out=. --grpc_python_out=. --pyi_out=. \
+  proto/lemoproto/v1/api.proto)

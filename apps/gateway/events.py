@@ -34,22 +34,22 @@ async def track(body: EventBody, request: Request, who: Principal = Writer) -> R
     return await down.relay(app_id, "POST", "events", json=event.model_dump(mode="json"))
 
 
-@router.post("/batch", response_model=None)
-async def track_batch(body: EventBatchBody, request: Request, who: Principal = Writer) -> dict[str, Any] | Response:
-    """Accepts up to 1,000 events; `results[i]` says what became of `events[i]`."""
-    if len(body.events) > MAX_BATCH:
+async def track_many(down: Downstream, events_app: str, tenant_id: str, raw_events: list[Any]) -> dict[str, Any]:
+    """Validates each event on its own, publishes the valid ones in one call; `results[i]` is about event i.
+    Shared by the HTTP and gRPC APIs."""
+    if len(raw_events) > MAX_BATCH:
         raise ApiError(
             status.HTTP_413_CONTENT_TOO_LARGE,
             "batch_too_large",
             f"at most {MAX_BATCH} events per batch",
             limit=MAX_BATCH,
-            received=len(body.events),
+            received=len(raw_events),
         )
-    results: list[dict[str, Any] | None] = [None] * len(body.events)
+    results: list[dict[str, Any] | None] = [None] * len(raw_events)
     valid: list[tuple[int, Event]] = []
-    for i, raw in enumerate(body.events):
+    for i, raw in enumerate(raw_events):
         try:
-            valid.append((i, Event(tenant_id=who.tenant_id, **EventBody.model_validate(raw).model_dump())))
+            valid.append((i, Event(tenant_id=tenant_id, **EventBody.model_validate(raw).model_dump())))
         except (ValidationError, TypeError) as exc:
             errors = exc.errors(include_url=False, include_input=False) if isinstance(exc, ValidationError) else []
             results[i] = {
@@ -58,16 +58,22 @@ async def track_batch(body: EventBatchBody, request: Request, who: Principal = W
                 "error": {"code": "invalid_event", "message": str(exc).splitlines()[0], "errors": errors},
             }
     if valid:
-        down, app_id = _events(request)
         resp = await down.call(
-            app_id, "POST", "events/_batch", json={"events": [e.model_dump(mode="json") for _, e in valid]}
+            events_app, "POST", "events/_batch", json={"events": [e.model_dump(mode="json") for _, e in valid]}
         )
         if resp.status_code != 200:
-            return Response(resp.content, status_code=resp.status_code, media_type="application/json")
+            raise ApiError(resp.status_code, "publish_failed", resp.text[:300])
         for (i, _), result in zip(valid, resp.json()["results"], strict=True):
             results[i] = result
     accepted = sum(1 for r in results if r and r["status"] == "accepted")
     return {"accepted": accepted, "rejected": len(results) - accepted, "results": results}
+
+
+@router.post("/batch")
+async def track_batch(body: EventBatchBody, request: Request, who: Principal = Writer) -> dict[str, Any]:
+    """Accepts up to 1,000 events; `results[i]` says what became of `events[i]`."""
+    down, app_id = _events(request)
+    return await track_many(down, app_id, who.tenant_id, body.events)
 
 
 @router.get("/stats")

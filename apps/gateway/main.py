@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from apps.gateway import admin, events, items, status, users
 from apps.gateway.auth import KeyResolver
 from apps.gateway.downstream import Downstream
+from apps.gateway.grpc_api import start_grpc
 from apps.gateway.settings import GatewaySettings
 from apps.shared.errors import install_error_handlers
 from apps.shared.health import health_router
@@ -31,7 +32,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with DaprClient() as client, sidecar_http(settings.downstream_timeout_s) as http:
         app.state.dapr = client
         app.state.downstream = Downstream(http)
+        grpc_server = await start_grpc(app.state.keys, app.state.downstream, settings)
         yield
+        await grpc_server.stop(grace=2)
 
 
 app = FastAPI(title="Lemo Recommender", version="0.1.0", lifespan=lifespan)

@@ -21,4 +21,6 @@ class GatewaySettings(LemoSettings):
     mesh_apps: list[str] = Field(default_factory=lambda: ["events", "profiles", "catalog", "ranking", "trainer"])
     status_timeout_s: float = 2.0
     downstream_timeout_s: float = 30.0
+    # The public gRPC API (DESIGN.md section 9: LEMO_GATEWAY_GRPC_PORT, 50051 by default).
+    grpc_port: int = Field(50051, validation_alias=AliasChoices("LEMO_GATEWAY_GRPC_PORT", "grpc_port"))
     dapr_http_port: int = Field(3500, validation_alias=AliasChoices("DAPR_HTTP_PORT", "dapr_http_port"))

@@ -1,0 +1,190 @@
+"""The public gRPC API (proto/lemoproto/v1/api.proto): the same calls and checks as the HTTP API, with the
+tenant's key in the `x-api-key` metadata. HTTP error codes map onto gRPC status codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from pydantic import ValidationError
+
+from apps.gateway.auth import KeyResolver, Principal
+from apps.gateway.downstream import Downstream
+from apps.gateway.events import track_many
+from apps.gateway.settings import GatewaySettings
+from apps.shared.errors import ApiError
+from lemo.catalog import ItemFields
+from lemo.events import Event, EventBody
+from lemo.tenancy import Scope
+from lemo.users import BatchGet, UserFields
+from lemoproto.v1 import api_pb2, api_pb2_grpc
+
+_CODES = {
+    400: grpc.StatusCode.INVALID_ARGUMENT,
+    401: grpc.StatusCode.UNAUTHENTICATED,
+    403: grpc.StatusCode.PERMISSION_DENIED,
+    404: grpc.StatusCode.NOT_FOUND,
+    409: grpc.StatusCode.ALREADY_EXISTS,
+    413: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    415: grpc.StatusCode.INVALID_ARGUMENT,
+    422: grpc.StatusCode.INVALID_ARGUMENT,
+}
+
+
+def _to_dict(message: Message) -> dict[str, Any]:
+    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+
+
+def _from_dict(data: dict[str, Any], message: Message) -> Any:
+    return json_format.ParseDict(data, message, ignore_unknown_fields=True)
+
+
+class LemoService(api_pb2_grpc.LemoServicer):
+    def __init__(self, keys: KeyResolver, down: Downstream, settings: GatewaySettings) -> None:
+        self._keys = keys
+        self._down = down
+        self._settings = settings
+
+    async def _who(self, context: grpc.aio.ServicerContext, scope: Scope) -> Principal:
+        key = dict(context.invocation_metadata() or ()).get("x-api-key")
+        if not key:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing_api_key: send the key in x-api-key")
+        principal = await self._keys.resolve(str(key))
+        if principal is None:
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid_api_key: unknown or revoked API key")
+        assert principal is not None
+        if scope not in principal.scopes:
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"insufficient_scope: this key lacks {scope}")
+        return principal
+
+    async def _call(
+        self, context: grpc.aio.ServicerContext, app_id: str, method: str, path: str, json: Any = None
+    ) -> dict[str, Any]:
+        try:
+            resp = await self._down.call(app_id, method, path, json=json)
+        except ApiError as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"{exc.code}: {exc.message}")
+        if resp.status_code >= 400:
+            error = (resp.json().get("error") or {}) if resp.content else {}
+            code = _CODES.get(resp.status_code, grpc.StatusCode.INTERNAL)
+            await context.abort(code, f"{error.get('code', resp.status_code)}: {error.get('message', '')}")
+        return dict(resp.json()) if resp.content else {}
+
+    async def _invalid(self, context: grpc.aio.ServicerContext, exc: ValidationError) -> None:
+        first = exc.errors(include_url=False)[0]
+        await context.abort(
+            grpc.StatusCode.INVALID_ARGUMENT, f"invalid_request: {'.'.join(map(str, first['loc']))}: {first['msg']}"
+        )
+
+    async def GetItem(self, request: Any, context: Any) -> Any:
+        who = await self._who(context, Scope.READ)
+        body = await self._call(context, self._settings.catalog_app, "GET", f"items/{who.tenant_id}/{request.item_id}")
+        return _from_dict(body, api_pb2.Item())
+
+    async def UpsertItem(self, request: Any, context: Any) -> Any:
+        who = await self._who(context, Scope.WRITE)
+        fields = _to_dict(request.item)
+        item_id = fields.pop("item_id", "")
+        try:
+            valid = ItemFields.model_validate(fields)
+        except ValidationError as exc:
+            await self._invalid(context, exc)
+        body = await self._call(
+            context,
+            self._settings.catalog_app,
+            "PUT",
+            f"items/{who.tenant_id}/{item_id}",
+            json=valid.model_dump(mode="json", exclude_unset=True),
+        )
+        return _from_dict(body, api_pb2.Item())
+
+    async def DeleteItem(self, request: Any, context: Any) -> Any:
+        who = await self._who(context, Scope.WRITE)
+        await self._call(context, self._settings.catalog_app, "DELETE", f"items/{who.tenant_id}/{request.item_id}")
+        return api_pb2.Empty()
+
+    async def GetUser(self, request: Any, context: Any) -> Any:
+        who = await self._who(context, Scope.READ)
+        body = await self._call(context, self._settings.profiles_app, "GET", f"users/{who.tenant_id}/{request.user_id}")
+        return _from_dict(body, api_pb2.User())
+
+    async def UpsertUser(self, request: Any, context: Any) -> Any:
+        who = await self._who(context, Scope.WRITE)
+        fields = _to_dict(request.user)
+        user_id = fields.pop("user_id", "")
+        try:
+            valid = UserFields.model_validate(fields)
+        except ValidationError as exc:
+            await self._invalid(context, exc)
+        body = await self._call(
+            context,
+            self._settings.profiles_app,
+            "PUT",
+            f"users/{who.tenant_id}/{user_id}",
+            json=valid.model_dump(mode="json"),
+        )
+        return _from_dict(body, api_pb2.User())
+
+    async def BatchGetUsers(self, request: Any, context: Any) -> Any:
+        who = await self._who(context, Scope.READ)
+        try:
+            valid = BatchGet(user_ids=list(request.user_ids))
+        except ValidationError as exc:
+            await self._invalid(context, exc)
+        body = await self._call(
+            context, self._settings.profiles_app, "POST", f"users/{who.tenant_id}/_batch_get", json=valid.model_dump()
+        )
+        return _from_dict(body, api_pb2.BatchGetUsersReply())
+
+    async def GetUserRealtimeFeatures(self, request: Any, context: Any) -> Any:
+        who = await self._who(context, Scope.READ)
+        body = await self._call(
+            context, self._settings.profiles_app, "GET", f"users/{who.tenant_id}/{request.user_id}/realtime"
+        )
+        return _from_dict(body, api_pb2.RealtimeFeatures())
+
+    async def TrackEvent(self, request: Any, context: Any) -> Any:
+        who = await self._who(context, Scope.WRITE)
+        try:
+            event = Event(tenant_id=who.tenant_id, **EventBody.model_validate(_event_dict(request)).model_dump())
+        except ValidationError as exc:
+            await self._invalid(context, exc)
+        body = await self._call(
+            context, self._settings.events_app, "POST", "events", json=event.model_dump(mode="json")
+        )
+        return _from_dict(body, api_pb2.TrackEventReply())
+
+    async def TrackEvents(self, request: Any, context: Any) -> Any:
+        who = await self._who(context, Scope.WRITE)
+        try:
+            body = await track_many(
+                self._down, self._settings.events_app, who.tenant_id, [_event_dict(e) for e in request.events]
+            )
+        except ApiError as exc:
+            await context.abort(_CODES.get(exc.status_code, grpc.StatusCode.UNAVAILABLE), f"{exc.code}: {exc.message}")
+        reply = api_pb2.TrackEventsReply(accepted=body["accepted"], rejected=body["rejected"])
+        for r in body["results"]:
+            error = r.get("error") or {}
+            reply.results.add(
+                event_id=r.get("event_id") or "",
+                status=r["status"],
+                error_code=error.get("code", ""),
+                error_message=error.get("message", ""),
+            )
+        return reply
+
+
+def _event_dict(message: Any) -> dict[str, Any]:
+    """The event as the HTTP API takes it: fields the client left empty take their defaults."""
+    data = _to_dict(message)
+    return {k: v for k, v in data.items() if v not in ("", 0, 0.0) or k == "value"}
+
+
+async def start_grpc(keys: KeyResolver, down: Downstream, settings: GatewaySettings) -> grpc.aio.Server:
+    server = grpc.aio.server()
+    api_pb2_grpc.add_LemoServicer_to_server(LemoService(keys, down, settings), server)
+    server.add_insecure_port(f"127.0.0.1:{settings.grpc_port}")
+    await server.start()
+    return server
