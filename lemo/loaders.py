@@ -7,6 +7,7 @@ import hashlib
 import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,12 +83,7 @@ def read_interactions(path: Path) -> list[dict[str, Any]]:
     missing = {"user_id", "item_id", "timestamp"} - set(frame.columns)
     if missing:
         raise ValueError(f"{path} lacks the column(s) {sorted(missing)}")
-    ts = frame["timestamp"]
-    if pd.api.types.is_numeric_dtype(ts):
-        seconds = ts.astype("float64")
-        seconds = seconds.where(seconds < 1e11, seconds / 1000.0)  # milliseconds
-    else:
-        seconds = pd.to_datetime(ts, utc=True).astype("int64") / 1e9
+    seconds = [_seconds(v) for v in frame["timestamp"]]
     has_value = "value" in frame.columns
     events = []
     for row, when in zip(frame.itertuples(index=False), seconds, strict=True):
@@ -110,6 +106,16 @@ def read_interactions(path: Path) -> list[dict[str, Any]]:
             event["value"] = value
         events.append(event)
     return events
+
+
+def _seconds(value: Any) -> float:
+    """Unix seconds from seconds, milliseconds or an ISO 8601 date (UTC when it names no zone)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        when = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+    return number / 1000.0 if number >= 1e11 else number
 
 
 def load_interactions(client: LemoClient, path: Path, quiet: bool = False) -> LoadReport:

@@ -240,3 +240,32 @@ def test_no_endpoint_crosses_tenants(api: httpx.Client, other: httpx.Client) -> 
     assert other.get("/v1/users/alice/realtime").json()["recent_items"] == []
     assert other.get("/v1/events/stats").json()["total"] == 0
     assert api.get("/v1/users/alice").json()["attributes"] == {"age": 40}
+
+
+def test_interactions_loader_is_safe_to_run_twice(admin: httpx.Client, tmp_path: Any) -> None:
+    from lemo.client import LemoClient
+    from lemo.loaders import load_interactions
+
+    tenant = f"t{uuid.uuid4().hex[:10]}"
+    csv = tmp_path / "interactions.csv"
+    csv.write_text(
+        "user_id,item_id,timestamp,value\nalice,book-1,1700000000,4\nalice,book-2,1700000100000,\n"
+        "bob,book-1,2023-11-14T22:13:20Z,5\n"
+    )
+    with LemoClient(str(admin.base_url), admin_key=ADMIN_KEY) as client:
+        client.ensure_tenant(tenant)
+        first = load_interactions(client, csv, quiet=True)
+        again = load_interactions(client, csv, quiet=True)
+        assert (
+            (first.items, first.users, first.events_accepted)
+            == (2, 2, 3)
+            == (again.items, again.users, again.events_accepted)
+        )
+        api = httpx.Client(base_url=str(admin.base_url), headers={"X-API-Key": client.api_key or ""}, timeout=30)
+    assert api.get("/v1/items/book-2").status_code == 200
+    profile = _wait(lambda: api.get("/v1/users/alice/realtime").json(), lambda p: len(p["recent_items"]) >= 2)
+    assert profile["type_counts"] == {"rate": 1, "click": 1}  # a row without a value is a click
+    # Each row is archived once, however often the file was loaded.
+    _wait(lambda: api.get("/v1/events/stats", params={"since": 0}).json(), lambda s: s["total"] >= 3)
+    time.sleep(2)
+    assert api.get("/v1/events/stats", params={"since": 0}).json()["counts"] == {"rate": 2, "click": 1}
