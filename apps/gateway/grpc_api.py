@@ -3,12 +3,12 @@ tenant's key in the `x-api-key` metadata. HTTP error codes map onto gRPC status 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf import json_format
 from google.protobuf.message import Message
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from apps.gateway.auth import KeyResolver, Principal
 from apps.gateway.downstream import Downstream
@@ -20,6 +20,8 @@ from lemo.events import Event, EventBody
 from lemo.tenancy import Scope
 from lemo.users import BatchGet, UserFields
 from lemoproto.v1 import api_pb2, api_pb2_grpc
+
+M = TypeVar("M", bound=BaseModel)
 
 _CODES = {
     400: grpc.StatusCode.INVALID_ARGUMENT,
@@ -72,11 +74,16 @@ class LemoService(api_pb2_grpc.LemoServicer):
             await context.abort(code, f"{error.get('code', resp.status_code)}: {error.get('message', '')}")
         return dict(resp.json()) if resp.content else {}
 
-    async def _invalid(self, context: grpc.aio.ServicerContext, exc: ValidationError) -> None:
-        first = exc.errors(include_url=False)[0]
-        await context.abort(
-            grpc.StatusCode.INVALID_ARGUMENT, f"invalid_request: {'.'.join(map(str, first['loc']))}: {first['msg']}"
-        )
+    async def _valid(self, context: grpc.aio.ServicerContext, model: type[M], data: Any) -> M:
+        """`data` as `model`, the HTTP API's schema; INVALID_ARGUMENT naming the first bad field otherwise."""
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, f"invalid_request: {'.'.join(map(str, first['loc']))}: {first['msg']}"
+            )
+            raise  # abort raises; this line only tells the type checker
 
     async def GetItem(self, request: Any, context: Any) -> Any:
         who = await self._who(context, Scope.READ)
@@ -87,10 +94,7 @@ class LemoService(api_pb2_grpc.LemoServicer):
         who = await self._who(context, Scope.WRITE)
         fields = _to_dict(request.item)
         item_id = fields.pop("item_id", "")
-        try:
-            valid = ItemFields.model_validate(fields)
-        except ValidationError as exc:
-            await self._invalid(context, exc)
+        valid = await self._valid(context, ItemFields, fields)
         body = await self._call(
             context,
             self._settings.catalog_app,
@@ -114,10 +118,7 @@ class LemoService(api_pb2_grpc.LemoServicer):
         who = await self._who(context, Scope.WRITE)
         fields = _to_dict(request.user)
         user_id = fields.pop("user_id", "")
-        try:
-            valid = UserFields.model_validate(fields)
-        except ValidationError as exc:
-            await self._invalid(context, exc)
+        valid = await self._valid(context, UserFields, fields)
         body = await self._call(
             context,
             self._settings.profiles_app,
@@ -129,10 +130,7 @@ class LemoService(api_pb2_grpc.LemoServicer):
 
     async def BatchGetUsers(self, request: Any, context: Any) -> Any:
         who = await self._who(context, Scope.READ)
-        try:
-            valid = BatchGet(user_ids=list(request.user_ids))
-        except ValidationError as exc:
-            await self._invalid(context, exc)
+        valid = await self._valid(context, BatchGet, {"user_ids": list(request.user_ids)})
         body = await self._call(
             context, self._settings.profiles_app, "POST", f"users/{who.tenant_id}/_batch_get", json=valid.model_dump()
         )
@@ -147,10 +145,8 @@ class LemoService(api_pb2_grpc.LemoServicer):
 
     async def TrackEvent(self, request: Any, context: Any) -> Any:
         who = await self._who(context, Scope.WRITE)
-        try:
-            event = Event(tenant_id=who.tenant_id, **EventBody.model_validate(_event_dict(request)).model_dump())
-        except ValidationError as exc:
-            await self._invalid(context, exc)
+        valid = await self._valid(context, EventBody, _event_dict(request))
+        event = Event(tenant_id=who.tenant_id, **valid.model_dump())
         body = await self._call(
             context, self._settings.events_app, "POST", "events", json=event.model_dump(mode="json")
         )
