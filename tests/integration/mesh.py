@@ -33,6 +33,9 @@ SCHEDULER = "127.0.0.1:" + os.environ.get("LEMO_SCHEDULER_PORT", "50006")
 # Fixed ports of the `make up` mesh (dapr.yaml, scripts/infra.sh) that lie in the kernel's ephemeral range: a test
 # sidecar given one of them by the kernel could still hold it when the smoke step starts the mesh.
 _RESERVED = range(50000, 50300)
+# Every port handed out in this run: the kernel may offer a just-closed port again, and two ports of one sidecar
+# (app and gRPC, say) must never be the same.
+_HANDED_OUT: set[int] = set()
 
 
 def free_port() -> int:
@@ -40,7 +43,8 @@ def free_port() -> int:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = int(s.getsockname()[1])
-        if port not in _RESERVED:
+        if port not in _RESERVED and port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
             return port
 
 
