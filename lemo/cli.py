@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from lemo import __version__, bench, loaders
+from lemo import __version__, bench, cli_models, loaders
 from lemo.client import LemoClient
 
 
@@ -66,6 +66,15 @@ def _load(args: argparse.Namespace) -> int:
     return 0 if report.events_rejected == 0 else 1
 
 
+def _tenant_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tenant", required=True, help="tenant id (created with LEMO_ADMIN_KEY if needed)")
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("LEMO_API_KEY"),
+        help="the tenant's key (default: $LEMO_API_KEY; else a new one via the admin key)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lemo", description="Lemo Recommender command line")
     parser.add_argument("--version", action="version", version=f"lemo {__version__}")
@@ -85,14 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
             source.add_argument("file", help="CSV or Parquet: user_id, item_id, timestamp[, value][, type]")
         else:
             source.add_argument("--limit", type=int, default=None, help="load only the first N ratings")
-        source.add_argument("--tenant", required=True, help="tenant id (created with LEMO_ADMIN_KEY if needed)")
-        source.add_argument(
-            "--api-key",
-            default=os.environ.get("LEMO_API_KEY"),
-            help="the tenant's key (default: $LEMO_API_KEY; else a new one via the admin key)",
-        )
+        _tenant_args(source)
         source.add_argument("--quiet", action="store_true", help="no progress bars")
         source.set_defaults(run=_load)
+
+    cli_models.add_commands(commands, _client, _tenant_args)
 
     bench_parser = commands.add_parser("bench", help="benchmarks against a running mesh (`make up`)")
     benches = bench_parser.add_subparsers(dest="bench", required=True)

@@ -87,3 +87,26 @@ class LemoClient:
 def _lines(rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
     for row in rows:
         yield (json.dumps(row, default=str) + "\n").encode()
+
+
+class ModelsApi:
+    """/v1/models through a LemoClient: training runs and model versions of the client's tenant."""
+
+    def __init__(self, client: LemoClient) -> None:
+        self._client = client
+
+    def train(self, options: dict[str, Any]) -> str:
+        return str(self._client._send("POST", "/v1/models/train", json=options).json()["run_id"])
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        return dict(self._client._send("GET", f"/v1/models/runs/{run_id}").json())
+
+    def versions(self, kind: str | None = None) -> dict[str, Any]:
+        params = {"kind": kind} if kind else {}
+        return dict(self._client._send("GET", "/v1/models", params=params).json())
+
+    def activate(self, kind: str, version: int) -> dict[str, Any]:
+        return dict(self._client._send("POST", f"/v1/models/{kind}/activate", json={"version": version}).json())
+
+    def rollback(self, kind: str) -> dict[str, Any]:
+        return dict(self._client._send("POST", f"/v1/models/{kind}/rollback").json())

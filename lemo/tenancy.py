@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from dataclasses import dataclass
@@ -18,9 +19,17 @@ from typing import Annotated
 from pydantic import BaseModel, Field
 
 # No ':' in tenant ids: actor ids and state keys are "<tenant>:<rest>", which must split one way only.
-TenantId = Annotated[str, Field(min_length=1, max_length=63, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+TENANT_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+TenantId = Annotated[str, Field(min_length=1, max_length=63, pattern=TENANT_ID_PATTERN)]
 
 _KEY_PREFIX = "lemo"
+
+
+def validate_tenant_id(tenant_id: str) -> str:
+    """The id itself when it is a valid tenant id (it becomes a path segment, a key prefix, a filter value)."""
+    if not (0 < len(tenant_id) <= 63 and re.match(TENANT_ID_PATTERN, tenant_id)):
+        raise ValueError(f"invalid tenant id {tenant_id!r}")
+    return tenant_id
 
 
 class Scope(StrEnum):

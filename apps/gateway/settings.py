@@ -17,6 +17,7 @@ class GatewaySettings(LemoSettings):
     catalog_app: str = "catalog"
     profiles_app: str = "profiles"
     events_app: str = "events"
+    trainer_app: str = "trainer"
     # The apps /v1/status checks through their sidecars.
     mesh_apps: list[str] = Field(default_factory=lambda: ["events", "profiles", "catalog", "ranking", "trainer"])
     status_timeout_s: float = 2.0

@@ -11,7 +11,10 @@ PUBSUB = "pubsub"
 EVENTS_TOPIC = "events"
 EVENTS_DEAD_LETTER_TOPIC = "events-deadletter"
 ITEMS_TOPIC = "items"
+MODELS_TOPIC = "models"
 CRON_POPULARITY = "cron-popularity"
+CRON_TRAIN = "cron-train"
+CRON_CLEANUP = "cron-cleanup"
 
 
 def _shared(name: str) -> AliasChoices:
@@ -31,6 +34,11 @@ class LemoSettings(BaseSettings):
     mongodb_database: str = Field("lemo", validation_alias=_shared("mongodb_database"))
     archive_retention_days: float = Field(365.0, validation_alias=_shared("archive_retention_days"))
     log_level: str = Field("INFO", validation_alias=_shared("log_level"))
+    # Where training runs keep exports and model artifacts (a local directory; relative to the working dir).
+    artifact_uri: str = Field(".state/artifacts", validation_alias=_shared("artifact_uri"))
+    # Item vectors: empty keeps each run's vectors in a Milvus Lite file beside its artifacts; an http(s) URI
+    # names a Milvus server.
+    milvus_uri: str = Field("", validation_alias=_shared("milvus_uri"))
 
 
 def shared_settings() -> LemoSettings:

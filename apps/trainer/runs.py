@@ -10,8 +10,9 @@ from typing import Any
 from dapr.ext.workflow.aio import DaprWorkflowClient
 from fastapi import APIRouter, HTTPException, Request, status
 
-from apps.shared.settings import CRON_POPULARITY
-from lemo.stores.mongo import EventArchive
+from apps.shared.settings import CRON_CLEANUP, CRON_POPULARITY
+from lemo.stores.mongo import EventArchive, ItemRepository
+from workflows.cleanup import CLEANUP_WORKFLOW, CleanupRequest
 from workflows.popularity import POPULARITY_WORKFLOW, PopularityRequest
 
 logger = logging.getLogger(__name__)
@@ -59,3 +60,22 @@ async def cron_popularity(request: Request) -> dict[str, Any]:
         )
     logger.info("cron %s started %d popularity runs at %.0f", CRON_POPULARITY, len(started), time.time())
     return {"started": started}
+
+
+@router.post(f"/{CRON_CLEANUP}")
+async def cron_cleanup(request: Request) -> dict[str, Any]:
+    """Fired by the daily cron binding: expired items, old events, surplus model artifacts, old run exports."""
+    archive: EventArchive = request.app.state.archive
+    items: ItemRepository = request.app.state.items
+    settings = request.app.state.settings
+    tenants = sorted(set(await archive.tenants()) | set(await items.tenants()))
+    cleanup = CleanupRequest(
+        tenant_ids=tenants,
+        retention_days=settings.archive_retention_days,
+        keep_versions=settings.keep_versions,
+        keep_runs_days=settings.keep_runs_days,
+    )
+    client: DaprWorkflowClient = request.app.state.workflows
+    instance_id = await client.schedule_new_workflow(CLEANUP_WORKFLOW, input=cleanup.model_dump())
+    logger.info("cron %s started cleanup %s for %d tenants", CRON_CLEANUP, instance_id, len(tenants))
+    return {"instance_id": instance_id, "tenants": len(tenants)}

@@ -9,3 +9,9 @@ class TrainerSettings(LemoSettings):
     model_config = SettingsConfigDict(env_prefix="TRAINER_", extra="ignore")
 
     popularity_settle_s: float = 0.0
+    # "cpu" or "cuda"; empty picks CUDA when torch sees a GPU.
+    device: str = ""
+    # Versions kept per model kind besides the active one; older ones lose their artifacts in the daily cleanup.
+    keep_versions: int = 5
+    # Run directories (exports) older than this are deleted by the daily cleanup.
+    keep_runs_days: float = 7.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument
@@ -14,6 +15,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from lemo.events import Event
 from lemo.popularity import Interaction
+from lemo.registry import ModelStatus, ModelVersion
 from lemo.tenancy import ApiKey, Tenant
 
 
@@ -80,6 +82,16 @@ class EventArchive:
         async for doc in cursor:
             yield Interaction(item_id=doc["item_id"], type=doc["type"], timestamp=doc["timestamp"])
 
+    async def training_rows(self, tenant_id: str, since: float = 0.0) -> AsyncIterator[dict[str, Any]]:
+        """Every archived event of the tenant with what training needs: user, item, type, value, time."""
+        cursor = self._events.find(
+            {"tenant_id": tenant_id, "timestamp": {"$gte": since}},
+            projection={"_id": 0, "user_id": 1, "item_id": 1, "type": 1, "value": 1, "timestamp": 1},
+            batch_size=10_000,
+        )
+        async for doc in cursor:
+            yield doc
+
     async def counts_by_type(self, tenant_id: str, since: float, until: float) -> dict[str, int]:
         """How many archived events of each type this tenant has with since <= timestamp < until."""
         pipeline: list[dict[str, Any]] = [
@@ -92,9 +104,10 @@ class EventArchive:
     async def tenants(self) -> list[str]:
         return sorted(await self._events.distinct("tenant_id"))
 
-    async def purge_expired(self, now: float | None = None) -> int:
+    async def purge_expired(self, tenant_id: str, now: float | None = None) -> int:
+        """Deletes the tenant's events older than the retention period; returns how many."""
         cutoff = (now if now is not None else time.time()) - self._retention_s
-        result = await self._events.delete_many({"timestamp": {"$lt": cutoff}})
+        result = await self._events.delete_many({"tenant_id": tenant_id, "timestamp": {"$lt": cutoff}})
         return result.deleted_count
 
 
@@ -192,6 +205,20 @@ class ItemRepository:
     async def delete(self, tenant_id: str, item_id: str) -> bool:
         result = await self._items.delete_one({"_id": self._id(tenant_id, item_id)})
         return result.deleted_count == 1
+
+    async def scan(self, tenant_id: str, fields: Sequence[str]) -> AsyncIterator[dict[str, Any]]:
+        """Every item of the tenant with just `fields` (for training exports)."""
+        cursor = self._items.find({"tenant_id": tenant_id}, projection={"_id": 0, **dict.fromkeys(fields, 1)})
+        async for doc in cursor:
+            yield doc
+
+    async def delete_expired(self, tenant_id: str, now: datetime) -> int:
+        """Deletes the tenant's items whose expires_at has passed; returns how many."""
+        result = await self._items.delete_many({"tenant_id": tenant_id, "expires_at": {"$lt": now}})
+        return result.deleted_count
+
+    async def tenants(self) -> list[str]:
+        return sorted(await self._items.distinct("tenant_id"))
 
     async def list(
         self,
@@ -314,3 +341,125 @@ class UserRepository:
     async def delete(self, tenant_id: str, user_id: str) -> bool:
         result = await self._users.delete_one({"_id": self._id(tenant_id, user_id)})
         return result.deleted_count == 1
+
+    async def scan(self, tenant_id: str) -> AsyncIterator[dict[str, Any]]:
+        """Every user of the tenant with its attributes (for training exports)."""
+        cursor = self._users.find({"tenant_id": tenant_id}, projection={"_id": 0, "user_id": 1, "attributes": 1})
+        async for doc in cursor:
+            yield doc
+
+
+class ModelRegistry:
+    """Model versions per tenant and kind. A version's document id is "<tenant>/<kind>/<run_id>", so a retried
+    registration of one run finds the version it already made; version numbers come from a per-(tenant, kind)
+    counter that only a first registration advances."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._versions = db["model_versions"]
+        self._counters = db["counters"]
+
+    async def ensure_indexes(self) -> None:
+        await ensure_indexes(
+            self._versions,
+            [IndexModel([("tenant_id", ASCENDING), ("kind", ASCENDING), ("version", DESCENDING)], name="tenant_kind")],
+        )
+
+    @staticmethod
+    def _id(tenant_id: str, kind: str, run_id: str) -> str:
+        return f"{tenant_id}/{kind}/{run_id}"
+
+    @staticmethod
+    def _model(doc: dict[str, Any]) -> ModelVersion:
+        doc.pop("_id", None)
+        return ModelVersion.model_validate(doc)
+
+    async def register(self, candidate: ModelVersion) -> ModelVersion:
+        """Stores a new version for (tenant, kind, run_id), or returns the one this run registered before."""
+        _id = self._id(candidate.tenant_id, candidate.kind, candidate.run_id)
+        existing = await self._versions.find_one({"_id": _id})
+        if existing is not None:
+            return self._model(existing)
+        counter = await self._counters.find_one_and_update(
+            {"_id": f"model_version/{candidate.tenant_id}/{candidate.kind}"},
+            {"$inc": {"value": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        assert counter is not None  # an upsert with ReturnDocument.AFTER always returns the document
+        version = candidate.model_copy(update={"version": int(counter["value"]), "status": ModelStatus.CANDIDATE})
+        try:
+            await self._versions.insert_one({"_id": _id, **version.model_dump(mode="json")})
+        except DuplicateKeyError:  # a concurrent retry of the same registration won
+            existing = await self._versions.find_one({"_id": _id})
+            assert existing is not None
+            return self._model(existing)
+        return version
+
+    async def versions(self, tenant_id: str, kind: str | None = None, limit: int = 100) -> list[ModelVersion]:
+        query: dict[str, Any] = {"tenant_id": tenant_id}
+        if kind is not None:
+            query["kind"] = kind
+        cursor = self._versions.find(query).sort([("kind", ASCENDING), ("version", DESCENDING)]).limit(limit)
+        return [self._model(doc) async for doc in cursor]
+
+    async def get(self, tenant_id: str, kind: str, version: int) -> ModelVersion | None:
+        doc = await self._versions.find_one({"tenant_id": tenant_id, "kind": kind, "version": version})
+        return self._model(doc) if doc is not None else None
+
+    async def for_run(self, tenant_id: str, run_id: str) -> list[ModelVersion]:
+        cursor = self._versions.find({"tenant_id": tenant_id, "run_id": run_id}).sort("kind", ASCENDING)
+        return [self._model(doc) async for doc in cursor]
+
+    async def active(self, tenant_id: str, kind: str) -> ModelVersion | None:
+        cursor = self._versions.find({"tenant_id": tenant_id, "kind": kind, "status": ModelStatus.ACTIVE.value})
+        actives = [self._model(doc) async for doc in cursor]
+        return max(actives, key=lambda v: v.activated_at or 0.0, default=None)
+
+    async def activate(self, tenant_id: str, kind: str, version: int, now: float | None = None) -> ModelVersion | None:
+        """Makes `version` the active one and archives the one it replaces; None when there is no such version
+        or its artifact was pruned."""
+        doc = await self._versions.find_one_and_update(
+            {"tenant_id": tenant_id, "kind": kind, "version": version, "status": {"$ne": ModelStatus.PRUNED.value}},
+            {"$set": {"status": ModelStatus.ACTIVE.value, "activated_at": now if now is not None else time.time()}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            return None
+        await self._versions.update_many(
+            {"tenant_id": tenant_id, "kind": kind, "status": ModelStatus.ACTIVE.value, "version": {"$ne": version}},
+            {"$set": {"status": ModelStatus.ARCHIVED.value}},
+        )
+        return self._model(doc)
+
+    async def set_vectors(self, tenant_id: str, kind: str, version: int, vectors_uri: str) -> None:
+        await self._versions.update_one(
+            {"tenant_id": tenant_id, "kind": kind, "version": version}, {"$set": {"vectors_uri": vectors_uri}}
+        )
+
+    async def previous(self, tenant_id: str, kind: str) -> ModelVersion | None:
+        """The version that was active before the current one (what a rollback returns to)."""
+        cursor = self._versions.find(
+            {"tenant_id": tenant_id, "kind": kind, "status": ModelStatus.ARCHIVED.value, "activated_at": {"$ne": None}}
+        )
+        archived = [self._model(doc) async for doc in cursor]
+        return max(archived, key=lambda v: v.activated_at or 0.0, default=None)
+
+    async def prune(self, tenant_id: str, kind: str, keep: int) -> list[ModelVersion]:
+        """Marks archived and candidate versions beyond the newest `keep` of them as pruned and returns them,
+        so their artifacts can be deleted. The active version is never pruned."""
+        cursor = self._versions.find(
+            {
+                "tenant_id": tenant_id,
+                "kind": kind,
+                "status": {"$in": [ModelStatus.ARCHIVED.value, ModelStatus.CANDIDATE.value]},
+            }
+        ).sort("version", DESCENDING)
+        stale = [self._model(doc) async for doc in cursor][keep:]
+        for version in stale:
+            await self._versions.update_one(
+                {"_id": self._id(tenant_id, kind, version.run_id)}, {"$set": {"status": ModelStatus.PRUNED.value}}
+            )
+        return stale
+
+    async def kinds(self, tenant_id: str) -> list[str]:
+        return sorted(await self._versions.distinct("kind", {"tenant_id": tenant_id}))

@@ -23,6 +23,7 @@ class VectorHit:
 
 class VectorIndex:
     def __init__(self, uri: str, collection: str, dim: int) -> None:
+        self._uri = uri
         self._client = MilvusClient(uri)
         self._collection = collection
         self._dim = dim
@@ -39,6 +40,10 @@ class VectorIndex:
         index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
         self._client.create_collection(self._collection, schema=schema, index_params=index)
 
+    def load(self) -> None:
+        """Loads an existing collection into memory for search (a collection written by another process)."""
+        self._client.load_collection(self._collection)
+
     def upsert(self, tenant_id: str, vectors: dict[str, Sequence[float]]) -> None:
         rows = [
             {"pk": f"{tenant_id}/{item_id}", "tenant_id": tenant_id, "item_id": item_id, "vector": list(v)}
@@ -47,14 +52,25 @@ class VectorIndex:
         if rows:
             self._client.upsert(self._collection, rows)
 
-    def search(self, tenant_id: str, vector: Sequence[float], limit: int) -> list[VectorHit]:
+    def sample(self, tenant_id: str, limit: int = 1) -> list[tuple[str, list[float]]]:
+        """A few (item_id, vector) rows of the tenant, for checks and probes."""
+        rows = self._client.query(
+            self._collection, filter=self._tenant_filter(tenant_id), output_fields=["item_id", "vector"], limit=limit
+        )
+        return [(row["item_id"], [float(x) for x in row["vector"]]) for row in rows]
+
+    @staticmethod
+    def _tenant_filter(tenant_id: str) -> str:
         if not _SAFE.match(tenant_id):  # the id goes into a filter expression
             raise ValueError(f"invalid tenant id {tenant_id!r}")
+        return f'tenant_id == "{tenant_id}"'
+
+    def search(self, tenant_id: str, vector: Sequence[float], limit: int) -> list[VectorHit]:
         result = self._client.search(
             self._collection,
             data=[list(vector)],
             limit=limit,
-            filter=f'tenant_id == "{tenant_id}"',
+            filter=self._tenant_filter(tenant_id),
             output_fields=["item_id"],
         )
         return [VectorHit(item_id=hit["entity"]["item_id"], score=float(hit["distance"])) for hit in result[0]]
@@ -63,4 +79,10 @@ class VectorIndex:
         self._client.delete(self._collection, ids=[f"{tenant_id}/{i}" for i in item_ids])
 
     def close(self) -> None:
+        """Closes the client; for Milvus Lite also stops this process's server for the file, so another process
+        (the serving side, after a training run wrote the file) can open it."""
         self._client.close()
+        if self._uri.endswith(".db"):
+            from milvus_lite.server_manager import server_manager_instance
+
+            server_manager_instance.release_server(self._uri)

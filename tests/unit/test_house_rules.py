@@ -50,4 +50,10 @@ def test_component_names_match_the_constants() -> None:
         doc = yaml.safe_load(f.read_text())
         if doc["kind"] == "Component":
             names.add(doc["metadata"]["name"])
-    assert names == {settings.STATE_STORE, settings.PUBSUB, settings.CRON_POPULARITY}
+    assert names == {
+        settings.STATE_STORE,
+        settings.PUBSUB,
+        settings.CRON_POPULARITY,
+        settings.CRON_TRAIN,
+        settings.CRON_CLEANUP,
+    }

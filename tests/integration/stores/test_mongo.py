@@ -59,5 +59,5 @@ async def test_event_archive_is_idempotent_and_scoped(db: AsyncDatabase[dict[str
 
     assert [i.item_id async for i in archive.interactions(tenant, since=now - 60)] == ["i1"]
     assert {tenant, f"{tenant}x"} <= set(await archive.tenants())
-    assert await archive.purge_expired(now) >= 1
+    assert await archive.purge_expired(tenant, now) >= 1
     assert [i.item_id async for i in archive.interactions(tenant)] == ["i1"]

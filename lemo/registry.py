@@ -1,0 +1,103 @@
+"""Model versions and the rule that decides which one serves.
+
+A version is one trained model of one kind for one tenant, registered by one training run. Its status moves
+candidate -> active -> archived (and pruned once its artifact is deleted by the cleanup schedule). Exactly one
+version per (tenant, kind, run) exists, whatever the retries, because the run id is part of its identity.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class ModelStatus(StrEnum):
+    CANDIDATE = "candidate"
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+    PRUNED = "pruned"
+
+
+class ActivationPolicy(StrEnum):
+    # Activate a candidate when no version is active or its primary holdout metric is at least as good as the
+    # active version's, plus `min_gain` (relative). The default.
+    BETTER = "better"
+    ALWAYS = "always"
+    # Never activate automatically: an operator activates through the API or `lemo models activate`.
+    MANUAL = "manual"
+
+
+# The holdout metric that decides activation, per family of model kinds: recall channels rank whole catalogs,
+# rankers score given candidates.
+RECALL_PRIMARY_METRIC = "ndcg@10"
+RANKER_PRIMARY_METRIC = "auc"
+
+
+class ModelVersion(BaseModel):
+    tenant_id: str
+    kind: str
+    version: int = Field(ge=1)
+    run_id: str
+    status: ModelStatus = ModelStatus.CANDIDATE
+    metrics: dict[str, float] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict)
+    artifact_uri: str
+    # Where this version's item vectors were written (a Milvus Lite file or a server collection), if any.
+    vectors_uri: str | None = None
+    train_seconds: float = 0.0
+    # Rankers that use recall channels' scores as features: the artifacts of those channels (kind -> URI),
+    # which serving must load beside the ranker.
+    inputs: dict[str, str] = Field(default_factory=dict)
+    created_at: float
+    activated_at: float | None = None
+
+
+def primary_metric(kind: str, ranker_kinds: tuple[str, ...]) -> str:
+    return RANKER_PRIMARY_METRIC if kind in ranker_kinds else RECALL_PRIMARY_METRIC
+
+
+def should_activate(
+    candidate: ModelVersion,
+    active: ModelVersion | None,
+    policy: ActivationPolicy,
+    metric: str,
+    min_gain: float = 0.0,
+) -> tuple[bool, str]:
+    """Whether `candidate` replaces `active` under `policy`, with the reason (shown in run status and logs).
+
+    Holdouts differ between runs (each run splits the data it exported), so the comparison is between two
+    honest estimates, not two measurements on one set; `min_gain` guards against churn on noise.
+    """
+    if policy is ActivationPolicy.MANUAL:
+        return False, "policy is manual"
+    if active is None:
+        return True, "no active version"
+    if policy is ActivationPolicy.ALWAYS:
+        return True, "policy is always"
+    new, old = candidate.metrics.get(metric), active.metrics.get(metric)
+    if new is None:
+        return False, f"candidate has no {metric}"
+    if old is None:
+        return True, f"active version has no {metric}"
+    if new >= old * (1.0 + min_gain):
+        return True, f"{metric} {new:.4f} >= active {old:.4f}"
+    return False, f"{metric} {new:.4f} < active {old:.4f}"
+
+
+class TrainOptions(BaseModel):
+    """A train request as the public API takes it (the tenant comes from the caller's key); unset fields take
+    the train workflow's defaults."""
+
+    kinds: list[str] | None = Field(default=None, max_length=32)
+    policy: ActivationPolicy | None = None
+    min_gain: float | None = Field(default=None, ge=0.0, le=1.0)
+    holdout_ratio: float | None = Field(default=None, ge=0.05, le=0.5)
+    seed: int | None = None
+    params: dict[str, dict[str, Any]] | None = None
+    max_interactions: int | None = Field(default=None, ge=1)
+
+
+class ActivateBody(BaseModel):
+    version: int = Field(ge=1)

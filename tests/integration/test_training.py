@@ -1,0 +1,257 @@
+"""The train workflow through a real sidecar on a MovieLens sample: every model trained, evaluated, registered,
+indexed and activated; manual activation and rollback; tenant isolation; resume after the trainer is killed
+mid-run; the cleanup and nightly-training cron bindings fire."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from lemo.datasets import movielens
+from lemo.events import Event, EventType
+from lemo.models import MODEL_KINDS
+from lemo.stores.mongo import EventArchive, ItemRepository, ModelRegistry
+from lemo.stores.vectors import VectorIndex
+from tests.integration.conftest import unique
+from tests.integration.mesh import ROOT, App, uvicorn
+
+SAMPLE_USERS = 40  # MovieLens users 1..40: about 4,000 ratings over about 1,200 films
+REDIS_PORT = 6380
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("artifacts")
+
+
+@pytest.fixture
+def trainer(app_env: dict[str, str], artifacts: Path) -> Iterator[App]:
+    app = App(unique("trainer"), uvicorn("apps.trainer.main"), env={**app_env, "LEMO_ARTIFACT_URI": str(artifacts)})
+    app.start()
+    yield app
+    app.stop()
+
+
+async def _load_sample(db: AsyncDatabase[dict[str, Any]], tenant: str) -> None:
+    ratings = [r for r in movielens.ratings() if int(r.user_id) <= SAMPLE_USERS]
+    archive = EventArchive(db, retention_days=36500)
+    await archive.ensure_indexes()
+    events = [Event(tenant_id=tenant, **movielens.rating_event(r)) for r in ratings]
+    for start in range(0, len(events), 2000):
+        await archive.append_many(events[start : start + 2000])
+    rated = {r.item_id for r in ratings}
+    items = [(i["item_id"], {k: v for k, v in i.items() if k != "item_id"}) for i in movielens.items()]
+    await ItemRepository(db).upsert_many(tenant, [i for i in items if i[0] in rated])
+
+
+def _call(app: App, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    return httpx.request(method, f"{app.sidecar}/v1.0/invoke/{app.app_id}/method/{path}", timeout=30, **kwargs)
+
+
+def _start(app: App, tenant: str, **options: Any) -> str:
+    resp = _call(app, "POST", f"tenants/{tenant}/runs", json=options)
+    assert resp.status_code == 202, resp.text
+    return str(resp.json()["run_id"])
+
+
+def _run(app: App, tenant: str, run_id: str) -> dict[str, Any]:
+    resp = _call(app, "GET", f"tenants/{tenant}/runs/{run_id}")
+    return resp.json() if resp.status_code == 200 else {"status": f"http {resp.status_code}", "body": resp.text}
+
+
+def _wait(app: App, tenant: str, run_id: str, until: Any, timeout_s: float = 180) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        run = _run(app, tenant, run_id)
+        if until(run) or time.monotonic() > deadline:
+            return run
+        time.sleep(0.3)
+
+
+def _finished(run: dict[str, Any]) -> bool:
+    return run.get("status") in {"COMPLETED", "FAILED", "TERMINATED"}
+
+
+def _activations(tenant: str) -> list[str]:
+    """The model-activated events for `tenant` on the Redis stream behind the `models` topic."""
+    out = subprocess.run(
+        ["redis-cli", "-p", str(REDIS_PORT), "--raw", "XRANGE", "models", "-", "+"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=10,
+    ).stdout
+    return [line for line in out.splitlines() if "model-activated" in line and f'"tenant_id":"{tenant}"' in line]
+
+
+async def test_train_registers_evaluates_indexes_and_activates_every_model(
+    trainer: App, db: AsyncDatabase[dict[str, Any]], tenant: str, artifacts: Path
+) -> None:
+    await _load_sample(db, tenant)
+    run_id = _start(trainer, tenant)
+    run = _wait(trainer, tenant, run_id, _finished)
+    assert run["status"] == "COMPLETED", (run.get("failure"), run)
+    assert run["progress"]["done"] == run["progress"]["total"]
+    first_output = run["output"]
+    models = first_output["models"]
+    assert set(models) == set(MODEL_KINDS)
+    for kind, model in models.items():
+        assert model["activated"], (kind, model)
+        metric = "auc" if kind in ("deepfm", "wide_deep") else "ndcg@10"
+        assert model["metrics"][metric] > (0.5 if metric == "auc" else 0.0), (kind, model["metrics"])
+
+    registry = ModelRegistry(db)
+    versions = await registry.for_run(tenant, run_id)
+    assert {v.kind for v in versions} == set(MODEL_KINDS)
+    assert all(v.status == "active" and v.version == 1 for v in versions)
+    for v in versions:
+        assert Path(v.artifact_uri.removeprefix("file://")).is_dir(), v.artifact_uri
+
+    assert len(_activations(tenant)) == len(MODEL_KINDS)
+
+    # A manual run registers candidates; activation and rollback go through the API and announce themselves.
+    second = _start(trainer, tenant, kinds=["als", "item_cf"], policy="manual")
+    run = _wait(trainer, tenant, second, _finished)
+    assert run["status"] == "COMPLETED", (run.get("failure"), run)
+    assert {k: m["activated"] for k, m in run["output"]["models"].items()} == {"als": False, "item_cf": False}
+    listing = _call(trainer, "GET", f"tenants/{tenant}/models", params={"kind": "als"}).json()
+    assert listing["active"] == {"als": 1}
+    assert [(v["version"], v["status"]) for v in listing["versions"]] == [(2, "candidate"), (1, "active")]
+
+    resp = _call(trainer, "POST", f"tenants/{tenant}/models/als/activate", json={"version": 2})
+    assert resp.status_code == 200 and resp.json()["status"] == "active", resp.text
+    assert (await registry.active(tenant, "als")).version == 2  # type: ignore[union-attr]
+    resp = _call(trainer, "POST", f"tenants/{tenant}/models/als/rollback")
+    assert resp.status_code == 200 and resp.json()["version"] == 1, resp.text
+    assert (await registry.active(tenant, "als")).version == 1  # type: ignore[union-attr]
+    assert len(_activations(tenant)) == len(MODEL_KINDS) + 2
+
+    # Another tenant sees none of it.
+    other = f"{tenant}x"
+    assert _call(trainer, "GET", f"tenants/{other}/runs/{run_id}").status_code == 404
+    assert _call(trainer, "GET", f"tenants/{other}/models").json()["versions"] == []
+    resp = _call(trainer, "POST", f"tenants/{other}/models/als/activate", json={"version": 1})
+    assert resp.status_code == 404 and resp.json()["error"]["code"] == "version_not_found"
+    resp = _call(trainer, "POST", f"tenants/{tenant}/runs", json={"kinds": ["no-such-model"]})
+    assert resp.status_code == 422 and resp.json()["error"]["code"] == "invalid_train_request"
+
+    # Item vectors of the two-tower and the text model are in Milvus, searchable, tenant-scoped (read once the
+    # trainer is gone: Milvus Lite serves one process at a time).
+    trainer.stop()
+    indexed = first_output["indexed"]
+    assert {"two_tower", "content"} <= set(indexed)
+    for kind in ("two_tower", "content"):
+        location = indexed[kind]
+        assert Path(location["uri"]).is_relative_to(artifacts)
+        index = VectorIndex(location["uri"], location["collection"], dim=0)
+        try:
+            index.load()
+            [(item_id, vector)] = index.sample(tenant)
+            hits = index.search(tenant, vector, limit=3)
+            assert hits and hits[0].item_id == item_id
+            assert index.search(f"{tenant}x", vector, limit=3) == []
+        finally:
+            index.close()
+
+
+async def test_train_resumes_after_the_trainer_is_killed_mid_run(
+    trainer: App, db: AsyncDatabase[dict[str, Any]], tenant: str
+) -> None:
+    await _load_sample(db, tenant)
+    kinds = ["item_cf", "als", "ease", "deepfm"]
+    run_id = _start(trainer, tenant, kinds=kinds)
+    running = _wait(trainer, tenant, run_id, lambda r: _finished(r) or (r.get("progress") or {}).get("done", 0) >= 2)
+    assert running["status"] == "RUNNING", running
+
+    trainer.kill_app()  # kill -9 between steps: the export is done, training is under way
+    trainer.restart_app()
+
+    run = _wait(trainer, tenant, run_id, _finished)
+    assert run["status"] == "COMPLETED", (run.get("failure"), run)
+    versions = await ModelRegistry(db).for_run(tenant, run_id)
+    assert sorted(v.kind for v in versions) == sorted(kinds)  # exactly one version per model for this run
+    assert all(v.version == 1 and v.status == "active" for v in versions)
+
+
+async def test_cleanup_cron_deletes_expired_items_and_old_events(
+    app_env: dict[str, str], db: AsyncDatabase[dict[str, Any]], tenant: str, artifacts: Path
+) -> None:
+    items = ItemRepository(db)
+    await items.upsert_many(
+        tenant,
+        [
+            ("gone", {"title": "expired", "expires_at": "2020-01-01T00:00:00+00:00"}),
+            ("kept", {"title": "current"}),
+        ],
+    )
+    await items.update(tenant, "gone", {"expires_at": _past()})
+    archive = EventArchive(db, retention_days=1)
+    await archive.append(Event(tenant_id=tenant, user_id="u", item_id="kept", type=EventType.VIEW, timestamp=1.0))
+    committed = (ROOT / "components" / "cron-cleanup.yaml").read_text()
+    fast = committed.replace('"0 30 3 * * *"', '"@every 1s"')
+    assert fast != committed
+    trainer = App(
+        "trainer",  # the binding is scoped to the app id `trainer`, as in the mesh
+        uvicorn("apps.trainer.main"),
+        env={**app_env, "LEMO_ARTIFACT_URI": str(artifacts), "LEMO_ARCHIVE_RETENTION_DAYS": "1"},
+        component_overrides={"cron-cleanup.yaml": fast},
+    ).start()
+    try:
+        async def cleaned() -> bool:
+            events = [i async for i in archive.interactions(tenant)]
+            return await items.get(tenant, "gone") is None and not events
+
+        deadline = time.monotonic() + 60
+        while not await cleaned() and time.monotonic() < deadline:
+            await asyncio.sleep(0.5)
+        assert await cleaned(), f"cleanup never ran:\n{trainer.logs()}"
+        assert await items.get(tenant, "kept") is not None
+    finally:
+        trainer.stop()
+
+
+def _past() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime(2020, 1, 1, tzinfo=UTC)
+
+
+async def test_nightly_training_cron_starts_a_run_per_tenant(
+    app_env: dict[str, str], artifacts: Path, database_name: str
+) -> None:
+    # A database of its own, holding one tenant, so the cron trains exactly that one.
+    own_db = f"{database_name}_cron_{uuid.uuid4().hex[:4]}"
+    env = {**app_env, "LEMO_MONGODB_DATABASE": own_db, "LEMO_ARTIFACT_URI": str(artifacts)}
+    from pymongo import AsyncMongoClient
+
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(app_env["LEMO_MONGODB_URI"])
+    db = client[own_db]
+    tenant = f"t{uuid.uuid4().hex[:10]}"
+    await _load_sample(db, tenant)
+    committed = (ROOT / "components" / "cron-train.yaml").read_text()
+    fast = committed.replace('"0 0 2 * * *"', '"@every 1s"')
+    assert fast != committed
+    trainer = App(
+        "trainer", uvicorn("apps.trainer.main"), env=env, component_overrides={"cron-train.yaml": fast}
+    ).start()
+    try:
+        registry = ModelRegistry(db)
+        deadline = time.monotonic() + 180
+        while not await registry.versions(tenant) and time.monotonic() < deadline:
+            await asyncio.sleep(1)
+        versions = await registry.versions(tenant)
+        assert versions, f"the nightly cron never trained:\n{trainer.logs()}"
+        assert {v.tenant_id for v in versions} == {tenant}
+    finally:
+        trainer.stop()
+        await client.drop_database(own_db)
+        await client.close()

@@ -1,0 +1,95 @@
+"""Activation policy, artifact layout and the training export: the pure parts of the offline pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lemo.artifacts import ArtifactStore, UnsupportedArtifactUri
+from lemo.registry import ActivationPolicy, ModelVersion, should_activate
+from lemo.training import load_run_data, read_export, write_export
+
+
+def _version(ndcg: float | None, version: int = 1) -> ModelVersion:
+    return ModelVersion(
+        tenant_id="t",
+        kind="als",
+        version=version,
+        run_id=f"r{version}",
+        metrics={} if ndcg is None else {"ndcg@10": ndcg},
+        artifact_uri="file:///x",
+        created_at=0.0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("policy", "candidate", "active", "min_gain", "expected"),
+    [
+        (ActivationPolicy.BETTER, 0.30, None, 0.0, True),
+        (ActivationPolicy.BETTER, 0.30, 0.25, 0.0, True),
+        (ActivationPolicy.BETTER, 0.30, 0.30, 0.0, True),
+        (ActivationPolicy.BETTER, 0.29, 0.30, 0.0, False),
+        (ActivationPolicy.BETTER, 0.31, 0.30, 0.05, False),
+        (ActivationPolicy.BETTER, 0.32, 0.30, 0.05, True),
+        (ActivationPolicy.BETTER, None, 0.30, 0.0, False),
+        (ActivationPolicy.ALWAYS, 0.10, 0.30, 0.0, True),
+        (ActivationPolicy.MANUAL, 0.90, None, 0.0, False),
+    ],
+)
+def test_activation_policy(
+    policy: ActivationPolicy, candidate: float | None, active: float | None, min_gain: float, expected: bool
+) -> None:
+    current = None if active is None else _version(active, version=1)
+    decision, reason = should_activate(_version(candidate, version=2), current, policy, "ndcg@10", min_gain)
+    assert decision is expected, reason
+    assert reason
+
+
+def test_artifacts_are_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path.as_uri())
+    final = store.model_dir("acme", "als", "run-1")
+    with store.writing(final) as tmp:
+        (tmp / "model.json").write_text("{}")
+    assert (final / "model.json").exists()
+    with pytest.raises(RuntimeError), store.writing(final) as tmp:
+        (tmp / "model.json").write_text('{"half": true}')
+        raise RuntimeError("killed mid-write")
+    assert (final / "model.json").read_text() == "{}"
+    assert [p.name for p in final.parent.iterdir()] == ["run-1"]  # no temporary left behind
+    assert store.path(store.uri(final)) == final
+    assert store.delete(store.uri(final)) and not final.exists()
+
+
+def test_artifact_paths_cannot_escape_their_tenant(tmp_path: Path) -> None:
+    store = ArtifactStore(str(tmp_path))
+    with pytest.raises(ValueError):
+        store.model_dir("../other", "als", "r")
+    with pytest.raises(ValueError):
+        store.run_dir("acme", "..")
+    with pytest.raises(UnsupportedArtifactUri):
+        store.path("file:///etc/passwd")
+    with pytest.raises(UnsupportedArtifactUri):
+        ArtifactStore("s3://bucket/prefix")
+
+
+def test_export_round_trip_and_deterministic_split(tmp_path: Path) -> None:
+    rows: list[dict[str, Any]] = [
+        {"user_id": f"u{u}", "item_id": f"i{(u * 7 + k) % 30}", "type": "click", "value": None, "timestamp": k}
+        for u in range(20)
+        for k in range(8)
+    ]
+    rows.append({"user_id": "u1", "item_id": "i99", "type": "rate", "value": 4.5, "timestamp": 9.0})
+    items = [{"item_id": "i99", "title": "Toy Story", "categories": ["animation"], "tags": [], "attributes": {}}]
+    counts = write_export(tmp_path, rows, items, [{"user_id": "u1", "attributes": {"age": 30}}])
+    assert (counts.interactions, counts.items, counts.users) == (len(rows), 1, 1)
+
+    data = read_export(tmp_path)
+    assert data.n_users == 20 and "i99" in data.item_index
+    assert data.items["i99"].title == "Toy Story" and data.users["u1"].attributes == {"age": 30}
+    run = load_run_data(tmp_path, 0.25, 7)
+    again = load_run_data(tmp_path, 0.25, 7)
+    assert run is again  # steps of one run share one read
+    assert len(run.train.rows) + len(run.holdout.rows) == len(data.rows)
+    assert set(run.holdout.rows.tolist()) <= set(run.train.rows.tolist())  # every holdout user also trains

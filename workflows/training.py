@@ -1,0 +1,218 @@
+"""The train workflow, one run per tenant:
+
+export interactions -> build features -> train the recall models (fanned out) -> train the rankers (fanned out,
+fed by this run's recall models) -> evaluate each on the holdout -> register each as a version -> index item
+vectors into Milvus -> activate the versions that beat the active ones -> publish model-activated events.
+
+The run id is the workflow instance id. The body does no I/O and reads no clock, so replays after a crash are
+deterministic; it reports per-step progress as its custom status, which `GET .../runs/{id}` and `lemo train`
+show.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Generator
+from datetime import timedelta
+from typing import Any
+
+from dapr.ext.workflow import DaprWorkflowContext, RetryPolicy, when_any
+from pydantic import BaseModel, Field, field_validator
+
+from lemo.models import MODEL_KINDS, RANKER_KINDS, RECALL_KINDS
+from lemo.registry import ActivationPolicy
+from workflows import training_activities as act
+
+TRAIN_WORKFLOW = "train"
+
+# Store steps can meet a restarting database; training steps are deterministic, so one retry is enough.
+_RETRY = RetryPolicy(first_retry_interval=timedelta(seconds=1), max_number_of_attempts=3, backoff_coefficient=2.0)
+
+
+class TrainRequest(BaseModel):
+    tenant_id: str
+    kinds: list[str] = Field(default_factory=lambda: list(MODEL_KINDS))
+    policy: ActivationPolicy = ActivationPolicy.BETTER
+    min_gain: float = Field(default=0.0, ge=0.0, le=1.0)
+    # The share of each user's interactions held out to evaluate the run's models (which train on the rest).
+    holdout_ratio: float = Field(default=0.1, ge=0.05, le=0.5)
+    seed: int = 42
+    params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # Train on the newest N interactions only (a quick run on a sample).
+    max_interactions: int | None = Field(default=None, ge=1)
+
+    @field_validator("kinds")
+    @classmethod
+    def _known_kinds(cls, kinds: list[str]) -> list[str]:
+        unknown = sorted(set(kinds) - set(MODEL_KINDS))
+        if unknown:
+            raise ValueError(f"unknown model kinds {unknown}; known: {list(MODEL_KINDS)}")
+        if not kinds:
+            raise ValueError("at least one model kind")
+        return list(dict.fromkeys(kinds))
+
+
+class _Progress:
+    """The custom status: which step runs, and each model's stage, as compact JSON."""
+
+    def __init__(self, ctx: DaprWorkflowContext, kinds: list[str]) -> None:
+        self._ctx = ctx
+        # export, features, (train, evaluate, register) per model, index, activate, publish
+        self.total = 5 + 3 * len(kinds)
+        self.done = 0
+        self.step = "export"
+        self.models: dict[str, str] = dict.fromkeys(kinds, "pending")
+
+    def advance(self, step: str | None = None, kind: str | None = None, stage: str | None = None) -> None:
+        """One more unit of work is done; `step` names the one that starts now."""
+        self.done += 1
+        if kind is not None and stage is not None:
+            self.models[kind] = stage
+        self.at(step or self.step)
+
+    def at(self, step: str) -> None:
+        self.step = step
+        self._ctx.set_custom_status(
+            json.dumps({"step": self.step, "done": self.done, "total": self.total, "models": self.models})
+        )
+
+
+def _fan_out(
+    ctx: DaprWorkflowContext, progress: _Progress, name: str, inputs: dict[str, BaseModel], stage: str
+) -> Generator[Any, Any, dict[str, dict[str, Any]]]:
+    """Runs one activity per model kind concurrently, reporting each as it finishes."""
+    pending: dict[str, Any] = {
+        kind: ctx.call_activity(name, input=payload.model_dump(), retry_policy=_RETRY)
+        for kind, payload in inputs.items()
+    }
+    results: dict[str, dict[str, Any]] = {}
+    while pending:
+        finished = yield when_any(list(pending.values()))
+        kind = next(k for k, task in pending.items() if task is finished)
+        results[kind] = finished.get_result()
+        del pending[kind]
+        progress.advance(kind=kind, stage=stage)
+    return results
+
+
+def train_workflow(ctx: DaprWorkflowContext, request: TrainRequest) -> Generator[Any, Any, dict[str, Any]]:
+    run = {"tenant_id": request.tenant_id, "run_id": ctx.instance_id}
+    split = {"holdout_ratio": request.holdout_ratio, "seed": request.seed}
+    progress = _Progress(ctx, request.kinds)
+
+    exported = yield ctx.call_activity(
+        act.EXPORT,
+        input=act.ExportInput(**run, **split, max_interactions=request.max_interactions).model_dump(),
+        retry_policy=_RETRY,
+    )
+    progress.advance("features")
+    if exported["interactions"] == 0:
+        return {**run, "status": "no_data", "exported": exported}
+    features = yield ctx.call_activity(
+        act.BUILD_FEATURES, input=act.RunRef(**run, **split).model_dump(), retry_policy=_RETRY
+    )
+    progress.advance("train")
+
+    recall_kinds = [k for k in request.kinds if k in RECALL_KINDS]
+    ranker_kinds = [k for k in request.kinds if k in RANKER_KINDS]
+    trained = yield from _fan_out(
+        ctx,
+        progress,
+        act.TRAIN,
+        {k: act.TrainInput(**run, **split, kind=k, params=request.params.get(k, {})) for k in recall_kinds},
+        "trained",
+    )
+    recall_artifacts = {k: r["artifact_uri"] for k, r in trained.items()}
+    trained |= yield from _fan_out(
+        ctx,
+        progress,
+        act.TRAIN,
+        {
+            k: act.TrainInput(
+                **run, **split, kind=k, params=request.params.get(k, {}), recall_artifacts=recall_artifacts
+            )
+            for k in ranker_kinds
+        },
+        "trained",
+    )
+
+    progress.at("evaluate")
+    evaluated = yield from _fan_out(
+        ctx,
+        progress,
+        act.EVALUATE,
+        {
+            k: act.EvaluateInput(
+                **run,
+                **split,
+                kind=k,
+                artifact_uri=r["artifact_uri"],
+                recall_artifacts=recall_artifacts if k in RANKER_KINDS else {},
+            )
+            for k, r in trained.items()
+        },
+        "evaluated",
+    )
+
+    progress.at("register")
+    registered = yield from _fan_out(
+        ctx,
+        progress,
+        act.REGISTER,
+        {
+            k: act.RegisterInput(
+                **run,
+                **split,
+                kind=k,
+                artifact_uri=r["artifact_uri"],
+                params=r["params"],
+                metrics=evaluated[k]["metrics"],
+                train_seconds=r["seconds"],
+                inputs=recall_artifacts if k in RANKER_KINDS else {},
+            )
+            for k, r in trained.items()
+        },
+        "registered",
+    )
+
+    progress.at("index")
+    with_vectors = {k: trained[k]["artifact_uri"] for k in act.VECTOR_KINDS if k in trained}
+    indexed = yield ctx.call_activity(
+        act.INDEX_VECTORS,
+        input=act.IndexInput(**run, **split, artifacts=with_vectors).model_dump(),
+        retry_policy=_RETRY,
+    )
+
+    progress.advance("activate")
+    activation = yield ctx.call_activity(
+        act.ACTIVATE,
+        input=act.ActivateInput(
+            **run, **split, policy=request.policy, min_gain=request.min_gain, vectors=indexed["indexed"]
+        ).model_dump(),
+        retry_policy=_RETRY,
+    )
+    activated = {k: d["version"] for k, d in activation["decisions"].items() if d["activated"]}
+
+    progress.advance("publish")
+    if activated:
+        yield ctx.call_activity(
+            act.PUBLISH, input=act.PublishInput(**run, activated=activated).model_dump(), retry_policy=_RETRY
+        )
+    progress.advance("done")
+    return {
+        **run,
+        "status": "completed",
+        "exported": exported,
+        "features": features,
+        "models": {
+            k: {
+                "version": registered[k]["version"],
+                "metrics": evaluated[k]["metrics"],
+                "train_seconds": trained[k]["seconds"],
+                "activated": activation["decisions"][k]["activated"],
+                "reason": activation["decisions"][k]["reason"],
+            }
+            for k in trained
+        },
+        "indexed": indexed["indexed"],
+    }

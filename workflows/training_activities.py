@@ -1,0 +1,327 @@
+"""Activities of the train workflow. Each takes one pydantic model and returns a JSON-able dict.
+
+Steps pass file locations, not data: the export lands in the run directory and every later step reads it
+(once per process). CPU-bound steps are plain functions, so the workflow worker runs them on its thread pool;
+store steps are coroutines that open their clients on the worker's own event loop.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, cast
+
+import torch
+from dapr.aio.clients import DaprClient
+from dapr.ext.workflow import WorkflowActivityContext
+from pydantic import BaseModel, Field
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from lemo import models
+from lemo.artifacts import ArtifactStore
+from lemo.evaluation.protocol import evaluate_ranker, evaluate_recall
+from lemo.models.rankers import LearnedRanker
+from lemo.registry import ActivationPolicy, ModelVersion, primary_metric, should_activate
+from lemo.stores.mongo import EventArchive, ItemRepository, ModelRegistry, UserRepository
+from lemo.stores.vectors import VectorIndex
+from lemo.training import load_run_data, write_export
+
+logger = logging.getLogger(__name__)
+
+EXPORT = "export_interactions"
+BUILD_FEATURES = "build_features"
+TRAIN = "train_model"
+EVALUATE = "evaluate_model"
+REGISTER = "register_model"
+INDEX_VECTORS = "index_item_vectors"
+ACTIVATE = "activate_models"
+PUBLISH = "publish_activations"
+
+# Model kinds whose artifacts carry item vectors for the ANN index: the two-tower item tower and the text model.
+VECTOR_KINDS = ("two_tower", "content")
+ITEM_FIELDS = ("item_id", "title", "categories", "tags", "attributes")
+
+
+class ActivityDeps(BaseModel):
+    mongodb_uri: str
+    mongodb_database: str
+    artifact_uri: str
+    # "" keeps each run's item vectors in a Milvus Lite file beside its artifacts (Milvus Lite serves one
+    # process, so the serving side opens the active run's file); an http(s) URI upserts into a Milvus server.
+    vector_uri: str = ""
+    pubsub_name: str
+    models_topic: str
+    device: str | None = None
+
+
+_deps: ActivityDeps | None = None
+
+
+def configure(settings: ActivityDeps) -> None:
+    """Called once by the trainer's bootstrap before the workflow runtime starts."""
+    global _deps
+    _deps = settings
+
+
+def deps() -> ActivityDeps:
+    if _deps is None:
+        raise RuntimeError("workflows.training_activities.configure() was not called")
+    return _deps
+
+
+def _artifacts() -> ArtifactStore:
+    return ArtifactStore(deps().artifact_uri)
+
+
+@asynccontextmanager
+async def mongo_session() -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+    """A database handle for one activity call, on the calling event loop."""
+    settings = deps()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
+    try:
+        yield client[settings.mongodb_database]
+    finally:
+        await client.close()
+
+
+class RunRef(BaseModel):
+    tenant_id: str
+    run_id: str
+    holdout_ratio: float = 0.1
+    seed: int = 42
+
+
+class ExportInput(RunRef):
+    max_interactions: int | None = None
+
+
+async def export_interactions(_: WorkflowActivityContext, request: ExportInput) -> dict[str, Any]:
+    """Writes the tenant's archived events (the newest `max_interactions` if set), items and users."""
+    started = time.perf_counter()
+    async with mongo_session() as db:
+        rows = [r async for r in EventArchive(db, retention_days=36500).training_rows(request.tenant_id)]
+        items = [i async for i in ItemRepository(db).scan(request.tenant_id, ITEM_FIELDS)]
+        users = [u async for u in UserRepository(db).scan(request.tenant_id)]
+    if request.max_interactions is not None and len(rows) > request.max_interactions:
+        rows = sorted(rows, key=lambda r: float(r.get("timestamp") or 0.0))[-request.max_interactions :]
+    store = _artifacts()
+    with store.writing(store.run_dir(request.tenant_id, request.run_id)) as tmp:
+        counts = write_export(tmp, rows, items, users)
+    seconds = time.perf_counter() - started
+    logger.info(
+        "exported %d interactions in %.1f s", counts.interactions, seconds, extra={"tenant_id": request.tenant_id}
+    )
+    return {"interactions": counts.interactions, "items": counts.items, "users": counts.users, "seconds": seconds}
+
+
+def build_features(_: WorkflowActivityContext, request: RunRef) -> dict[str, Any]:
+    """Builds the run's training data and its train/holdout split (rankers sample their negatives from it)."""
+    started = time.perf_counter()
+    run = load_run_data(_artifacts().run_dir(request.tenant_id, request.run_id), request.holdout_ratio, request.seed)
+    return {
+        "users": run.full.n_users,
+        "items": run.full.n_items,
+        "train_pairs": len(run.train.rows),
+        "holdout_pairs": len(run.holdout.rows),
+        "seconds": time.perf_counter() - started,
+    }
+
+
+class TrainInput(RunRef):
+    kind: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    # Artifacts of this run's recall models, for rankers that use their scores as features.
+    recall_artifacts: dict[str, str] = Field(default_factory=dict)
+
+
+def _device() -> str:
+    configured = deps().device
+    return configured or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _recall_models(store: ArtifactStore, artifacts: dict[str, str]) -> dict[str, models.RecallModel]:
+    loaded: dict[str, models.RecallModel] = {}
+    for kind, uri in artifacts.items():
+        model = models.load_model(kind, store.path(uri))
+        assert isinstance(model, models.RecallModel)
+        loaded[kind] = model
+    return loaded
+
+
+def train_model(_: WorkflowActivityContext, request: TrainInput) -> dict[str, Any]:
+    store = _artifacts()
+    run = load_run_data(store.run_dir(request.tenant_id, request.run_id), request.holdout_ratio, request.seed)
+    started = time.perf_counter()
+    recall = _recall_models(store, request.recall_artifacts) if request.kind in models.RANKER_KINDS else None
+    model = models.train_model(
+        request.kind, run.train, request.params or None, seed=request.seed, device=_device(), recall=recall
+    )
+    final = store.model_dir(request.tenant_id, request.kind, request.run_id)
+    with store.writing(final) as tmp:
+        model.save(tmp)
+    seconds = time.perf_counter() - started
+    logger.info("trained %s in %.1f s", request.kind, seconds, extra={"tenant_id": request.tenant_id})
+    return {"kind": request.kind, "artifact_uri": store.uri(final), "params": model.params, "seconds": seconds}
+
+
+class EvaluateInput(RunRef):
+    kind: str
+    artifact_uri: str
+    recall_artifacts: dict[str, str] = Field(default_factory=dict)
+
+
+def evaluate_model(_: WorkflowActivityContext, request: EvaluateInput) -> dict[str, Any]:
+    store = _artifacts()
+    run = load_run_data(store.run_dir(request.tenant_id, request.run_id), request.holdout_ratio, request.seed)
+    started = time.perf_counter()
+    if request.kind in models.RANKER_KINDS:
+        recall = _recall_models(store, request.recall_artifacts)
+        model = models.load_model(request.kind, store.path(request.artifact_uri), recall=recall)
+        metrics = evaluate_ranker(cast(LearnedRanker, model), run.train, run.holdout, seed=request.seed)
+    else:
+        model = models.load_model(request.kind, store.path(request.artifact_uri))
+        metrics = evaluate_recall(cast(models.RecallModel, model), run.train, run.holdout, k=10)
+    return {"kind": request.kind, "metrics": metrics, "seconds": time.perf_counter() - started}
+
+
+class RegisterInput(RunRef):
+    kind: str
+    artifact_uri: str
+    params: dict[str, Any]
+    metrics: dict[str, float]
+    train_seconds: float
+    inputs: dict[str, str] = Field(default_factory=dict)
+
+
+async def register_model(_: WorkflowActivityContext, request: RegisterInput) -> dict[str, Any]:
+    """Registers this run's version of one model; a retry returns the version registered the first time."""
+    async with mongo_session() as db:
+        registry = ModelRegistry(db)
+        await registry.ensure_indexes()
+        version = await registry.register(
+            ModelVersion(
+                tenant_id=request.tenant_id,
+                kind=request.kind,
+                version=1,
+                run_id=request.run_id,
+                metrics=request.metrics,
+                params=request.params,
+                artifact_uri=request.artifact_uri,
+                train_seconds=request.train_seconds,
+                inputs=request.inputs,
+                created_at=time.time(),
+            )
+        )
+    return version.model_dump(mode="json")
+
+
+class IndexInput(RunRef):
+    artifacts: dict[str, str]  # kind -> artifact URI, for the kinds whose models carry item vectors
+
+
+def vector_location(artifacts: ArtifactStore, settings: ActivityDeps, tenant_id: str, run_id: str) -> str:
+    if settings.vector_uri:
+        return settings.vector_uri
+    return str(artifacts.vectors_file(tenant_id, run_id))
+
+
+def vector_collection(kind: str, run_id: str) -> str:
+    """One collection per model version: a new run never overwrites vectors that are being served."""
+    return f"items_{kind}_{run_id}".replace("-", "_")
+
+
+def index_item_vectors(_: WorkflowActivityContext, request: IndexInput) -> dict[str, Any]:
+    """Upserts the item vectors of this run's embedding models (two-tower, text) into Milvus."""
+    settings, store = deps(), _artifacts()
+    started = time.perf_counter()
+    location = vector_location(store, settings, request.tenant_id, request.run_id)
+    if not settings.vector_uri:
+        Path(location).parent.mkdir(parents=True, exist_ok=True)
+    indexed: dict[str, dict[str, Any]] = {}
+    for kind, uri in sorted(request.artifacts.items()):
+        model = models.load_model(kind, store.path(uri))
+        item_ids, vectors = model.item_vectors()  # type: ignore[attr-defined]
+        if not item_ids:
+            continue
+        index = VectorIndex(location, vector_collection(kind, request.run_id), int(vectors.shape[1]))
+        try:
+            index.ensure_collection()
+            for start in range(0, len(item_ids), 1000):
+                chunk = item_ids[start : start + 1000]
+                index.upsert(request.tenant_id, dict(zip(chunk, vectors[start : start + 1000].tolist(), strict=True)))
+        finally:
+            index.close()
+        indexed[kind] = {"uri": location, "collection": vector_collection(kind, request.run_id), "count": len(item_ids)}
+    return {"indexed": indexed, "seconds": time.perf_counter() - started}
+
+
+class ActivateInput(RunRef):
+    policy: ActivationPolicy
+    min_gain: float = 0.0
+    vectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+async def activate_models(_: WorkflowActivityContext, request: ActivateInput) -> dict[str, Any]:
+    """Records where each version's vectors live, then activates the versions that beat the active ones."""
+    decisions: dict[str, dict[str, Any]] = {}
+    async with mongo_session() as db:
+        registry = ModelRegistry(db)
+        for version in await registry.for_run(request.tenant_id, request.run_id):
+            if version.kind in request.vectors:
+                location = request.vectors[version.kind]
+                await registry.set_vectors(
+                    request.tenant_id, version.kind, version.version, f"{location['uri']}#{location['collection']}"
+                )
+            active = await registry.active(request.tenant_id, version.kind)
+            if active is not None and active.run_id == request.run_id:  # a retry after activating
+                decisions[version.kind] = {"version": version.version, "activated": True, "reason": "already active"}
+                continue
+            metric = primary_metric(version.kind, models.RANKER_KINDS)
+            activate, reason = should_activate(version, active, request.policy, metric, request.min_gain)
+            if activate:
+                await registry.activate(request.tenant_id, version.kind, version.version)
+            decisions[version.kind] = {"version": version.version, "activated": activate, "reason": reason}
+    return {"decisions": decisions}
+
+
+class PublishInput(BaseModel):
+    tenant_id: str
+    run_id: str
+    activated: dict[str, int]  # kind -> version
+
+
+def activation_event(tenant_id: str, version: ModelVersion | dict[str, Any]) -> dict[str, Any]:
+    v = version if isinstance(version, ModelVersion) else ModelVersion.model_validate(version)
+    return {
+        "type": "model-activated",
+        "tenant_id": tenant_id,
+        "kind": v.kind,
+        "version": v.version,
+        "run_id": v.run_id,
+        "artifact_uri": v.artifact_uri,
+        "vectors_uri": v.vectors_uri,
+        "metrics": v.metrics,
+    }
+
+
+async def publish_activations(_: WorkflowActivityContext, request: PublishInput) -> dict[str, Any]:
+    """Tells the serving apps which versions to load (a redelivered event is harmless: loading is idempotent)."""
+    settings = deps()
+    async with mongo_session() as db:
+        registry = ModelRegistry(db)
+        versions = [await registry.get(request.tenant_id, k, v) for k, v in sorted(request.activated.items())]
+    async with DaprClient() as dapr:
+        for version in versions:
+            if version is not None:
+                await dapr.publish_event(
+                    settings.pubsub_name,
+                    settings.models_topic,
+                    json.dumps(activation_event(request.tenant_id, version)),
+                    data_content_type="application/json",
+                )
+    return {"published": sum(v is not None for v in versions)}
