@@ -1,0 +1,136 @@
+"""The offline protocol: score recall channels, rankers and the whole recall -> rank -> rerank pipeline on a
+holdout split, with full ranking over every item a user has not interacted with in train."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+
+import numpy as np
+
+from lemo.evaluation.metrics import classification_metrics, ranking_metrics
+from lemo.models.base import CatalogRecall, RecallModel, top_k
+from lemo.models.data import TrainingData, UserMeta
+from lemo.models.rankers import LearnedRanker
+
+USER_BATCH = 512
+
+
+def holdout_users(test: TrainingData) -> np.ndarray:
+    """Users with at least one holdout item: the ones every metric averages over."""
+    return np.flatnonzero(np.diff(test.matrix.indptr) > 0)
+
+
+def relevant_items(test: TrainingData, users: np.ndarray) -> list[set[str]]:
+    m = test.matrix
+    return [{test.item_ids[c] for c in m.indices[m.indptr[u] : m.indptr[u + 1]]} for u in users]
+
+
+def recall_lists(
+    model: RecallModel, train: TrainingData, users: np.ndarray, k: int, histories: Sequence[Sequence[str]]
+) -> list[list[tuple[str, float]]]:
+    """Each user's top k unseen items. Catalog models score users in batches; others go through `recommend`."""
+    if not isinstance(model, CatalogRecall):
+        return [model.recommend(histories[u], k, user_id=train.user_ids[u]) for u in users]
+    lists: list[list[tuple[str, float]]] = []
+    for start in range(0, len(users), USER_BATCH):
+        chunk = users[start : start + USER_BATCH]
+        batch_histories = [histories[u] for u in chunk]
+        rows = model.history_rows(batch_histories)
+        scores = model.score_matrix(rows, [train.user_ids[u] for u in chunk])
+        scores[rows.nonzero()] = np.nan
+        for row in range(len(chunk)):
+            lists.append([(model.item_ids[n], float(scores[row, n])) for n in top_k(scores[row], k)])
+    return lists
+
+
+def evaluate_recall(model: RecallModel, train: TrainingData, test: TrainingData, k: int = 10) -> dict[str, float]:
+    """NDCG@k, Precision@k, Recall@k, HR@k and coverage of one channel's own top k."""
+    users = holdout_users(test)
+    lists = recall_lists(model, train, users, k, train.histories())
+    return ranking_metrics([[i for i, _ in r] for r in lists], relevant_items(test, users), k, train.n_items)
+
+
+def evaluate_ranker(
+    model: LearnedRanker, train: TrainingData, test: TrainingData, negatives_per_positive: int = 4, seed: int = 42
+) -> dict[str, float]:
+    """AUC and log loss on every holdout positive plus uniformly sampled items the user never interacted with."""
+    rng = np.random.default_rng(seed)
+    users = holdout_users(test)
+    histories = train.histories()
+    known = (train.matrix + test.matrix).tocsr()
+    labels, logits = [], []
+    for start in range(0, len(users), USER_BATCH):
+        chunk = users[start : start + USER_BATCH]
+        candidates = []
+        for u in chunk:
+            positives = test.matrix.indices[test.matrix.indptr[u] : test.matrix.indptr[u + 1]]
+            drawn = rng.integers(0, train.n_items, negatives_per_positive * len(positives))
+            negatives = np.setdiff1d(drawn, known.indices[known.indptr[u] : known.indptr[u + 1]])
+            candidates.append([train.item_ids[i] for i in (*positives, *negatives)])
+            labels.append(np.r_[np.ones(len(positives)), np.zeros(len(negatives))])
+        metas = [train.users.get(train.user_ids[u], UserMeta(train.user_ids[u])) for u in chunk]
+        logits.extend(model.score_many(metas, [histories[u] for u in chunk], candidates))
+    return classification_metrics(np.concatenate(labels), np.concatenate(logits))
+
+
+def merge_candidates(channel_lists: Sequence[Sequence[tuple[str, float]]]) -> list[str]:
+    """Union of the channels' candidates in order of first appearance (each item once)."""
+    return list(dict.fromkeys(item for ranked in channel_lists for item, _ in ranked))
+
+
+def rerank(
+    ranked: Sequence[tuple[str, float]],
+    k: int,
+    categories: Mapping[str, Collection[str]],
+    diversity: float = 0.0,
+) -> list[str]:
+    """Greedy MMR over categories: each pick pays `diversity` x the largest category overlap (Jaccard) with the
+    items already picked. 0 keeps the ranker's order."""
+    if diversity <= 0:
+        return [item for item, _ in sorted(ranked, key=lambda p: -p[1])[:k]]
+    pool = sorted(ranked, key=lambda p: -p[1])[: 5 * k]
+    picked: list[str] = []
+    while pool and len(picked) < k:
+
+        def penalised(pair: tuple[str, float]) -> float:
+            mine = set(categories.get(pair[0], ()))
+            overlap = max(
+                (
+                    len(mine & set(categories.get(p, ()))) / max(len(mine | set(categories.get(p, ()))), 1)
+                    for p in picked
+                ),
+                default=0.0,
+            )
+            return pair[1] - diversity * overlap
+
+        best = max(pool, key=penalised)
+        picked.append(best[0])
+        pool.remove(best)
+    return picked
+
+
+def evaluate_pipeline(
+    channels: Mapping[str, RecallModel],
+    ranker: LearnedRanker,
+    train: TrainingData,
+    test: TrainingData,
+    k: int = 10,
+    candidates_per_channel: int = 100,
+    diversity: float = 0.0,
+) -> dict[str, float]:
+    """Recall (every channel's top `candidates_per_channel`, merged with dedupe) -> rank (the ranker's scores
+    over all candidates) -> rerank (`rerank`), measured on the final top k."""
+    users = holdout_users(test)
+    histories = train.histories()
+    per_channel = [recall_lists(m, train, users, candidates_per_channel, histories) for m in channels.values()]
+    categories = {i: m.categories for i, m in train.items.items()}
+    final: list[list[str]] = []
+    for start in range(0, len(users), USER_BATCH):
+        chunk = range(start, min(start + USER_BATCH, len(users)))
+        candidates = [merge_candidates([lists[n] for lists in per_channel]) for n in chunk]
+        ids = [train.user_ids[users[n]] for n in chunk]
+        metas = [train.users.get(u, UserMeta(u)) for u in ids]
+        scores = ranker.score_many(metas, [histories[users[n]] for n in chunk], candidates)
+        for cands, s in zip(candidates, scores, strict=True):
+            final.append(rerank(list(zip(cands, s.tolist(), strict=True)), k, categories, diversity))
+    return ranking_metrics(final, relevant_items(test, users), k, train.n_items)

