@@ -15,6 +15,16 @@ if [ -z "${LEMO_ADMIN_KEY:-}" ]; then
 fi
 export LEMO_ADMIN_KEY
 
+# Mesh tokens (docs/security.md), made once like the admin key. `dapr run -f` hands its environment to every daprd
+# (which requires DAPR_API_TOKEN on its API and sends APP_API_TOKEN into its app) and to every app (which sends
+# the one and checks the other).
+for token in dapr-api-token app-api-token; do
+  [ -s "$LEMO_STATE/$token" ] || (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$LEMO_STATE/$token")
+done
+DAPR_API_TOKEN="${DAPR_API_TOKEN:-$(cat "$LEMO_STATE/dapr-api-token")}"
+APP_API_TOKEN="${APP_API_TOKEN:-$(cat "$LEMO_STATE/app-api-token")}"
+export DAPR_API_TOKEN APP_API_TOKEN
+
 run_file=dapr.yaml
 if [ "$profile" != redis ]; then
   # dapr.yaml names the Redis pub/sub folder; the same template with the other profile's folder.
@@ -27,7 +37,8 @@ start_bg mesh dapr run -f "$run_file"
 gateway_port="${LEMO_GATEWAY_HTTP_PORT:-8080}"
 log "waiting for every app to answer through its sidecar (logs: .dapr/logs, $LEMO_STATE/logs/mesh.log)"
 for _ in $(seq 1 180); do
-  if curl -fsS "http://127.0.0.1:3500/v1.0/invoke/gateway/method/v1/status" -o "$LEMO_STATE/status.json" 2>/dev/null; then
+  if curl -fsS -H "dapr-api-token: $DAPR_API_TOKEN" "http://127.0.0.1:3500/v1.0/invoke/gateway/method/v1/status" \
+      -o "$LEMO_STATE/status.json" 2>/dev/null; then
     log "mesh is up (pub/sub profile: $profile): $(cat "$LEMO_STATE/status.json")"
     if [ "${LEMO_DEMO_DATA:-1}" = 1 ]; then
       if [ ! -s "$LEMO_STATE/demo-api-key" ]; then

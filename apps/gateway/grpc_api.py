@@ -15,9 +15,10 @@ from apps.gateway.downstream import Downstream
 from apps.gateway.events import track_many
 from apps.gateway.settings import GatewaySettings
 from apps.shared.errors import ApiError
+from apps.shared.limits import TokenBuckets, retry_after_header
 from lemo.catalog import ItemFields
 from lemo.events import Event, EventBody
-from lemo.tenancy import Scope
+from lemo.tenancy import Scope, split_key
 from lemo.users import BatchGet, UserFields
 from lemoproto.v1 import api_pb2, api_pb2_grpc
 
@@ -44,10 +45,13 @@ def _from_dict(data: dict[str, Any], message: Message) -> Any:
 
 
 class LemoService(api_pb2_grpc.LemoServicer):
-    def __init__(self, keys: KeyResolver, down: Downstream, settings: GatewaySettings) -> None:
+    def __init__(
+        self, keys: KeyResolver, down: Downstream, settings: GatewaySettings, buckets: TokenBuckets | None = None
+    ) -> None:
         self._keys = keys
         self._down = down
         self._settings = settings
+        self._buckets = buckets  # the HTTP API's per-key rate limit buckets; None: no rate limit
 
     async def _who(self, context: grpc.aio.ServicerContext, scope: Scope) -> Principal:
         key = dict(context.invocation_metadata() or ()).get("x-api-key")
@@ -59,6 +63,14 @@ class LemoService(api_pb2_grpc.LemoServicer):
         assert principal is not None
         if scope not in principal.scopes:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, f"insufficient_scope: this key lacks {scope}")
+        parts = split_key(str(key))
+        wait = self._buckets.take(parts[0]) if self._buckets is not None and parts is not None else 0.0
+        if wait > 0:
+            await context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"rate_limited: retry after {wait:.3f}s",
+                trailing_metadata=(("retry-after", retry_after_header(wait)),),
+            )
         return principal
 
     async def _call(
@@ -178,9 +190,12 @@ def _event_dict(message: Any) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v not in ("", 0, 0.0) or k == "value"}
 
 
-async def start_grpc(keys: KeyResolver, down: Downstream, settings: GatewaySettings) -> grpc.aio.Server:
-    server = grpc.aio.server()
-    api_pb2_grpc.add_LemoServicer_to_server(LemoService(keys, down, settings), server)
-    server.add_insecure_port(f"127.0.0.1:{settings.grpc_port}")
+async def start_grpc(
+    keys: KeyResolver, down: Downstream, settings: GatewaySettings, buckets: TokenBuckets | None = None
+) -> grpc.aio.Server:
+    # A message over the HTTP API's body limit fails with RESOURCE_EXHAUSTED before it reaches a handler.
+    server = grpc.aio.server(options=[("grpc.max_receive_message_length", settings.max_body_bytes)])
+    api_pb2_grpc.add_LemoServicer_to_server(LemoService(keys, down, settings, buckets), server)
+    server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
     await server.start()
     return server

@@ -12,10 +12,12 @@ from apps.gateway import admin, events, items, models, status, users
 from apps.gateway.auth import KeyResolver
 from apps.gateway.downstream import Downstream
 from apps.gateway.grpc_api import start_grpc
+from apps.gateway.limits import install_limits
 from apps.gateway.settings import GatewaySettings
 from apps.shared.errors import install_error_handlers
 from apps.shared.health import health_router
 from apps.shared.logging import configure_logging
+from apps.shared.security import SIDECAR_CALLBACK_PREFIXES, require_app_token
 from apps.shared.sidecar import sidecar_http
 from lemo.stores.mongo import TenantRepository, open_database
 
@@ -32,13 +34,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     async with DaprClient() as client, sidecar_http(settings.downstream_timeout_s) as http:
         app.state.dapr = client
         app.state.downstream = Downstream(http)
-        grpc_server = await start_grpc(app.state.keys, app.state.downstream, settings)
+        grpc_server = await start_grpc(app.state.keys, app.state.downstream, settings, rate_limits)
         yield
         await grpc_server.stop(grace=2)
 
 
 app = FastAPI(title="Lemo Recommender", version="0.1.0", lifespan=lifespan)
 install_error_handlers(app)
+rate_limits = install_limits(app, settings)
+# The public API is called directly (tenant keys); only the paths daprd calls need the app token.
+require_app_token(app, only_prefixes=SIDECAR_CALLBACK_PREFIXES)
 app.include_router(health_router("gateway"))
 app.include_router(status.router)
 app.include_router(admin.router)

@@ -24,4 +24,13 @@ class GatewaySettings(LemoSettings):
     downstream_timeout_s: float = 30.0
     # The public gRPC API (DESIGN.md section 9: LEMO_GATEWAY_GRPC_PORT, 50051 by default).
     grpc_port: int = Field(50051, validation_alias=AliasChoices("LEMO_GATEWAY_GRPC_PORT", "grpc_port"))
+    # Its listen host: loopback locally; 0.0.0.0 in a pod (k8s/configmap.yaml), where the Service reaches it.
+    grpc_host: str = Field("127.0.0.1", validation_alias=AliasChoices("LEMO_GATEWAY_GRPC_HOST", "grpc_host"))
+    # Request bodies over this many bytes get 413 (streamed NDJSON bodies are counted as they arrive; gRPC messages
+    # get RESOURCE_EXHAUSTED). daprd's default --max-body-size, 4Mi, caps what the gateway can forward anyway.
+    max_body_bytes: int = Field(4 * 1024 * 1024, ge=1)
+    # Per tenant API key (token bucket per key id, in each gateway process; HTTP and gRPC share it): sustained
+    # requests/s and burst. 0 turns rate limiting off.
+    rate_limit_per_s: float = Field(500.0, ge=0)
+    rate_limit_burst: int = Field(1000, ge=1)
     dapr_http_port: int = Field(3500, validation_alias=AliasChoices("DAPR_HTTP_PORT", "dapr_http_port"))

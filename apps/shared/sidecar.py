@@ -10,6 +10,8 @@ import httpx
 from dapr.aio.clients import DaprClient
 from dapr.clients.exceptions import DaprGrpcError, DaprInternalError
 from dapr.clients.grpc._state import Concurrency, StateOptions
+from dapr.clients.http.conf import DAPR_API_TOKEN_HEADER
+from dapr.conf import settings as dapr_settings
 from grpc import StatusCode
 from grpc.aio import AioRpcError
 
@@ -53,7 +55,12 @@ def _is_etag_mismatch(exc: Exception) -> bool:
 
 
 def sidecar_http(timeout_s: float = 30.0) -> httpx.AsyncClient:
-    """An HTTP client based at this app's own sidecar (DAPR_HTTP_PORT): invocation, publish, state."""
+    """An HTTP client based at this app's own sidecar (DAPR_HTTP_PORT): invocation, publish, state.
+
+    It sends the Dapr API token the sidecar requires, from DAPR_API_TOKEN as read by the Dapr SDK's settings, so
+    this client and the SDK's clients always agree."""
     port = int(os.environ.get("DAPR_HTTP_PORT", "3500"))
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-    return httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=timeout_s, limits=limits)
+    token = dapr_settings.DAPR_API_TOKEN
+    headers = {DAPR_API_TOKEN_HEADER: token} if token else {}
+    return httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=timeout_s, limits=limits, headers=headers)

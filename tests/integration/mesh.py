@@ -8,6 +8,7 @@ that `make test` built.
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -36,6 +37,12 @@ _RESERVED = range(50000, 50300)
 # Every port handed out in this run: the kernel may offer a just-closed port again, and two ports of one sidecar
 # (app and gRPC, say) must never be the same.
 _HANDED_OUT: set[int] = set()
+
+# Both tokens are on for every sidecar and app started here, as in `make up` (docs/security.md): daprd requires
+# DAPR_API_TOKEN on its API and sends APP_API_TOKEN on every call into its app. One pair per test session.
+DAPR_API_TOKEN = secrets.token_urlsafe(24)
+APP_API_TOKEN = secrets.token_urlsafe(24)
+TOKEN_HEADER = "dapr-api-token"
 
 
 def free_port() -> int:
@@ -82,6 +89,8 @@ class App:
     app_port: int = field(default_factory=free_port)
     http_port: int = field(default_factory=free_port)
     grpc_port: int = field(default_factory=free_port)
+    dapr_api_token: str = DAPR_API_TOKEN
+    app_api_token: str = APP_API_TOKEN
     _app: subprocess.Popen[bytes] | None = None
     _daprd: subprocess.Popen[bytes] | None = None
     _logs: list[Path] = field(default_factory=list)
@@ -89,6 +98,16 @@ class App:
     @property
     def sidecar(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """What a call to this sidecar's API must carry (HTTP headers; as gRPC metadata: `.items()`)."""
+        return {TOKEN_HEADER: self.dapr_api_token}
+
+    @property
+    def tokens(self) -> dict[str, str]:
+        """The environment both processes get: daprd enforces and sends them, the app sends and checks them."""
+        return {"DAPR_API_TOKEN": self.dapr_api_token, "APP_API_TOKEN": self.app_api_token}
 
     def start(self, timeout_s: float = 60.0) -> App:
         try:
@@ -109,6 +128,7 @@ class App:
             "APP_PORT": str(self.app_port),
             "DAPR_HTTP_PORT": str(self.http_port),
             "DAPR_GRPC_PORT": str(self.grpc_port),
+            **self.tokens,
             **self.env,
         }
         cmd = [c.replace("{port}", str(self.app_port)) for c in self.command]
@@ -154,17 +174,19 @@ class App:
                 cmd += ["--app-health-check-path", "/healthz"]
         for path in resources(self.profile, self.component_overrides):
             cmd += ["--resources-path", str(path)]
-        self._daprd = self._spawn("daprd", cmd, dict(os.environ))
+        self._daprd = self._spawn("daprd", cmd, {**os.environ, **self.tokens})
         self.wait_ready(timeout_s)
 
     def client(self) -> DaprClient:
         """An async Dapr client on this sidecar (the SDK's health check reads global settings: set them)."""
         dapr_settings.DAPR_HTTP_PORT = self.http_port  # type: ignore[attr-defined]
         dapr_settings.DAPR_GRPC_PORT = self.grpc_port  # type: ignore[attr-defined]
+        dapr_settings.DAPR_API_TOKEN = self.dapr_api_token  # type: ignore[attr-defined]
         return DaprClient(f"127.0.0.1:{self.grpc_port}")
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
-        """Waits for the sidecar's full health check: its components loaded and the app reachable."""
+        """Waits for the sidecar's full health check: its components loaded and the app reachable.
+        (/v1.0/healthz is the one sidecar route daprd leaves open without the API token.)"""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             for proc, what in ((self._daprd, "daprd"), (self._app, "app")):

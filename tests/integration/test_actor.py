@@ -39,7 +39,11 @@ def _call(app: App, actor_id: str, method: str, body: object | None = None) -> h
     url = f"{app.sidecar}/v1.0/actors/UserProfileActor/{actor_id}/method/{method}"
     deadline = time.monotonic() + 30
     while True:
-        resp = httpx.post(url, json=body, timeout=10) if body is not None else httpx.get(url, timeout=10)
+        resp = (
+            httpx.post(url, json=body, headers=app.headers, timeout=10)
+            if body is not None
+            else httpx.get(url, headers=app.headers, timeout=10)
+        )
         settling = "connection refused" in resp.text or "did not find address" in resp.text
         if not settling or time.monotonic() > deadline:
             return resp
@@ -76,9 +80,9 @@ def test_actor_rejects_an_event_of_another_user_or_tenant(profiles: App, tenant:
 def test_realtime_features_endpoint_reads_the_actor(profiles: App, tenant: str) -> None:
     _call(profiles, f"{tenant}:u7", "RecordEvent", _event(tenant, "u7", "i9"))
     url = f"{profiles.sidecar}/v1.0/invoke/{profiles.app_id}/method/users/{tenant}/u7/realtime"
-    body = httpx.get(url, timeout=10).json()
+    body = httpx.get(url, headers=profiles.headers, timeout=10).json()
     assert body["tenant_id"] == tenant and body["user_id"] == "u7"
     assert body["recent_items"] == ["i9"]
     # Another tenant's user with the same id is a different actor with nothing in it.
-    other = httpx.get(url.replace(f"/users/{tenant}/", "/users/tother/"), timeout=10).json()
+    other = httpx.get(url.replace(f"/users/{tenant}/", "/users/tother/"), headers=profiles.headers, timeout=10).json()
     assert other["recent_items"] == []

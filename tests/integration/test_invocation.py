@@ -41,7 +41,8 @@ def mesh(app_env: dict[str, str]) -> Iterator[dict[str, App]]:
 
 def test_gateway_reaches_every_app_through_the_sidecars(mesh: dict[str, App]) -> None:
     gateway = mesh["gateway"]
-    body = httpx.get(f"{gateway.sidecar}/v1.0/invoke/{gateway.app_id}/method/v1/status", timeout=10).json()
+    url = f"{gateway.sidecar}/v1.0/invoke/{gateway.app_id}/method/v1/status"
+    body = httpx.get(url, headers=gateway.headers, timeout=10).json()
     assert body["healthy"] is True, body
     assert {a["version"] for a in body["apps"].values()} == {"0.1.0"}
 
@@ -53,7 +54,8 @@ def test_status_reports_an_app_that_is_down(mesh: dict[str, App], app_env: dict[
         env={**app_env, "GATEWAY_MESH_APPS": json.dumps([mesh["catalog"].app_id, "no-such-app"])},
     ).start()
     try:
-        resp = httpx.get(f"{gateway.sidecar}/v1.0/invoke/{gateway.app_id}/method/v1/status", timeout=10)
+        url = f"{gateway.sidecar}/v1.0/invoke/{gateway.app_id}/method/v1/status"
+        resp = httpx.get(url, headers=gateway.headers, timeout=10)
         assert resp.status_code == 503
         apps = resp.json()["apps"]
         assert apps[mesh["catalog"].app_id]["ok"] is True
@@ -83,6 +85,7 @@ def test_grpc_invocation_of_the_ranking_app(mesh: dict[str, App]) -> None:
                     content_type="application/json",
                 ),
             ),
+            metadata=tuple(mesh["gateway"].headers.items()),
             timeout=10,
         )
     body = json.loads(resp.data.value)
@@ -91,11 +94,12 @@ def test_grpc_invocation_of_the_ranking_app(mesh: dict[str, App]) -> None:
 
 
 def test_catalog_crud_through_http_invocation(mesh: dict[str, App], tenant: str) -> None:
+    auth = mesh["gateway"].headers
     base = f"{mesh['gateway'].sidecar}/v1.0/invoke/{mesh['catalog'].app_id}/method/items/{tenant}"
-    put = httpx.put(f"{base}/m1", json={"title": "Heat", "categories": ["crime"]}, timeout=10)
+    put = httpx.put(f"{base}/m1", json={"title": "Heat", "categories": ["crime"]}, headers=auth, timeout=10)
     assert put.status_code == 200, put.text
-    assert httpx.put(f"{base}/m1", json={"hidden": True}, timeout=10).json()["title"] == "Heat"  # partial
-    item = httpx.get(f"{base}/m1", timeout=10).json()
+    assert httpx.put(f"{base}/m1", json={"hidden": True}, headers=auth, timeout=10).json()["title"] == "Heat"  # partial
+    item = httpx.get(f"{base}/m1", headers=auth, timeout=10).json()
     assert item == {
         "tenant_id": tenant,
         "item_id": "m1",
@@ -103,8 +107,8 @@ def test_catalog_crud_through_http_invocation(mesh: dict[str, App], tenant: str)
         "categories": ["crime"],
         "hidden": True,
     }
-    assert httpx.put(f"{base}/m2", json={"colour": "red"}, timeout=10).status_code == 422  # unknown field
+    assert httpx.put(f"{base}/m2", json={"colour": "red"}, headers=auth, timeout=10).status_code == 422  # unknown field
     other_tenant = base.replace(f"/items/{tenant}", "/items/tother")
-    assert httpx.get(f"{other_tenant}/m1", timeout=10).status_code == 404
-    assert httpx.delete(f"{base}/m1", timeout=10).status_code == 204
-    assert httpx.get(f"{base}/m1", timeout=10).status_code == 404
+    assert httpx.get(f"{other_tenant}/m1", headers=auth, timeout=10).status_code == 404
+    assert httpx.delete(f"{base}/m1", headers=auth, timeout=10).status_code == 204
+    assert httpx.get(f"{base}/m1", headers=auth, timeout=10).status_code == 404

@@ -212,7 +212,9 @@ def test_events_reach_the_realtime_profile_and_stats(api: TenantClient, mesh: di
     assert set(profile["interests"]) == {"c:crime", "c:drama", "t:scorsese"}
     profiles = mesh["profiles"]
     hot_url = f"{profiles.sidecar}/v1.0/invoke/{profiles.app_id}/method/hot/{api.tenant_id}"
-    hot = _wait(lambda: httpx.get(hot_url, timeout=10).json()["items"], lambda items: len(items) >= 4)
+    hot = _wait(
+        lambda: httpx.get(hot_url, headers=profiles.headers, timeout=10).json()["items"], lambda items: len(items) >= 4
+    )
     assert hot[0]["item_id"] == "m9"  # a rating weighs more than a click
     assert {i["item_id"] for i in hot} == {"m0", "m1", "m2", "m9"}
     assert api.get("/v1/users/fan").json()["implicit"] is True  # created by its first event

@@ -44,7 +44,7 @@ def _wait_for(fetch: Any, done: Any, timeout_s: float = 60.0) -> Any:
 
 def _realtime(profiles: App, tenant: str, user: str) -> dict[str, Any]:
     url = f"{profiles.sidecar}/v1.0/invoke/{profiles.app_id}/method/users/{tenant}/{user}/realtime"
-    resp = httpx.get(url, timeout=10)
+    resp = httpx.get(url, headers=profiles.headers, timeout=10)
     return resp.json() if resp.status_code == 200 else {}
 
 
@@ -54,7 +54,10 @@ def test_events_flow_to_the_actor_once_each(mesh: tuple[App, App], tenant: str) 
     sent = []
     for item in ("i1", "i2", "i3"):
         resp = httpx.post(
-            track, json={"tenant_id": tenant, "user_id": "u1", "item_id": item, "type": "view"}, timeout=10
+            track,
+            json={"tenant_id": tenant, "user_id": "u1", "item_id": item, "type": "view"},
+            headers=events.headers,
+            timeout=10,
         )
         assert resp.status_code == 202, resp.text
         sent.append(resp.json()["event_id"])
@@ -62,6 +65,7 @@ def test_events_flow_to_the_actor_once_each(mesh: tuple[App, App], tenant: str) 
     resp = httpx.post(
         track,
         json={"tenant_id": tenant, "user_id": "u1", "item_id": "i3", "type": "view", "event_id": sent[-1]},
+        headers=events.headers,
         timeout=10,
     )
     assert resp.status_code == 202
@@ -77,7 +81,10 @@ def test_invalid_event_is_rejected_before_publishing(mesh: tuple[App, App], tena
     events, _ = mesh
     track = f"{events.sidecar}/v1.0/invoke/{events.app_id}/method/events"
     resp = httpx.post(
-        track, json={"tenant_id": tenant, "user_id": "u1", "item_id": "i1", "type": "teleport"}, timeout=10
+        track,
+        json={"tenant_id": tenant, "user_id": "u1", "item_id": "i1", "type": "teleport"},
+        headers=events.headers,
+        timeout=10,
     )
     assert resp.status_code == 422
     error = resp.json()["error"]
@@ -95,7 +102,7 @@ async def test_malformed_message_goes_to_the_dead_letter_topic(
     resp = httpx.post(
         f"{events.sidecar}/v1.0/publish/{PUBSUB}/{EVENTS_TOPIC}",
         content=json.dumps(bad),
-        headers={"content-type": "application/json"},
+        headers={"content-type": "application/json", **events.headers},
         timeout=10,
     )
     assert resp.status_code == 204, resp.text

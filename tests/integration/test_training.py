@@ -54,7 +54,8 @@ async def _load_sample(db: AsyncDatabase[dict[str, Any]], tenant: str) -> None:
 
 
 def _call(app: App, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    return httpx.request(method, f"{app.sidecar}/v1.0/invoke/{app.app_id}/method/{path}", timeout=30, **kwargs)
+    url = f"{app.sidecar}/v1.0/invoke/{app.app_id}/method/{path}"
+    return httpx.request(method, url, headers=app.headers, timeout=30, **kwargs)
 
 
 def _start(app: App, tenant: str, **options: Any) -> str:

@@ -44,14 +44,14 @@ async def _archive(db: AsyncDatabase[dict[str, Any]], tenant: str) -> None:
 
 def _start(trainer: App, tenant: str, settle_s: float = 0.0) -> str:
     url = f"{trainer.sidecar}/v1.0/invoke/{trainer.app_id}/method/runs/popularity"
-    resp = httpx.post(url, json={"tenant_id": tenant, "settle_s": settle_s}, timeout=10)
+    resp = httpx.post(url, json={"tenant_id": tenant, "settle_s": settle_s}, headers=trainer.headers, timeout=10)
     assert resp.status_code == 202, resp.text
     return str(resp.json()["instance_id"])
 
 
 def _status(trainer: App, instance_id: str) -> dict[str, Any]:
     url = f"{trainer.sidecar}/v1.0/invoke/{trainer.app_id}/method/runs/{instance_id}"
-    resp = httpx.get(url, timeout=10)
+    resp = httpx.get(url, headers=trainer.headers, timeout=10)
     return resp.json() if resp.status_code == 200 else {"status": f"http {resp.status_code}"}
 
 
@@ -65,7 +65,8 @@ def _wait_status(trainer: App, instance_id: str, wanted: set[str], timeout_s: fl
 
 
 def _popular(sidecar: App, tenant: str) -> dict[str, Any] | None:
-    resp = httpx.get(f"{sidecar.sidecar}/v1.0/state/{STATE_STORE}/{popular_state_key(tenant)}", timeout=10)
+    url = f"{sidecar.sidecar}/v1.0/state/{STATE_STORE}/{popular_state_key(tenant)}"
+    resp = httpx.get(url, headers=sidecar.headers, timeout=10)
     return resp.json() if resp.status_code == 200 else None
 
 
