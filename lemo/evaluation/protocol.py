@@ -109,6 +109,16 @@ def rerank(
     return picked
 
 
+def pipeline_candidates(
+    channels: Mapping[str, RecallModel], train: TrainingData, test: TrainingData, per_channel: int = 100
+) -> list[list[str]]:
+    """The recall stage for every holdout user: each channel's top `per_channel`, merged with dedupe."""
+    users = holdout_users(test)
+    histories = train.histories()
+    per_model = [recall_lists(m, train, users, per_channel, histories) for m in channels.values()]
+    return [merge_candidates([lists[n] for lists in per_model]) for n in range(len(users))]
+
+
 def evaluate_pipeline(
     channels: Mapping[str, RecallModel],
     ranker: LearnedRanker,
@@ -117,20 +127,23 @@ def evaluate_pipeline(
     k: int = 10,
     candidates_per_channel: int = 100,
     diversity: float = 0.0,
+    candidates: Sequence[Sequence[str]] | None = None,
 ) -> dict[str, float]:
-    """Recall (every channel's top `candidates_per_channel`, merged with dedupe) -> rank (the ranker's scores
-    over all candidates) -> rerank (`rerank`), measured on the final top k."""
+    """Recall (every channel's top `candidates_per_channel`, merged with dedupe; or precomputed `candidates`
+    from `pipeline_candidates`, to share them between rankers) -> rank (the ranker's scores over all
+    candidates) -> rerank (`rerank`), measured on the final top k."""
     users = holdout_users(test)
     histories = train.histories()
-    per_channel = [recall_lists(m, train, users, candidates_per_channel, histories) for m in channels.values()]
+    if candidates is None:
+        candidates = pipeline_candidates(channels, train, test, candidates_per_channel)
     categories = {i: m.categories for i, m in train.items.items()}
     final: list[list[str]] = []
     for start in range(0, len(users), USER_BATCH):
         chunk = range(start, min(start + USER_BATCH, len(users)))
-        candidates = [merge_candidates([lists[n] for lists in per_channel]) for n in chunk]
         ids = [train.user_ids[users[n]] for n in chunk]
         metas = [train.users.get(u, UserMeta(u)) for u in ids]
-        scores = ranker.score_many(metas, [histories[users[n]] for n in chunk], candidates)
-        for cands, s in zip(candidates, scores, strict=True):
+        batch = [candidates[n] for n in chunk]
+        scores = ranker.score_many(metas, [histories[users[n]] for n in chunk], batch)
+        for cands, s in zip(batch, scores, strict=True):
             final.append(rerank(list(zip(cands, s.tolist(), strict=True)), k, categories, diversity))
     return ranking_metrics(final, relevant_items(test, users), k, train.n_items)

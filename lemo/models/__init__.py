@@ -7,7 +7,7 @@ Everything a caller needs is re-exported here; see docs/evaluation.md for how we
 from lemo.models.base import Model, RankerModel, RecallModel
 from lemo.models.data import EVENT_WEIGHTS, Interaction, ItemMeta, TrainingData, UserMeta, interactions_from_events
 from lemo.models.rankers import RankingExamples
-from lemo.models.registry import MODEL_KINDS, RANKER_KINDS, RECALL_KINDS, load_model, train_model
+from lemo.models.registry import MODEL_KINDS, RANKER_KINDS, RECALL_KINDS, load_model, train_model, train_recall
 from lemo.models.text import TEXT_DIM, embed_items
 
 __all__ = [
@@ -28,4 +28,5 @@ __all__ = [
     "interactions_from_events",
     "load_model",
     "train_model",
+    "train_recall",
 ]

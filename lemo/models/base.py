@@ -115,7 +115,7 @@ class CatalogRecall:
 
     def save(self, directory: Path) -> None:
         write_meta(directory, self.kind, self.params, item_ids=self.item_ids, **self.extra_meta())
-        np.savez_compressed(directory / "arrays.npz", **self.arrays())
+        save_arrays(directory, self.arrays())
 
     def extra_meta(self) -> dict[str, Any]:
         """JSON-serializable fields to store in model.json besides kind, params and item ids."""
@@ -124,6 +124,11 @@ class CatalogRecall:
     def arrays(self) -> dict[str, np.ndarray]:
         """The learned arrays to persist next to model.json."""
         raise NotImplementedError
+
+
+def save_arrays(directory: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    save: Any = np.savez_compressed  # numpy's stubs mistake **arrays for its allow_pickle flag
+    save(directory / "arrays.npz", **arrays)
 
 
 def load_arrays(directory: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

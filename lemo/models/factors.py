@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from lemo.models.base import CatalogRecall, cosine_neighbors, load_arrays
 
-ALS_DEFAULTS: dict[str, Any] = {"factors": 64, "regularization": 0.05, "alpha": 2.0, "iterations": 15}
+ALS_DEFAULTS: dict[str, Any] = {"factors": 32, "regularization": 10.0, "alpha": 5.0, "iterations": 15}
 
 
 class Als(CatalogRecall):
@@ -38,18 +38,20 @@ class Als(CatalogRecall):
     @classmethod
     def train(cls, data: Any, params: Mapping[str, Any], seed: int, threads: int) -> Als:
         from implicit.cpu.als import AlternatingLeastSquares  # imported late: it starts a thread pool
+        from threadpoolctl import threadpool_limits
 
         p = {**ALS_DEFAULTS, **params}
-        model = AlternatingLeastSquares(
-            factors=int(p["factors"]),
-            regularization=float(p["regularization"]),
-            alpha=float(p["alpha"]),
-            iterations=int(p["iterations"]),
-            random_state=seed,
-            num_threads=threads,
-            calculate_training_loss=False,
-        )
-        model.fit(data.matrix, show_progress=False)
+        with threadpool_limits(1, "blas"):  # implicit runs its own threads; nested BLAS threads only contend
+            model = AlternatingLeastSquares(
+                factors=int(p["factors"]),
+                regularization=float(p["regularization"]),
+                alpha=float(p["alpha"]),
+                iterations=int(p["iterations"]),
+                random_state=seed,
+                num_threads=threads,
+                calculate_training_loss=False,
+            )
+            model.fit(data.matrix, show_progress=False)
         return cls(data.item_ids, data.user_ids, p, model.user_factors, model.item_factors)
 
     def fold_in(self, history: sp.csr_matrix) -> np.ndarray:

@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from lemo.models.base import CatalogRecall, load_arrays, nan_rows_without_history
 from lemo.models.data import TrainingData
 
-EASE_DEFAULTS: dict[str, Any] = {"l2": 500.0, "max_items": 20000}
+EASE_DEFAULTS: dict[str, Any] = {"l2": 800.0, "max_items": 20000}
 
 
 class Ease(CatalogRecall):

@@ -27,6 +27,8 @@ class FieldEmbeddings(nn.Module):
     Index 0 of every field is "unknown", so unseen users, items and attribute values get a learned vector.
     """
 
+    offsets: torch.Tensor
+
     def __init__(self, cardinalities: Sequence[int], dim: int) -> None:
         super().__init__()
         offsets = torch.tensor([0, *list(torch.tensor(list(cardinalities)).cumsum(0)[:-1].tolist())])

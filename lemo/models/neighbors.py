@@ -15,8 +15,8 @@ import scipy.sparse as sp
 from lemo.models.base import CatalogRecall, csr_arrays, csr_from_arrays, load_arrays, nan_rows_without_history, top_k
 from lemo.models.data import TrainingData
 
-ITEM_CF_DEFAULTS: dict[str, Any] = {"neighbors": 200, "shrink": 10.0}
-USER_CF_DEFAULTS: dict[str, Any] = {"neighbors": 50, "shrink": 10.0}
+ITEM_CF_DEFAULTS: dict[str, Any] = {"neighbors": 400, "shrink": 10.0}
+USER_CF_DEFAULTS: dict[str, Any] = {"neighbors": 200, "shrink": 0.0}
 ROW_CHUNK = 2048
 
 
@@ -39,7 +39,7 @@ def shrunk_cosine(a: sp.csr_matrix, b: sp.csr_matrix, shrink: float, neighbors: 
         stop = min(start + ROW_CHUNK, a.shape[0])
         dot = (a[start:stop] @ b.T).toarray()
         overlap = (a_bin[start:stop] @ b_bin.T).toarray()
-        sim = dot / np.outer(a_norm[start:stop], b_norm) * overlap / (overlap + shrink)
+        sim = dot / np.outer(a_norm[start:stop], b_norm) * overlap / np.maximum(overlap + shrink, 1e-9)
         blocks.append(_keep_top(sim.astype(np.float32), neighbors))
     return sp.csr_matrix(sp.vstack(blocks)) if blocks else sp.csr_matrix(a.shape[:1] + b.shape[:1])
 

@@ -20,102 +20,25 @@ from torch import nn
 
 from lemo.models.base import CatalogRecall, RecallModel, read_meta, top_k, write_meta
 from lemo.models.data import TrainingData, UserMeta
-from lemo.models.modules import FactorizationMachine, FieldEmbeddings, mlp
+from lemo.models.ranker_nets import DeepFMNet, LinearFusionNet, WideDeepNet
 from lemo.models.ranking_features import ChannelScorer, FeatureBatch, FeatureSpace, pair_features
 
 RANKER_DEFAULTS: dict[str, Any] = {
-    "dim": 16,
-    "hidden": [128, 64],
+    "dim": 8,
+    "hidden": [64, 32],
     "dropout": 0.1,
-    "epochs": 4,
-    "batch_size": 2048,
-    "lr": 0.003,
+    "epochs": 10,
+    "early_stopping_share": 0.1,  # users whose candidates only measure when to stop (best epoch is kept)
+    "patience": 3,
+    "users_per_batch": 128,
+    "pointwise_weight": 0.1,  # a little pointwise loss keeps scores comparable across users (AUC, log loss)
+    "lr": 0.01,
     "weight_decay": 1e-6,
     "id_dropout": 0.1,  # share of training rows whose user/item id is hidden, so "unknown" ids learn a vector
     "candidates_per_channel": 100,
     "validation_ratio": 0.25,
     "negatives_per_positive": 4,  # only without recall channels
 }
-
-
-class DeepFMNet(nn.Module):
-    """logit = linear(fields, dense) + FM(field vectors, category vector, dense vectors) + DNN(all of them)."""
-
-    def __init__(
-        self,
-        cardinalities: Sequence[int],
-        n_categories: int,
-        n_dense: int,
-        dim: int,
-        hidden: Sequence[int],
-        dropout: float,
-    ) -> None:
-        super().__init__()
-        self.embeddings = FieldEmbeddings(cardinalities, dim)
-        self.linear = FieldEmbeddings(cardinalities, 1)
-        self.categories = nn.EmbeddingBag(n_categories + 1, dim, mode="mean", padding_idx=0)
-        self.category_linear = nn.EmbeddingBag(n_categories + 1, 1, mode="mean", padding_idx=0)
-        self.dense_vectors = nn.Parameter(torch.randn(n_dense, dim) * 0.01)
-        self.dense_linear = nn.Linear(n_dense, 1)
-        self.fm = FactorizationMachine()
-        n_vectors = len(cardinalities) + 1 + n_dense
-        self.dnn = mlp([n_vectors * dim + n_dense, *hidden, 1], dropout)
-
-    def forward(self, fields: torch.Tensor, categories: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
-        """fields int64 [B, F], categories int64 [B, C] (0 = padding), dense float [B, D] -> logits [B]."""
-        vectors = torch.cat(
-            [
-                self.embeddings(fields),
-                self.categories(categories).unsqueeze(1),
-                dense.unsqueeze(2) * self.dense_vectors.unsqueeze(0),
-            ],
-            dim=1,
-        )
-        first_order = self.linear(fields).sum(dim=(1, 2)) + self.category_linear(categories).squeeze(1)
-        deep = self.dnn(torch.cat([vectors.flatten(1), dense], dim=1)).squeeze(1)
-        return first_order + self.dense_linear(dense).squeeze(1) + self.fm(vectors) + deep
-
-
-class WideDeepNet(nn.Module):
-    """logit = wide(one-hot fields, user attribute x item category crosses, dense) + deep(MLP over embeddings)."""
-
-    CROSS_BUCKETS: ClassVar[int] = 50_000
-
-    def __init__(
-        self,
-        cardinalities: Sequence[int],
-        n_categories: int,
-        n_dense: int,
-        dim: int,
-        hidden: Sequence[int],
-        dropout: float,
-    ) -> None:
-        super().__init__()
-        self.n_categories = n_categories
-        self.wide_fields = FieldEmbeddings(cardinalities, 1)
-        self.wide_crosses = nn.EmbeddingBag(self.CROSS_BUCKETS + 1, 1, mode="sum", padding_idx=0)
-        nn.init.zeros_(self.wide_crosses.weight)
-        self.wide_dense = nn.Linear(n_dense, 1)
-        self.embeddings = FieldEmbeddings(cardinalities, dim)
-        self.categories = nn.EmbeddingBag(n_categories + 1, dim, mode="mean", padding_idx=0)
-        self.deep = mlp([(len(cardinalities) + 1) * dim + n_dense, *hidden, 1], dropout)
-
-    def crosses(self, fields: torch.Tensor, categories: torch.Tensor) -> torch.Tensor:
-        """Hashed (user attribute field, value, item category) ids [B, A * C]; 0 where either side is missing."""
-        attributes = fields[:, 2:]
-        n_attr = attributes.shape[1]
-        field_no = torch.arange(n_attr, device=fields.device).view(1, n_attr, 1)
-        key = (attributes.unsqueeze(2) * 1_000_003 + field_no * 7_919 + categories.unsqueeze(1)) % self.CROSS_BUCKETS
-        valid = (attributes.unsqueeze(2) > 0) & (categories.unsqueeze(1) > 0)
-        return torch.where(valid, key + 1, 0).flatten(1)
-
-    def forward(self, fields: torch.Tensor, categories: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
-        """fields int64 [B, F], categories int64 [B, C] (0 = padding), dense float [B, D] -> logits [B]."""
-        wide = self.wide_fields(fields).sum(dim=(1, 2)) + self.wide_dense(dense).squeeze(1)
-        if fields.shape[1] > 2:
-            wide = wide + self.wide_crosses(self.crosses(fields, categories)).squeeze(1)
-        vectors = torch.cat([self.embeddings(fields).flatten(1), self.categories(categories), dense], dim=1)
-        return wide + self.deep(vectors).squeeze(1)
 
 
 @dataclass
@@ -125,6 +48,7 @@ class RankingExamples:
     space: FeatureSpace
     features: FeatureBatch
     labels: np.ndarray  # float32 [n]
+    candidates_per_channel: int
 
     @classmethod
     def build(
@@ -153,10 +77,10 @@ class RankingExamples:
         p: dict[str, Any],
         seed: int,
     ) -> RankingExamples:
-        from lemo.models.registry import train_model  # the registry imports this module
+        from lemo.models.registry import train_recall  # the registry imports this module
 
         fit, valid = data.split(float(p["validation_ratio"]), seed=seed + 1)
-        refit = {name: train_model(m.kind, fit, m.params, seed=seed) for name, m in channels.items()}
+        refit = {name: train_recall(m.kind, fit, m.params, seed=seed) for name, m in channels.items()}
         histories = fit.histories()
         users = [data.users.get(u, UserMeta(u)) for u in data.user_ids]
         scores = ChannelScorer(space, refit).scores(histories, data.user_ids)
@@ -172,7 +96,7 @@ class RankingExamples:
         u, i = np.concatenate(pair_users), np.concatenate(pair_items)
         truth = set(zip(valid.rows.tolist(), (valid.cols + 1).tolist(), strict=True))
         labels = np.fromiter(((a, b) in truth for a, b in zip(u.tolist(), i.tolist(), strict=True)), np.float32)
-        return cls(space, pair_features(space, users, histories, u, i, scores), labels)
+        return cls(space, pair_features(space, users, histories, u, i, scores), labels, per_channel)
 
     @classmethod
     def _from_sampling(cls, data: TrainingData, space: FeatureSpace, p: dict[str, Any], seed: int) -> RankingExamples:
@@ -190,7 +114,18 @@ class RankingExamples:
         labels = np.concatenate([np.ones(len(positives_u), np.float32), np.zeros(int(keep.sum()), np.float32)])
         users = [data.users.get(x, UserMeta(x)) for x in data.user_ids]
         features = pair_features(space, users, data.histories(), u, i, [])
-        return cls(space, features, labels)
+        return cls(space, features, labels, 0)
+
+
+def _listwise_loss(logits: torch.Tensor, labels: torch.Tensor, group: torch.Tensor, n_groups: int) -> torch.Tensor:
+    """Softmax cross-entropy of each positive against its own user's candidates (ListNet with binary labels):
+    only the order within a user's list matters, which is what NDCG measures."""
+    peak = torch.zeros(n_groups, device=logits.device).scatter_reduce(
+        0, group, logits.detach(), "amax", include_self=False
+    )
+    sums = torch.zeros(n_groups, device=logits.device).index_add(0, group, torch.exp(logits - peak[group]))
+    log_softmax = logits - (torch.log(sums) + peak)[group]
+    return -(log_softmax * labels).sum() / labels.sum().clamp(min=1.0)
 
 
 class LearnedRanker:
@@ -245,24 +180,53 @@ class LearnedRanker:
         space = examples.space
         net = cls.build_net(space, p).to(device)
         optimizer = torch.optim.Adam(net.parameters(), lr=float(p["lr"]), weight_decay=float(p["weight_decay"]))
-        fields = torch.as_tensor(examples.features.fields, device=device)
-        dense = torch.as_tensor(examples.features.dense, device=device)
-        labels = torch.as_tensor(examples.labels, device=device)
+        features, labels = examples.features, examples.labels
+        order = np.argsort(features.fields[:, 0], kind="stable")  # examples grouped by user
+        fields = torch.as_tensor(features.fields[order], device=device)
+        dense = torch.as_tensor(features.dense[order], device=device)
+        target = torch.as_tensor(labels[order], device=device)
         categories = torch.as_tensor(space.category_table, device=device)
-        batch = int(p["batch_size"])
-        net.train()
-        for _ in range(int(p["epochs"])):
-            order = torch.as_tensor(rng.permutation(len(labels)), device=device)
-            for start in range(0, len(order), batch):
-                chosen = order[start : start + batch]
-                f = fields[chosen].clone()
+        group_starts = np.flatnonzero(np.r_[True, np.diff(features.fields[order, 0]) != 0])
+        groups = np.split(np.arange(len(order)), group_starts[1:])
+        shuffled = rng.permutation(len(groups))
+        n_held = int(len(groups) * float(p["early_stopping_share"])) if len(groups) >= 20 else 0
+        held, trained = [groups[g] for g in shuffled[:n_held]], [groups[g] for g in shuffled[n_held:]]
+
+        def batch_loss(chosen: list[np.ndarray], hide_ids: bool) -> torch.Tensor:
+            rows = torch.as_tensor(np.concatenate(chosen), device=device)
+            group = torch.as_tensor(np.repeat(np.arange(len(chosen)), [len(c) for c in chosen]), device=device)
+            f = fields[rows]
+            if hide_ids:
                 hide = torch.rand(f.shape[0], 2, device=device) < float(p["id_dropout"])
-                f[:, :2] = torch.where(hide, 0, f[:, :2])
-                logits = net(f, categories[fields[chosen, 1]], dense[chosen])
-                loss = nn.functional.binary_cross_entropy_with_logits(logits, labels[chosen])
+                f = torch.cat([torch.where(hide, 0, f[:, :2]), f[:, 2:]], dim=1)
+            logits = net(f, categories[fields[rows, 1]], dense[rows])
+            pointwise = nn.functional.binary_cross_entropy_with_logits(logits, target[rows])
+            return _listwise_loss(logits, target[rows], group, len(chosen)) + float(p["pointwise_weight"]) * pointwise
+
+        per_batch = max(1, int(p["users_per_batch"]))
+        best, best_state, stale = float("inf"), None, 0
+        for _ in range(int(p["epochs"])):
+            net.train()
+            epoch_order = rng.permutation(len(trained))
+            for start in range(0, len(trained), per_batch):
+                loss = batch_loss([trained[g] for g in epoch_order[start : start + per_batch]], True)
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
+            if not held:
+                continue
+            net.eval()
+            with torch.no_grad():
+                held_loss = float(batch_loss(held, False))
+            if held_loss < best - 1e-4:
+                best, stale = held_loss, 0
+                best_state = {name: t.detach().clone() for name, t in net.state_dict().items()}
+            else:
+                stale += 1
+                if stale >= int(p["patience"]):
+                    break
+        if best_state is not None:
+            net.load_state_dict(best_state)
         return cls(space, p, net, recall)
 
     def logits(self, batch: FeatureBatch) -> np.ndarray:
@@ -328,4 +292,9 @@ class WideDeep(LearnedRanker):
     net_class = WideDeepNet
 
 
-RANKER_CLASSES: dict[str, Any] = {"deepfm": DeepFM, "wide_deep": WideDeep}
+class LinearFusion(LearnedRanker):
+    kind = "fusion"
+    net_class = LinearFusionNet
+
+
+RANKER_CLASSES: dict[str, Any] = {"deepfm": DeepFM, "wide_deep": WideDeep, "fusion": LinearFusion}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from lemo.models.text import ContentRecall
 from lemo.models.two_tower import TwoTower
 
 RECALL_KINDS: tuple[str, ...] = ("item_cf", "user_cf", "als", "two_tower", "ease", "popular", "content")
-RANKER_KINDS: tuple[str, ...] = ("deepfm", "wide_deep")
+RANKER_KINDS: tuple[str, ...] = ("deepfm", "wide_deep", "fusion")
 MODEL_KINDS: tuple[str, ...] = RECALL_KINDS + RANKER_KINDS
 
 _LOADERS: dict[str, Any] = {
@@ -36,7 +37,20 @@ _LOADERS: dict[str, Any] = {
 
 
 def _threads() -> int:
-    return max(1, min(os.cpu_count() or 1, int(os.environ.get("LEMO_TRAIN_THREADS", "8"))))
+    """Threads per trainer. One by default: these models are small, and on a 2-core machine shared with the
+    mesh, OpenMP thread pools that spin on busy cores made training up to 16x slower than a single thread."""
+    return max(1, min(os.cpu_count() or 1, int(os.environ.get("LEMO_TRAIN_THREADS", "1"))))
+
+
+@contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    """Sets torch's intra-op threads for one training run and restores the caller's setting afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def train_model(
@@ -57,18 +71,27 @@ def train_model(
     candidates from `RankingExamples.build` so two rankers over the same channels share that work."""
     params = dict(params or {})
     device = default_device(device)
-    torch.set_num_threads(_threads())
     if kind not in MODEL_KINDS:
         raise ValueError(f"unknown model kind {kind!r}; expected one of {MODEL_KINDS}")
-    if kind in RANKER_KINDS:
-        return RANKER_CLASSES[kind].train(data, params, seed=seed, device=device, recall=recall, examples=examples)
     model: Model
-    if kind == "als":
-        model = Als.train(data, params, seed=seed, threads=_threads())
-    elif kind == "two_tower":
-        model = TwoTower.train(data, params, seed=seed, device=device)
-    else:
-        model = _LOADERS[kind].train(data, params)
+    with _torch_threads(_threads()):
+        if kind in RANKER_KINDS:
+            model = RANKER_CLASSES[kind].train(data, params, seed=seed, device=device, recall=recall, examples=examples)
+        elif kind == "als":
+            model = Als.train(data, params, seed=seed, threads=_threads())
+        elif kind == "two_tower":
+            model = TwoTower.train(data, params, seed=seed, device=device)
+        else:
+            model = _LOADERS[kind].train(data, params)
+    return model
+
+
+def train_recall(kind: str, data: TrainingData, params: dict[str, Any] | None = None, *, seed: int = 42) -> RecallModel:
+    """`train_model` for a recall kind, typed as the recall model it returns."""
+    if kind not in RECALL_KINDS:
+        raise ValueError(f"{kind!r} is not a recall kind; expected one of {RECALL_KINDS}")
+    model = train_model(kind, data, params, seed=seed)
+    assert isinstance(model, RecallModel)
     return model
 
 

@@ -6,6 +6,7 @@ request, so new users work from their history alone.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,12 +22,13 @@ from lemo.models.modules import mlp
 
 TWO_TOWER_DEFAULTS: dict[str, Any] = {
     "dim": 64,
-    "epochs": 20,
-    "batch_size": 512,
-    "lr": 0.005,
+    "epochs": 10,  # more epochs overfit on the validation split
+    "batch_size": 128,  # users per step
+    "lr": 0.01,
     "temperature": 0.1,
+    "target_ratio": 0.25,  # share of each history hidden as targets per step (the holdout share we predict)
     "negatives": 4096,
-    "weight_decay": 1e-6,
+    "weight_decay": 0.0,
     "id_dropout": 0.2,
 }
 
@@ -43,21 +45,11 @@ class TwoTowerNet(nn.Module):
             nn.init.normal_(table.weight, std=0.05)
 
     def users(
-        self,
-        hist_items: torch.Tensor,
-        hist_offsets: torch.Tensor,
-        hist_counts: torch.Tensor,
-        user_ids: torch.Tensor,
-        drop_items: torch.Tensor | None = None,
+        self, hist_items: torch.Tensor, hist_offsets: torch.Tensor, hist_counts: torch.Tensor, user_ids: torch.Tensor
     ) -> torch.Tensor:
-        """History bags (flat item indices + offsets, counts [batch]) and user ids [batch] -> unit [batch, dim].
-        `drop_items` [batch] removes each row's target from its own history (no label leak in training)."""
+        """History bags (flat item indices + offsets, counts [batch]) and user ids [batch] -> unit [batch, dim]."""
         summed = self.history(hist_items, hist_offsets)
-        counts = hist_counts.to(summed.dtype)
-        if drop_items is not None:
-            summed = summed - self.history.weight[drop_items]
-            counts = counts - 1
-        mean = summed / counts.clamp(min=1.0).unsqueeze(1)
+        mean = summed / hist_counts.to(summed.dtype).clamp(min=1.0).unsqueeze(1)
         return nn.functional.normalize(self.user_mlp(torch.cat([mean, self.user_id(user_ids)], dim=1)), dim=1)
 
     def items(self, item_ids: torch.Tensor, cat_items: torch.Tensor, cat_offsets: torch.Tensor) -> torch.Tensor:
@@ -67,13 +59,12 @@ class TwoTowerNet(nn.Module):
 
 def _bags(matrix: sp.csr_matrix, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """EmbeddingBag inputs (1-based indices, offsets, counts) for the given CSR rows."""
-    counts = np.diff(matrix.indptr)[rows]
-    flat = np.concatenate([matrix.indices[matrix.indptr[r] : matrix.indptr[r + 1]] for r in rows]) if len(rows) else []
-    offsets = np.concatenate(([0], np.cumsum(counts)[:-1])) if len(rows) else np.zeros(0)
+    selected = matrix[rows]
+    selected.sort_indices()
     return (
-        torch.as_tensor(np.asarray(flat, dtype=np.int64) + 1),
-        torch.as_tensor(offsets, dtype=torch.int64),
-        torch.as_tensor(counts, dtype=torch.int64),
+        torch.as_tensor(selected.indices.astype(np.int64) + 1),
+        torch.as_tensor(selected.indptr[:-1].astype(np.int64)),
+        torch.as_tensor(np.diff(selected.indptr).astype(np.int64)),
     )
 
 
@@ -105,6 +96,9 @@ class TwoTower(CatalogRecall):
 
     @classmethod
     def train(cls, data: TrainingData, params: Mapping[str, Any], seed: int, device: str) -> TwoTower:
+        """Each step takes a batch of users, hides a random `target_ratio` of every history, and trains the user
+        vector built from the rest to put the hidden items on top (softmax over the catalog, or over the targets
+        plus a shared uniform sample when the catalog is larger than `negatives`)."""
         p = {**TWO_TOWER_DEFAULTS, **params}
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
@@ -113,25 +107,24 @@ class TwoTower(CatalogRecall):
         net = TwoTowerNet(data.n_items, data.n_users, len(categories), int(p["dim"])).to(device)
         optimizer = torch.optim.Adam(net.parameters(), lr=float(p["lr"]), weight_decay=float(p["weight_decay"]))
         binary = (data.matrix > 0).astype(np.float32).tocsr()
-        pair_users, pair_items = (a.astype(np.int64) for a in binary.nonzero())
+        active = np.flatnonzero(np.diff(binary.indptr) >= 2)  # a user needs an input and a target
         batch, temperature = int(p["batch_size"]), float(p["temperature"])
-        n_negatives = int(p["negatives"])
         net.train()
         for _ in range(int(p["epochs"])):
-            order = rng.permutation(len(pair_users))
-            for start in range(0, len(order), batch):
-                chosen = order[start : start + batch]
-                users, targets = pair_users[chosen], pair_items[chosen]
-                hist, offsets, counts = (t.to(device) for t in _bags(binary, users))
-                ids = torch.as_tensor(users + 1, device=device)
+            for chosen in np.array_split(rng.permutation(active), max(1, math.ceil(len(active) / batch))):
+                rows = binary[chosen]
+                hidden = rng.random(rows.nnz) < float(p["target_ratio"])
+                inputs, targets = _masked(rows, ~hidden), _masked(rows, hidden)
+                hist, offsets, counts = (t.to(device) for t in _bags(inputs, np.arange(len(chosen))))
+                ids = torch.as_tensor(chosen + 1, device=device)
                 ids = torch.where(torch.rand(len(ids), device=device) < float(p["id_dropout"]), 0, ids)
-                target = torch.as_tensor(targets + 1, device=device)
-                user_vec = net.users(hist, offsets, counts, ids, drop_items=target)
-                pool, labels = _softmax_pool(targets, data.n_items, n_negatives, rng)
+                user_vec = net.users(hist, offsets, counts, ids)
+                pool = _softmax_pool(targets.indices, data.n_items, int(p["negatives"]), rng)
                 cats, cat_offsets, _ = _bags(item_categories, pool)
                 item_vec = net.items(torch.as_tensor(pool + 1, device=device), cats.to(device), cat_offsets.to(device))
-                logits = user_vec @ item_vec.T / temperature
-                loss = nn.functional.cross_entropy(logits, torch.as_tensor(labels, device=device))
+                log_probs = torch.log_softmax(user_vec @ item_vec.T / temperature, dim=1)
+                target = torch.as_tensor(targets[:, pool].toarray(), device=device)
+                loss = -(log_probs * target).sum() / target.sum().clamp(min=1.0)
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
@@ -183,15 +176,19 @@ class TwoTower(CatalogRecall):
         return cls(meta["item_ids"], meta["user_ids"], meta["categories"], item_categories, meta["params"], net)
 
 
-def _softmax_pool(
-    targets: np.ndarray, n_items: int, n_negatives: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Items the softmax runs over: the whole catalog when it is small, else the batch's targets plus a shared
-    uniform sample. Returns (pool item indices, label position of each target in the pool)."""
+def _softmax_pool(targets: np.ndarray, n_items: int, n_negatives: int, rng: np.random.Generator) -> np.ndarray:
+    """Items the softmax runs over: the whole catalog when it is small, else the targets plus a uniform sample."""
     if n_items <= n_negatives:
-        return np.arange(n_items), targets
-    pool = np.unique(np.concatenate([targets, rng.integers(0, n_items, n_negatives)]))
-    return pool, np.searchsorted(pool, targets)
+        return np.arange(n_items)
+    return np.unique(np.concatenate([targets, rng.integers(0, n_items, n_negatives)]))
+
+
+def _masked(rows: sp.csr_matrix, keep: np.ndarray) -> sp.csr_matrix:
+    """The entries of `rows` where `keep` (aligned with rows.data) is true."""
+    out = rows.copy()
+    out.data = np.where(keep, out.data, 0.0).astype(np.float32)
+    out.eliminate_zeros()
+    return out
 
 
 def _category_matrix(data: TrainingData, categories: Sequence[str]) -> sp.csr_matrix:

@@ -1,0 +1,78 @@
+"""`lemo eval`: arguments and entry point (wired into lemo/cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from lemo.evaluation.docs import write_docs
+from lemo.evaluation.report import render_text, write_chart
+from lemo.evaluation.runner import file_data, movielens_data, run_protocol
+from lemo.models import RANKER_KINDS, RECALL_KINDS
+
+
+def _kinds(value: str, allowed: tuple[str, ...]) -> list[str]:
+    kinds = [v.strip() for v in value.split(",") if v.strip()]
+    unknown = sorted(set(kinds) - set(allowed))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown kind(s) {unknown}; expected some of {', '.join(allowed)}")
+    return kinds
+
+
+def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--interactions", type=Path, help="CSV/Parquet in the `lemo load interactions` format (default: MovieLens-100k)"
+    )
+    parser.add_argument("--k", type=int, default=10, help="list length for every ranking metric (default 10)")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the per-user 75/25 split and of training")
+    parser.add_argument(
+        "--channels",
+        type=lambda v: _kinds(v, RECALL_KINDS),
+        default=list(RECALL_KINDS),
+        help=f"comma-separated recall channels (default: {','.join(RECALL_KINDS)})",
+    )
+    parser.add_argument(
+        "--rankers",
+        type=lambda v: _kinds(v, RANKER_KINDS),
+        default=list(RANKER_KINDS),
+        help=f"comma-separated rankers, each evaluated alone and in the pipeline (default: {','.join(RANKER_KINDS)})",
+    )
+    parser.add_argument("--diversity", type=float, default=0.0, help="MMR category-diversity weight in rerank")
+    parser.add_argument(
+        "--output-dir",
+        type=Path,
+        help="write evaluation.md and evaluation.png here (default: docs/ on MovieLens, nothing otherwise)",
+    )
+    parser.add_argument("--quick", action="store_true", help="a few epochs only: a smoke run, not a measurement")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    started = time.perf_counter()
+    if args.interactions is not None:
+        data, dataset, output = file_data(args.interactions), args.interactions.name, args.output_dir
+    else:
+        data, dataset, output = movielens_data(), "MovieLens-100k", args.output_dir or Path("docs")
+    loaded = time.perf_counter() - started
+    report = run_protocol(
+        data,
+        dataset=dataset,
+        k=args.k,
+        seed=args.seed,
+        channels=args.channels,
+        rankers=args.rankers,
+        quick=args.quick,
+        diversity=args.diversity,
+        quiet=args.quiet,
+        log=lambda line: print(line, file=sys.stderr),
+    )
+    report.timings = {"load data": loaded, **report.timings}
+    print(render_text(report))
+    if output is not None:
+        command = "lemo eval" + (f" --interactions {args.interactions}" if args.interactions else "")
+        write_docs(report, output / "evaluation.md", command=command)
+        write_chart(report, output / "evaluation.png")
+        print(f"\nwrote {output / 'evaluation.md'} and {output / 'evaluation.png'}")
+    return 0
