@@ -9,7 +9,7 @@ from pathlib import Path
 
 from lemo.evaluation.docs import write_docs
 from lemo.evaluation.report import render_text, write_chart
-from lemo.evaluation.runner import file_data, movielens_data, run_protocol
+from lemo.evaluation.runner import PIPELINE_CHANNELS, file_data, movielens_data, run_protocol
 from lemo.models import RANKER_KINDS, RECALL_KINDS
 
 
@@ -39,6 +39,12 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
         default=list(RANKER_KINDS),
         help=f"comma-separated rankers, each evaluated alone and in the pipeline (default: {','.join(RANKER_KINDS)})",
     )
+    parser.add_argument(
+        "--pipeline-channels",
+        type=lambda v: _kinds(v, RECALL_KINDS),
+        default=list(PIPELINE_CHANNELS),
+        help=f"channels merged and fused in the pipeline (default: {','.join(PIPELINE_CHANNELS)})",
+    )
     parser.add_argument("--diversity", type=float, default=0.0, help="MMR category-diversity weight in rerank")
     parser.add_argument(
         "--output-dir",
@@ -63,6 +69,7 @@ def run_eval(args: argparse.Namespace) -> int:
         seed=args.seed,
         channels=args.channels,
         rankers=args.rankers,
+        pipeline_channels=args.pipeline_channels,
         quick=args.quick,
         diversity=args.diversity,
         quiet=args.quiet,

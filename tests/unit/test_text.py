@@ -1,0 +1,31 @@
+"""Text embeddings and the content channel: the one signal a brand-new item has."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from lemo.models import TEXT_DIM, ItemMeta, RecallModel, embed_items, load_model, train_model
+from tests.unit.synthetic_data import cluster_of_item, planted
+
+
+def test_embeddings_are_unit_vectors_and_close_for_similar_texts() -> None:
+    ids, vectors = embed_items(
+        [ItemMeta("a", "Star Wars", ["sci-fi"]), ItemMeta("b", "Star Trek", ["sci-fi"]), ItemMeta("c", "Pasta recipes")]
+    )
+    assert ids == ["a", "b", "c"] and vectors.shape == (3, TEXT_DIM) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-5)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+def test_content_channel_recommends_same_theme_and_round_trips(tmp_path: Path) -> None:
+    model = train_model("content", planted())
+    assert isinstance(model, RecallModel)
+    top = model.recommend(["i-0", "i-1"], 5)
+    assert [cluster_of_item(i) for i, _ in top] == [0] * 5
+    assert model.recommend(["unknown"], 5) == [] and model.similar_items("unknown", 3) == []
+    model.save(tmp_path)
+    loaded = load_model("content", tmp_path)
+    assert isinstance(loaded, RecallModel)
+    assert loaded.recommend(["i-0", "i-1"], 5) == top
