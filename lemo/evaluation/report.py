@@ -13,7 +13,7 @@ def metrics_table(report: EvalReport) -> str:
     k = report.k
     columns = [f"ndcg@{k}", f"precision@{k}", f"recall@{k}", f"hr@{k}", "coverage"]
     lines = [
-        "| model | " + " | ".join(c.replace("@", "@") for c in columns) + " |",
+        "| model | " + " | ".join(columns) + " |",
         "|---|" + "---:|" * len(columns),
     ]
     for name, metrics in report.rows.items():
@@ -61,9 +61,9 @@ def write_chart(report: EvalReport, path: Path) -> None:
         ax.bar(x + (n - 1.5) * width, [report.rows[r][metric] for r in names], width, label=metric)
     ax.axhline(PUBLISHED_NDCG["BiVAE"], color="grey", linestyle="--", linewidth=1, label="BiVAE ndcg@10 (published)")
     ax.set_xticks(x, names, rotation=30, ha="right")
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, 1.15)
     ax.set_title(f"{report.dataset}: per-user random 75/25 split, full ranking, top {k}")
-    ax.legend(fontsize=8, ncol=3, loc="upper left")
+    ax.legend(fontsize=8, ncol=5, loc="upper center")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -1,4 +1,4 @@
-"""Learned rankers, DeepFM (Guo et al. 2017) and Wide & Deep (Cheng et al. 2016), over `ranking_features`.
+"""Learned rankers (DeepFM, Wide & Deep, linear fusion; networks in `ranker_nets`) over `ranking_features`.
 
 With recall channels they are trained as a learned fusion: the training data is split again per user into a
 fit part and a validation part, the channels are retrained on the fit part, and the ranker learns which of
@@ -262,7 +262,8 @@ class LearnedRanker:
         context: Mapping[str, Any] | None = None,
     ) -> np.ndarray:
         """Logits float32 [len(candidates)] (higher is better; sigmoid gives a click probability). Unknown users
-        and items fall back to the learned "unknown" embeddings plus history and channel features."""
+        and items fall back to the learned "unknown" embeddings plus history and channel features. `context`
+        (time, device, scenario) is accepted so callers need not change when context features arrive; unused."""
         meta = UserMeta(user) if isinstance(user, str) else user
         if not candidates:
             return np.zeros(0, dtype=np.float32)
