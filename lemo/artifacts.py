@@ -4,6 +4,7 @@ The URI is a local directory (`file:///path` or a plain path) by default. Layout
   <root>/<tenant>/runs/<run_id>/...        one run's export and splits (deleted by cleanup)
   <root>/<tenant>/models/<kind>/<run_id>/  one model version's artifact
   <root>/<tenant>/vectors/<run_id>.db      one run's item vectors (Milvus Lite)
+  <root>/<tenant>/archive/snapshot.parquet the tenant's events as of the last export
 Writes go to a temporary sibling first and are renamed into place, so a retried or killed activity never
 leaves a half-written artifact where a reader could load it.
 """
@@ -37,6 +38,10 @@ class ArtifactStore:
 
     def _tenant(self, tenant_id: str) -> Path:
         return self.root / validate_tenant_id(tenant_id)
+
+    def snapshot_file(self, tenant_id: str) -> Path:
+        """The tenant's archive snapshot (its events as Parquet), kept between runs."""
+        return self._tenant(tenant_id) / "archive" / "snapshot.parquet"
 
     def runs_root(self, tenant_id: str) -> Path:
         return self._tenant(tenant_id) / "runs"

@@ -89,7 +89,8 @@ async def cleanup_tenant(_: WorkflowActivityContext, request: TenantCleanup) -> 
                 shutil.rmtree(run, ignore_errors=True)
                 old_runs += 1
     logger.info(
-        "cleanup: %d expired items, %d old events, %d pruned versions, %d old runs",
+        "cleanup as of %.0f: %d expired items, %d old events, %d pruned versions, %d old runs",
+        request.now,
         expired_items,
         expired_events,
         pruned,

@@ -7,6 +7,7 @@ store steps are coroutines that open their clients on the worker's own event loo
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -29,7 +30,7 @@ from lemo.models.rankers import LearnedRanker
 from lemo.registry import ActivationPolicy, ModelVersion, primary_metric, should_activate
 from lemo.stores.mongo import EventArchive, ItemRepository, ModelRegistry, UserRepository
 from lemo.stores.vectors import VectorIndex
-from lemo.training import load_run_data, write_export
+from lemo.training import archived_after, load_run_data, merge_snapshot, read_snapshot, write_export, write_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +57,7 @@ class ActivityDeps(BaseModel):
     vector_uri: str = ""
     pubsub_name: str
     models_topic: str
+    retention_days: float = 365.0
     device: str | None = None
 
 
@@ -101,22 +103,40 @@ class ExportInput(RunRef):
 
 
 async def export_interactions(_: WorkflowActivityContext, request: ExportInput) -> dict[str, Any]:
-    """Writes the tenant's archived events (the newest `max_interactions` if set), items and users."""
-    started = time.perf_counter()
+    """Writes the tenant's archived events (the newest `max_interactions` if set), items and users, reading
+    only what was archived since the tenant's snapshot (see lemo/training.py)."""
+    started, now = time.perf_counter(), time.time()
+    settings, store = deps(), _artifacts()
+    snapshot_path = store.snapshot_file(request.tenant_id)
+    snapshot = await asyncio.to_thread(read_snapshot, snapshot_path, now)
     async with mongo_session() as db:
-        rows = [r async for r in EventArchive(db, retention_days=36500).training_rows(request.tenant_id)]
+        archive = EventArchive(db, retention_days=settings.retention_days)
+        rows = [r async for r in archive.training_rows(request.tenant_id, archived_after(snapshot))]
         items = [i async for i in ItemRepository(db).scan(request.tenant_id, ITEM_FIELDS)]
         users = [u async for u in UserRepository(db).scan(request.tenant_id)]
-    if request.max_interactions is not None and len(rows) > request.max_interactions:
-        rows = sorted(rows, key=lambda r: float(r.get("timestamp") or 0.0))[-request.max_interactions :]
-    store = _artifacts()
+    frame = merge_snapshot(snapshot, rows, retention_cutoff=now - settings.retention_days * 86400)
+    await asyncio.to_thread(write_snapshot, snapshot_path, frame, snapshot.full_scan_at if snapshot else now)
+    if request.max_interactions is not None and len(frame) > request.max_interactions:
+        frame = frame.sort_values("timestamp", kind="stable").tail(request.max_interactions)
     with store.writing(store.run_dir(request.tenant_id, request.run_id)) as tmp:
-        counts = write_export(tmp, rows, items, users)
+        counts = write_export(tmp, frame, items, users)
     seconds = time.perf_counter() - started
     logger.info(
-        "exported %d interactions in %.1f s", counts.interactions, seconds, extra={"tenant_id": request.tenant_id}
+        "exported %d interactions (%d read, %s) in %.1f s",
+        counts.interactions,
+        len(rows),
+        "incremental" if snapshot else "full scan",
+        seconds,
+        extra={"tenant_id": request.tenant_id},
     )
-    return {"interactions": counts.interactions, "items": counts.items, "users": counts.users, "seconds": seconds}
+    return {
+        "interactions": counts.interactions,
+        "items": counts.items,
+        "users": counts.users,
+        "read": len(rows),
+        "incremental": snapshot is not None,
+        "seconds": seconds,
+    }
 
 
 def build_features(_: WorkflowActivityContext, request: RunRef) -> dict[str, Any]:

@@ -27,6 +27,7 @@ def build_runtime(settings: TrainerSettings) -> WorkflowRuntime:
             vector_uri=settings.milvus_uri,
             pubsub_name=settings.pubsub_name,
             models_topic=MODELS_TOPIC,
+            retention_days=settings.archive_retention_days,
             device=settings.device or None,
         )
     )

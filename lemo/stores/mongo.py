@@ -50,6 +50,7 @@ class EventArchive:
                     [("tenant_id", ASCENDING), ("user_id", ASCENDING), ("timestamp", DESCENDING)],
                     name="tenant_user_time",
                 ),
+                IndexModel([("tenant_id", ASCENDING), ("archived_at", ASCENDING)], name="tenant_archived"),
             ],
         )
 
@@ -57,6 +58,7 @@ class EventArchive:
         """Stores the event once; returns False when this tenant already archived that event_id."""
         doc = event.model_dump(mode="json")
         doc["_id"] = f"{event.tenant_id}/{event.event_id}"
+        doc["archived_at"] = time.time()
         try:
             await self._events.insert_one(doc)
         except DuplicateKeyError:
@@ -67,7 +69,8 @@ class EventArchive:
         """Stores events in one command; ids already archived (redeliveries) are skipped, not errors."""
         if not events:
             return
-        docs = [{**e.model_dump(mode="json"), "_id": f"{e.tenant_id}/{e.event_id}"} for e in events]
+        now = time.time()
+        docs = [{**e.model_dump(mode="json"), "_id": f"{e.tenant_id}/{e.event_id}", "archived_at": now} for e in events]
         try:
             await self._events.insert_many(docs, ordered=False)
         except BulkWriteError as exc:
@@ -82,13 +85,14 @@ class EventArchive:
         async for doc in cursor:
             yield Interaction(item_id=doc["item_id"], type=doc["type"], timestamp=doc["timestamp"])
 
-    async def training_rows(self, tenant_id: str, since: float = 0.0) -> AsyncIterator[dict[str, Any]]:
-        """Every archived event of the tenant with what training needs: user, item, type, value, time."""
-        cursor = self._events.find(
-            {"tenant_id": tenant_id, "timestamp": {"$gte": since}},
-            projection={"_id": 0, "user_id": 1, "item_id": 1, "type": 1, "value": 1, "timestamp": 1},
-            batch_size=10_000,
-        )
+    async def training_rows(self, tenant_id: str, archived_after: float | None = None) -> AsyncIterator[dict[str, Any]]:
+        """The tenant's archived events with what training needs (event id, user, item, type, value, time and
+        when it was archived): all of them, or those archived after `archived_after` (an incremental export)."""
+        query: dict[str, Any] = {"tenant_id": tenant_id}
+        if archived_after is not None:
+            query["archived_at"] = {"$gt": archived_after}
+        fields = ("event_id", "user_id", "item_id", "type", "value", "timestamp", "archived_at")
+        cursor = self._events.find(query, projection={"_id": 0, **dict.fromkeys(fields, 1)}, batch_size=10_000)
         async for doc in cursor:
             yield doc
 
@@ -105,9 +109,20 @@ class EventArchive:
         return sorted(await self._events.distinct("tenant_id"))
 
     async def purge_expired(self, tenant_id: str, now: float | None = None) -> int:
-        """Deletes the tenant's events older than the retention period; returns how many."""
+        """Deletes the tenant's events archived longer ago than the retention period; returns how many.
+
+        Retention counts from archiving, not from the event's own time, so a backfill of old history (MovieLens
+        ratings from 1998, say) is kept for the retention period like any other event."""
         cutoff = (now if now is not None else time.time()) - self._retention_s
-        result = await self._events.delete_many({"tenant_id": tenant_id, "timestamp": {"$lt": cutoff}})
+        result = await self._events.delete_many(
+            {
+                "tenant_id": tenant_id,
+                "$or": [
+                    {"archived_at": {"$lt": cutoff}},
+                    {"archived_at": {"$exists": False}, "timestamp": {"$lt": cutoff}},
+                ],
+            }
+        )
         return result.deleted_count
 
 

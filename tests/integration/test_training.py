@@ -18,7 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from lemo.datasets import movielens
 from lemo.events import Event, EventType
-from lemo.models import MODEL_KINDS
+from lemo.models import MODEL_KINDS, RANKER_KINDS
 from lemo.stores.mongo import EventArchive, ItemRepository, ModelRegistry
 from lemo.stores.vectors import VectorIndex
 from tests.integration.conftest import unique
@@ -107,7 +107,7 @@ async def test_train_registers_evaluates_indexes_and_activates_every_model(
     assert set(models) == set(MODEL_KINDS)
     for kind, model in models.items():
         assert model["activated"], (kind, model)
-        metric = "auc" if kind in ("deepfm", "wide_deep") else "ndcg@10"
+        metric = "auc" if kind in RANKER_KINDS else "ndcg@10"
         assert model["metrics"][metric] > (0.5 if metric == "auc" else 0.0), (kind, model["metrics"])
 
     registry = ModelRegistry(db)
@@ -124,6 +124,9 @@ async def test_train_registers_evaluates_indexes_and_activates_every_model(
     run = _wait(trainer, tenant, second, _finished)
     assert run["status"] == "COMPLETED", (run.get("failure"), run)
     assert {k: m["activated"] for k, m in run["output"]["models"].items()} == {"als": False, "item_cf": False}
+    exported = run["output"]["exported"]
+    # The second run read only what was archived since the first (everything here: within the overlap window).
+    assert exported["incremental"] and exported["interactions"] == first_output["exported"]["interactions"]
     listing = _call(trainer, "GET", f"tenants/{tenant}/models", params={"kind": "als"}).json()
     assert listing["active"] == {"als": 1}
     assert [(v["version"], v["status"]) for v in listing["versions"]] == [(2, "candidate"), (1, "active")]
@@ -197,6 +200,8 @@ async def test_cleanup_cron_deletes_expired_items_and_old_events(
     await items.update(tenant, "gone", {"expires_at": _past()})
     archive = EventArchive(db, retention_days=1)
     await archive.append(Event(tenant_id=tenant, user_id="u", item_id="kept", type=EventType.VIEW, timestamp=1.0))
+    # Retention counts from archiving: make this event look archived two days ago.
+    await db["events"].update_many({"tenant_id": tenant}, {"$set": {"archived_at": time.time() - 2 * 86400}})
     committed = (ROOT / "components" / "cron-cleanup.yaml").read_text()
     fast = committed.replace('"0 30 3 * * *"', '"@every 1s"')
     assert fast != committed
@@ -207,6 +212,7 @@ async def test_cleanup_cron_deletes_expired_items_and_old_events(
         component_overrides={"cron-cleanup.yaml": fast},
     ).start()
     try:
+
         async def cleaned() -> bool:
             events = [i async for i in archive.interactions(tenant)]
             return await items.get(tenant, "gone") is None and not events

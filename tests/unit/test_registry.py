@@ -9,7 +9,17 @@ import pytest
 
 from lemo.artifacts import ArtifactStore, UnsupportedArtifactUri
 from lemo.registry import ActivationPolicy, ModelVersion, should_activate
-from lemo.training import load_run_data, read_export, write_export
+from lemo.training import (
+    FULL_RESCAN_S,
+    SNAPSHOT_OVERLAP_S,
+    archived_after,
+    load_run_data,
+    merge_snapshot,
+    read_export,
+    read_snapshot,
+    write_export,
+    write_snapshot,
+)
 
 
 def _version(ndcg: float | None, version: int = 1) -> ModelVersion:
@@ -93,3 +103,35 @@ def test_export_round_trip_and_deterministic_split(tmp_path: Path) -> None:
     assert run is again  # steps of one run share one read
     assert len(run.train.rows) + len(run.holdout.rows) == len(data.rows)
     assert set(run.holdout.rows.tolist()) <= set(run.train.rows.tolist())  # every holdout user also trains
+
+
+def test_archive_snapshot_reads_only_new_events_and_forgets_old_ones(tmp_path: Path) -> None:
+    path = tmp_path / "snapshot.parquet"
+    now = 1_000_000.0
+    assert read_snapshot(path, now) is None
+    first = [
+        {
+            "event_id": f"e{n}",
+            "user_id": "u",
+            "item_id": f"i{n}",
+            "type": "click",
+            "value": None,
+            "timestamp": now - 9e6,  # old history: retention counts from archiving
+            "archived_at": now - n * 86400,
+        }
+        for n in range(3)
+    ]
+    frame = merge_snapshot(None, first, retention_cutoff=now - 1.5 * 86400)
+    assert sorted(frame["event_id"]) == ["e0", "e1"]  # e2 is past retention
+    write_snapshot(path, frame, full_scan_at=now)
+
+    snapshot = read_snapshot(path, now + 60)
+    assert snapshot is not None and snapshot.watermark == now
+    assert archived_after(snapshot) == now - SNAPSHOT_OVERLAP_S
+    again = [{**first[1], "value": 5.0}, {**first[0], "event_id": "e9", "archived_at": now + 30}]
+    merged = merge_snapshot(snapshot, again, retention_cutoff=now - 1.5 * 86400)
+    assert sorted(merged["event_id"]) == ["e0", "e1", "e9"]  # a re-read event counts once, its latest copy
+    assert merged.set_index("event_id").loc["e1", "value"] == 5.0
+
+    write_snapshot(path, merged, full_scan_at=snapshot.full_scan_at)
+    assert read_snapshot(path, now + FULL_RESCAN_S + 1) is None  # due for a full rescan
