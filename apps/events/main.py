@@ -1,4 +1,4 @@
-"""events: the behavior-event intake; publishes validated events to the events topic."""
+"""events: the behavior-event intake; publishes validated events to the events topic and archives them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from apps.events import archive as archiving
 from apps.events import track
 from apps.events.settings import EventsSettings
 from apps.shared.errors import install_error_handlers
@@ -19,14 +20,14 @@ from lemo.stores.mongo import EventArchive, open_database
 
 settings = EventsSettings()
 configure_logging("events", settings.log_level)
+archive = EventArchive(open_database(settings.mongodb_uri, settings.mongodb_database), settings.archive_retention_days)
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.settings = settings
-    app.state.archive = EventArchive(
-        open_database(settings.mongodb_uri, settings.mongodb_database), settings.archive_retention_days
-    )
+    app.state.archive = archive
+    await archive.ensure_indexes()
     async with sidecar_http(settings.publish_timeout_s) as http:
         app.state.publisher = Publisher(http, settings.pubsub_name)
         yield
@@ -37,3 +38,4 @@ install_error_handlers(app)
 require_app_token(app)  # every route but /healthz: callers come through the sidecar
 app.include_router(health_router("events"))
 app.include_router(track.router)
+archiving.subscribe(app, archive, settings)

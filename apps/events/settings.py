@@ -9,3 +9,6 @@ class EventsSettings(LemoSettings):
     model_config = SettingsConfigDict(env_prefix="EVENTS_", extra="ignore")
 
     publish_timeout_s: float = 5.0
+    # The archive consumer takes events in large deliveries: one insert each.
+    archive_bulk_max_messages: int = 1000
+    archive_bulk_max_await_ms: int = 200

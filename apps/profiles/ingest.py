@@ -1,4 +1,5 @@
-"""The events-topic consumer (the old Flink job's entry): each event goes to its user's actor and the archive.
+"""The events-topic consumer (the old Flink job's entry): each event goes to its user's actor (the events app
+archives them through its own subscription).
 
 Replies follow Dapr's pub/sub contract: SUCCESS acknowledges, RETRY asks for redelivery, DROP sends the
 message to the subscription's dead-letter topic (nothing is silently lost).
@@ -19,7 +20,7 @@ from pydantic import ValidationError
 from actors.user_profile import ACTOR_TYPE, UserProfileActorInterface
 from apps.profiles.realtime import HotCounter, ItemFeatures
 from lemo.events import Event, user_actor_id
-from lemo.stores.mongo import EventArchive, UserRepository
+from lemo.stores.mongo import UserRepository
 
 logger = logging.getLogger(__name__)
 
@@ -52,16 +53,15 @@ class KnownUsers:
 class Realtime:
     """What the events consumer updates besides the user's actor."""
 
-    archive: EventArchive
     users: KnownUsers
     items: ItemFeatures
     hot: HotCounter
 
 
 async def ingest_bulk(body: dict[str, Any], rt: Realtime) -> dict[str, Any]:
-    """A bulk delivery from the events topic: one actor turn per user (all of that user's events, in order) and
-    one archive write for the batch. An entry is acknowledged only once both hold it; a redelivered entry is
-    harmless (the actor remembers event ids; the archive keys on them)."""
+    """A bulk delivery from the events topic: one actor turn per user (all of that user's events, in order). An
+    entry is acknowledged once its actor holds it; a redelivered entry is harmless (the actor remembers event
+    ids)."""
     statuses: dict[str, str] = {}
     by_user: dict[str, list[tuple[str, Event]]] = {}
     for entry in body.get("entries") or []:
@@ -75,8 +75,6 @@ async def ingest_bulk(body: dict[str, Any], rt: Realtime) -> dict[str, Any]:
             statuses[entry_id] = DROP["status"]
             continue
         by_user.setdefault(event.actor_id, []).append((entry_id, event))
-
-    applied: list[Event] = []
 
     async def record(actor_id: str, batch: list[tuple[str, Event]]) -> None:
         try:
@@ -92,17 +90,15 @@ async def ingest_bulk(body: dict[str, Any], rt: Realtime) -> dict[str, Any]:
             return
         for (entry_id, event), new in zip(batch, is_new, strict=True):
             statuses[entry_id] = SUCCESS["status"]
-            applied.append(event)
             if new:
                 rt.hot.count(event)
 
     await asyncio.gather(*(record(a, b) for a, b in by_user.items()))
     try:
-        await rt.archive.append_many(applied)
         for batch in by_user.values():
             await rt.users.ensure(batch[0][1].tenant_id, batch[0][1].user_id)
     except Exception:
-        logger.exception("archive write of %d events failed; asking for redelivery", len(applied))
+        logger.exception("implicit users of %d events not stored; asking for redelivery", len(statuses))
         statuses.update({entry_id: RETRY["status"] for b in by_user.values() for entry_id, _ in b})
     return {"statuses": [{"entryId": k, "status": v} for k, v in statuses.items()]}
 

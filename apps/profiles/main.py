@@ -20,14 +20,13 @@ from apps.shared.errors import install_error_handlers
 from apps.shared.health import health_router
 from apps.shared.logging import configure_logging
 from apps.shared.security import require_app_token
-from lemo.stores.mongo import EventArchive, ItemRepository, UserRepository, open_database
+from lemo.stores.mongo import ItemRepository, UserRepository, open_database
 
 settings = ProfilesSettings()
 configure_logging("profiles", settings.log_level)
 db = open_database(settings.mongodb_uri, settings.mongodb_database)
 user_repo = UserRepository(db)
 rt = ingest.Realtime(
-    archive=EventArchive(db, settings.archive_retention_days),
     users=ingest.KnownUsers(user_repo),
     items=realtime.ItemFeatures(ItemRepository(db)),
     hot=realtime.HotCounter(settings.hot_flush_s),
@@ -44,7 +43,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     await actor.register_actor(UserProfileActor)
     await actor.register_actor(ItemPopularityActor)
-    await rt.archive.ensure_indexes()
     await user_repo.ensure_indexes()
     app.state.users = user_repo
     rt.hot.start()
