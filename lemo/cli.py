@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from lemo import __version__, bench, cli_models, loaders
+from lemo import __version__, bench, bench_train, cli_models, loaders
 from lemo.client import LemoClient
 
 
@@ -108,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--redis-port", type=int, default=int(os.environ.get("LEMO_REDIS_PORT", "6380")))
     ingest.add_argument("--admin-key", default=os.environ.get("LEMO_ADMIN_KEY"))
     ingest.set_defaults(run=bench.main)
+    train = benches.add_parser("train", help="the full offline pipeline on a tenant's data, with per-step times")
+    _tenant_args(train)
+    train.add_argument("--kinds", default="", help="comma-separated model kinds (default: all)")
+    train.add_argument("--json", action="store_true", help="also print the raw result")
+    train.set_defaults(run=lambda args: bench_train.main(args, _client))
     return parser
 
 

@@ -46,6 +46,13 @@ for _ in $(seq 1 180); do
         LEMO_GATEWAY_HTTP_PORT="$gateway_port" "$VENV/bin/lemo" load movielens --tenant demo --quiet \
           2> "$LEMO_STATE/demo-key.log" | tail -1 >&2
         grep -o 'lemo_[A-Za-z0-9_-]*' "$LEMO_STATE/demo-key.log" | tail -1 > "$LEMO_STATE/demo-api-key"
+        sleep 5  # the archive consumer's last deliveries
+      fi
+      demo=(--tenant demo --api-key "$(cat "$LEMO_STATE/demo-api-key")")
+      if ! LEMO_GATEWAY_HTTP_PORT="$gateway_port" "$VENV/bin/lemo" models "${demo[@]}" 2>/dev/null | grep -q ' active '; then
+        log "training every model for the demo tenant (once; nightly after that)"
+        LEMO_GATEWAY_HTTP_PORT="$gateway_port" "$VENV/bin/lemo" train "${demo[@]}" --wait --quiet >&2 \
+          || log "demo training failed; see $LEMO_STATE/logs and retry with: lemo train ${demo[*]:0:2} --wait"
       fi
       log "demo tenant API key: $(cat "$LEMO_STATE/demo-api-key")   admin key: $LEMO_STATE/admin-key"
     fi

@@ -24,6 +24,7 @@ def mesh(app_env: dict[str, str]) -> Iterator[dict[str, App]]:
         "catalog": App(unique("catalog"), uvicorn("apps.catalog.main"), env=app_env).start(),
         "profiles": App(unique("profiles"), uvicorn("apps.profiles.main"), env=app_env).start(),
         "events": App(unique("events"), uvicorn("apps.events.main"), env=app_env).start(),
+        "trainer": App(unique("trainer"), uvicorn("apps.trainer.main"), env=app_env).start(),
     }
     env = {
         **app_env,
@@ -31,6 +32,7 @@ def mesh(app_env: dict[str, str]) -> Iterator[dict[str, App]]:
         "GATEWAY_CATALOG_APP": apps["catalog"].app_id,
         "GATEWAY_PROFILES_APP": apps["profiles"].app_id,
         "GATEWAY_EVENTS_APP": apps["events"].app_id,
+        "GATEWAY_TRAINER_APP": apps["trainer"].app_id,
     }
     apps["gateway"] = App(unique("gateway"), uvicorn("apps.gateway.main"), env=env).start()
     yield apps
@@ -271,3 +273,37 @@ def test_interactions_loader_is_safe_to_run_twice(admin: httpx.Client, tmp_path:
     _wait(lambda: api.get("/v1/events/stats", params={"since": 0}).json(), lambda s: s["total"] >= 3)
     time.sleep(2)
     assert api.get("/v1/events/stats", params={"since": 0}).json()["counts"] == {"rate": 2, "click": 1}
+
+
+def test_models_api_trains_lists_and_activates_per_tenant(api: TenantClient, other: httpx.Client) -> None:
+    now = time.time()
+    events = [
+        {"user_id": f"u{u}", "item_id": f"i{(u + k) % 12}", "type": "click", "timestamp": now - 100 + k}
+        for u in range(30)
+        for k in range(4)
+    ]
+    resp = api.post("/v1/events/batch", json={"events": events})
+    assert resp.status_code == 200 and resp.json()["accepted"] == len(events), resp.text
+    _wait(lambda: api.get("/v1/events/stats", params={"since": now - 200}).json(), lambda s: s["total"] >= 120)
+
+    resp = api.post("/v1/models/train", json={"kinds": ["no-such-model"]})
+    assert resp.status_code == 422 and _error(resp) == "invalid_train_request"
+    resp = api.post("/v1/models/train", json={"kinds": ["popular", "item_cf"]})
+    assert resp.status_code == 202, resp.text
+    run_id = resp.json()["run_id"]
+    run = _wait(lambda: api.get(f"/v1/models/runs/{run_id}").json(), lambda r: r["status"] != "RUNNING", 120)
+    assert run["status"] == "COMPLETED", run
+    assert run["output"]["exported"]["interactions"] == len(events)
+    assert run["progress"]["done"] == run["progress"]["total"]
+
+    listing = api.get("/v1/models").json()
+    assert listing["active"] == {"item_cf": 1, "popular": 1}
+    assert {v["kind"]: v["metrics"]["hr@10"] >= 0 for v in listing["versions"]} == {"item_cf": True, "popular": True}
+    resp = api.post("/v1/models/item_cf/rollback")
+    assert resp.status_code == 409 and _error(resp) == "no_previous_version"
+
+    # Another tenant can neither see nor touch any of it.
+    assert other.get(f"/v1/models/runs/{run_id}").status_code == 404
+    assert other.get("/v1/models").json() == {"active": {}, "versions": []}
+    resp = other.post("/v1/models/item_cf/activate", json={"version": 1})
+    assert resp.status_code == 404 and _error(resp) == "version_not_found"
