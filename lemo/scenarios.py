@@ -24,7 +24,7 @@ from lemo.rerank.config import (
 ScenarioId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@\-]+$")]
 
 ChannelName = Literal["hot", "latest", "item_cf", "user_cf", "als", "ease", "two_tower", "tag", "content", "popular"]
-RankerName = Literal["deepfm", "wide_deep", "weighted", "random"]
+RankerName = Literal["fusion", "deepfm", "wide_deep", "weighted", "random"]
 
 # Buckets for traffic splits: 10,000 gives traffic a resolution of 0.01 percent.
 BUCKETS = 10_000
@@ -188,9 +188,11 @@ def resolve(scenario: Scenario, tenant_id: str, user_id: str) -> ResolvedScenari
 
 def default_scenario(scenario_id: str = "home") -> Scenario:
     """A home feed that works before any configuration: collaborative, embedding, content and trending
-    channels; DeepFM (the ranking app falls back when no model is active); unseen, fresh, diverse results."""
+    channels; the fusion ranker (the best on validation, docs/evaluation.md; the ranking app falls back when no
+    model is active); unseen, fresh, diverse results."""
     channels = [
         ChannelConfig(name="item_cf", quota=150, weight=1.0),
+        ChannelConfig(name="user_cf", quota=150, weight=1.0),
         ChannelConfig(name="als", quota=150, weight=1.0),
         ChannelConfig(name="ease", quota=150, weight=1.0),
         ChannelConfig(name="two_tower", quota=150, weight=1.0, deadline_ms=80),
@@ -203,7 +205,7 @@ def default_scenario(scenario_id: str = "home") -> Scenario:
         scenario_id=scenario_id,
         description="Home feed: personalized, fresh and diverse; the default before any configuration.",
         channels=channels,
-        ranker="deepfm",
+        ranker="fusion",
         rules=[
             ExcludeSeenRuleConfig(),
             FreshnessRuleConfig(half_life_hours=72.0, boost=0.3),
