@@ -222,12 +222,13 @@ def test_default_scenario_is_valid_and_complete() -> None:
         "hot",
         "latest",
         "item_cf",
+        "user_cf",
         "als",
         "ease",
         "two_tower",
         "tag",
         "content",
     }
-    assert scenario.ranker == "deepfm"
+    assert scenario.ranker == "fusion"
     assert {r.type for r in scenario.rules} == {"mmr", "freshness", "exclude_seen"}
     assert Scenario.model_validate_json(scenario.model_dump_json()) == scenario
