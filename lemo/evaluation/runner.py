@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from lemo.evaluation.protocol import evaluate_pipeline, evaluate_ranker, evaluate_recall, pipeline_candidates
 from lemo.models import (
+    FUSED_CHANNELS,
     RANKER_KINDS,
     RECALL_KINDS,
     Interaction,
@@ -35,9 +36,7 @@ from lemo.models.text import item_text
 
 T = TypeVar("T")
 
-# Channels fused by the rankers in the pipeline, chosen on the validation split (docs/evaluation.md): adding
-# two_tower, popular and content lowered validation NDCG of the fused pipeline and doubled ranker training time.
-PIPELINE_CHANNELS: tuple[str, ...] = ("ease", "item_cf", "user_cf", "als")
+PIPELINE_CHANNELS = FUSED_CHANNELS
 
 # Small settings for --quick (tests and smoke runs): the same code paths, a fraction of the epochs.
 QUICK_PARAMS: dict[str, dict[str, Any]] = {

@@ -7,11 +7,20 @@ Everything a caller needs is re-exported here; see docs/evaluation.md for how we
 from lemo.models.base import Model, RankerModel, RecallModel
 from lemo.models.data import EVENT_WEIGHTS, Interaction, ItemMeta, TrainingData, UserMeta, interactions_from_events
 from lemo.models.rankers import RankingExamples
-from lemo.models.registry import MODEL_KINDS, RANKER_KINDS, RECALL_KINDS, load_model, train_model, train_recall
+from lemo.models.registry import (
+    FUSED_CHANNELS,
+    MODEL_KINDS,
+    RANKER_KINDS,
+    RECALL_KINDS,
+    load_model,
+    train_model,
+    train_recall,
+)
 from lemo.models.text import TEXT_DIM, embed_items
 
 __all__ = [
     "EVENT_WEIGHTS",
+    "FUSED_CHANNELS",
     "MODEL_KINDS",
     "RANKER_KINDS",
     "RECALL_KINDS",

@@ -6,6 +6,7 @@ Both are cheap, explainable baselines that tenants expect, and strong channels o
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,20 +29,34 @@ def _keep_top(dense: np.ndarray, k: int) -> sp.csr_matrix:
     return sp.csr_matrix(dense)
 
 
-def shrunk_cosine(a: sp.csr_matrix, b: sp.csr_matrix, shrink: float, neighbors: int) -> sp.csr_matrix:
+@dataclass(frozen=True)
+class CosineSide:
+    """The right-hand rows of a cosine computation, prepared once: user-CF compares every request with the
+    same training users, and recomputing their norms per request was most of its latency."""
+
+    transposed: sp.csr_matrix
+    binary_transposed: sp.csr_matrix
+    norms: np.ndarray
+
+    @classmethod
+    def of(cls, rows: sp.csr_matrix) -> CosineSide:
+        norms = np.sqrt(np.asarray(rows.multiply(rows).sum(axis=1)).ravel()) + 1e-9
+        return cls(rows.T.tocsr(), (rows > 0).astype(np.float32).T.tocsr(), norms)
+
+
+def shrunk_cosine(a: sp.csr_matrix, b: CosineSide, shrink: float, neighbors: int) -> sp.csr_matrix:
     """Row-by-row cosine similarity between the rows of `a` and `b`, shrunk towards 0 for small overlaps
     (sim * overlap / (overlap + shrink)) and pruned to the top `neighbors` per row."""
     a_norm = np.sqrt(np.asarray(a.multiply(a).sum(axis=1)).ravel()) + 1e-9
-    b_norm = np.sqrt(np.asarray(b.multiply(b).sum(axis=1)).ravel()) + 1e-9
-    a_bin, b_bin = (a > 0).astype(np.float32), (b > 0).astype(np.float32)
+    a_bin = (a > 0).astype(np.float32)
     blocks = []
     for start in range(0, a.shape[0], ROW_CHUNK):
         stop = min(start + ROW_CHUNK, a.shape[0])
-        dot = (a[start:stop] @ b.T).toarray()
-        overlap = (a_bin[start:stop] @ b_bin.T).toarray()
-        sim = dot / np.outer(a_norm[start:stop], b_norm) * overlap / np.maximum(overlap + shrink, 1e-9)
+        dot = (a[start:stop] @ b.transposed).toarray()
+        overlap = (a_bin[start:stop] @ b.binary_transposed).toarray()
+        sim = dot / np.outer(a_norm[start:stop], b.norms) * overlap / np.maximum(overlap + shrink, 1e-9)
         blocks.append(_keep_top(sim.astype(np.float32), neighbors))
-    return sp.csr_matrix(sp.vstack(blocks)) if blocks else sp.csr_matrix(a.shape[:1] + b.shape[:1])
+    return sp.csr_matrix(sp.vstack(blocks)) if blocks else sp.csr_matrix((a.shape[0], len(b.norms)))
 
 
 class ItemCF(CatalogRecall):
@@ -57,7 +72,7 @@ class ItemCF(CatalogRecall):
     def train(cls, data: TrainingData, params: Mapping[str, Any]) -> ItemCF:
         p = {**ITEM_CF_DEFAULTS, **params}
         items = data.matrix.T.tocsr()
-        sim = shrunk_cosine(items, items, float(p["shrink"]), int(p["neighbors"]) + 1)
+        sim = shrunk_cosine(items, CosineSide.of(items), float(p["shrink"]), int(p["neighbors"]) + 1)
         sim.setdiag(0.0)
         sim.eliminate_zeros()
         return cls(data.item_ids, p, sim)
@@ -94,6 +109,7 @@ class UserCF(CatalogRecall):
         self.user_ids = list(user_ids)
         self.user_index = {u: n for n, u in enumerate(self.user_ids)}
         self.matrix = matrix.astype(np.float32)
+        self.users = CosineSide.of(self.matrix)
 
     @classmethod
     def train(cls, data: TrainingData, params: Mapping[str, Any]) -> UserCF:
@@ -101,11 +117,12 @@ class UserCF(CatalogRecall):
 
     def score_matrix(self, histories: sp.csr_matrix, user_ids: Sequence[str | None]) -> np.ndarray:
         neighbors = int(self.params["neighbors"])
-        sim = shrunk_cosine(histories, self.matrix, float(self.params["shrink"]), neighbors + 1).tolil()
-        for row, user in enumerate(user_ids):  # a trained user is not its own neighbor
-            if user is not None and user in self.user_index:
-                sim[row, self.user_index[user]] = 0.0
-        scores = np.asarray((sim.tocsr() @ self.matrix).todense(), dtype=np.float32)
+        sim = shrunk_cosine(histories, self.users, float(self.params["shrink"]), neighbors + 1)
+        own = [(row, self.user_index[u]) for row, u in enumerate(user_ids) if u is not None and u in self.user_index]
+        if own:  # a trained user is not its own neighbor
+            rows, cols = zip(*own, strict=True)
+            sim = sim - sp.csr_matrix((np.asarray(sim[list(rows), list(cols)]).ravel(), (rows, cols)), shape=sim.shape)
+        scores = np.asarray((sim @ self.matrix).todense(), dtype=np.float32)
         return nan_rows_without_history(scores, histories)
 
     def arrays(self) -> dict[str, np.ndarray]:

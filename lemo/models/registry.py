@@ -23,6 +23,10 @@ from lemo.models.two_tower import TwoTower
 RECALL_KINDS: tuple[str, ...] = ("item_cf", "user_cf", "als", "two_tower", "ease", "popular", "content")
 RANKER_KINDS: tuple[str, ...] = ("deepfm", "wide_deep", "fusion")
 MODEL_KINDS: tuple[str, ...] = RECALL_KINDS + RANKER_KINDS
+# The recall channels whose scores a ranker should fuse (pass them as `recall=`), chosen on the validation split
+# (docs/evaluation.md): adding two_tower, popular and content lowered the fused pipeline's validation NDCG and
+# doubled ranker training time. They remain channels of their own (cold start, ANN, fallback).
+FUSED_CHANNELS: tuple[str, ...] = ("ease", "item_cf", "user_cf", "als")
 
 _LOADERS: dict[str, Any] = {
     "item_cf": ItemCF,
