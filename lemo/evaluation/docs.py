@@ -67,7 +67,8 @@ metadata.
 of `GRIDS` on the inner 75% and scores NDCG@10 on the inner 25%; the best point became the default in code:
 EASE l2 = 800 (grid 100..1200), item-CF 400 neighbors / shrink 10, user-CF 200 neighbors / shrink 0, ALS 32
 factors / regularization 10 / alpha 5 (27 points), two-tower dim 64 / 10 epochs / lr 0.01 (more epochs
-overfit). Ranker settings (listwise loss, lr 0.01, 128 users per batch, patience 5, 100 candidates per
+overfit). Ranker settings (listwise loss, lr 0.01, 128 users per batch, at most 10 epochs, patience 3,
+100 candidates per
 channel) were chosen the same way one level deeper: channels trained on the inner 75%, rankers trained by
 `RankingExamples` on a further split of it, the pipeline scored on the inner 25%. Validation NDCG is lower
 than test NDCG because the inner 25% holds fewer items per user and test items count as misses there.
