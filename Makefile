@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install install-python install-dapr install-stores up down test lint unit integration infra-up infra-down
+.PHONY: install install-python install-dapr install-stores up down test lint unit eval bench bench-ingest bench-train
 
 install: install-python install-dapr install-stores
 
@@ -35,3 +35,16 @@ unit: install-python
 ## test: lint, unit tests, then integration tests against real sidecars and stores (stopped afterwards)
 test: install lint
 	@bash scripts/test.sh
+
+## eval: the offline evaluation on MovieLens-100k (docs/evaluation.md and its chart are rewritten)
+eval: install-python
+	$(VENV)/bin/lemo eval
+
+## bench: the benchmarks against a running `make up` mesh (ingest, then the full training pipeline)
+bench: bench-ingest bench-train
+
+bench-ingest: install-python
+	LEMO_ADMIN_KEY=$$(cat .state/admin-key) $(VENV)/bin/lemo bench ingest --events 10000 --users 1000
+
+bench-train: install-python
+	$(VENV)/bin/lemo bench train --tenant demo --api-key $$(cat .state/demo-api-key)

@@ -75,7 +75,7 @@ def _tenant_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lemo", description="Lemo Recommender command line")
     parser.add_argument("--version", action="version", version=f"lemo {__version__}")
     parser.add_argument("--gateway", default=_gateway_url(), help="gateway base URL (default: %(default)s)")
@@ -100,6 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_models.add_commands(commands, _client, _tenant_args)
 
+    evaluate = commands.add_parser(
+        "eval", help="offline evaluation on MovieLens-100k (or --interactions FILE): every channel and the pipeline"
+    )
+    if "eval" in (sys.argv[1:] if argv is None else argv):  # its imports (torch, models) cost seconds
+        from lemo.evaluation.cli import add_eval_arguments, run_eval
+
+        add_eval_arguments(evaluate)
+        evaluate.set_defaults(run=run_eval)
+
     bench_parser = commands.add_parser("bench", help="benchmarks against a running mesh (`make up`)")
     benches = bench_parser.add_subparsers(dest="bench", required=True)
     ingest = benches.add_parser("ingest", help="events/s, freshness, actor state size, catalog batch speed")
@@ -117,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     return int(args.run(args))
 
 

@@ -95,3 +95,8 @@ class RerankResponse(BaseModel):
     items: list[StageCandidate]
     effects: list[RuleEffectOut] = Field(default_factory=list)
     ms: float = 0.0
+
+
+def feed_state_key(tenant_id: str, user_id: str, scenario_id: str) -> str:
+    """Where a user's precomputed feed for a scenario is kept in the state store (written by the feeds app)."""
+    return f"feed:{tenant_id}:{scenario_id}:{user_id}"

@@ -19,7 +19,7 @@ from typing import Any
 from dapr.ext.workflow import DaprWorkflowContext, RetryPolicy, when_any
 from pydantic import BaseModel, Field, field_validator
 
-from lemo.models import MODEL_KINDS, RANKER_KINDS, RECALL_KINDS
+from lemo.models import FUSED_CHANNELS, MODEL_KINDS, RANKER_KINDS, RECALL_KINDS
 from lemo.registry import ActivationPolicy
 from workflows import training_activities as act
 
@@ -122,7 +122,8 @@ def train_workflow(ctx: DaprWorkflowContext, request: TrainRequest) -> Generator
         {k: act.TrainInput(**run, **split, kind=k, params=request.params.get(k, {})) for k in recall_kinds},
         "trained",
     )
-    recall_artifacts = {k: r["artifact_uri"] for k, r in trained.items()}
+    # Rankers learn from the channels whose fusion validated best (lemo.models.FUSED_CHANNELS), not from all.
+    recall_artifacts = {k: r["artifact_uri"] for k, r in trained.items() if k in FUSED_CHANNELS}
     trained |= yield from _fan_out(
         ctx,
         progress,

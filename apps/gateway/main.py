@@ -8,18 +8,19 @@ from contextlib import asynccontextmanager
 from dapr.aio.clients import DaprClient
 from fastapi import FastAPI
 
-from apps.gateway import admin, events, items, models, status, users
+from apps.gateway import admin, events, items, models, recommend, scenarios, status, users
 from apps.gateway.auth import KeyResolver
 from apps.gateway.downstream import Downstream
 from apps.gateway.grpc_api import start_grpc
 from apps.gateway.limits import install_limits
+from apps.gateway.recommend import build_recommender
 from apps.gateway.settings import GatewaySettings
 from apps.shared.errors import install_error_handlers
 from apps.shared.health import health_router
 from apps.shared.logging import configure_logging
 from apps.shared.security import SIDECAR_CALLBACK_PREFIXES, require_app_token
 from apps.shared.sidecar import sidecar_http
-from lemo.stores.mongo import TenantRepository, open_database
+from lemo.stores.mongo import ScenarioRepository, TenantRepository, open_database
 
 settings = GatewaySettings()
 configure_logging("gateway", settings.log_level)
@@ -28,12 +29,16 @@ configure_logging("gateway", settings.log_level)
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.settings = settings
-    app.state.tenants = TenantRepository(open_database(settings.mongodb_uri, settings.mongodb_database))
+    db = open_database(settings.mongodb_uri, settings.mongodb_database)
+    app.state.tenants = TenantRepository(db)
     await app.state.tenants.ensure_indexes()
+    app.state.scenario_repo = ScenarioRepository(db)
     app.state.keys = KeyResolver(app.state.tenants, settings.key_cache_ttl_s)
     async with DaprClient() as client, sidecar_http(settings.downstream_timeout_s) as http:
         app.state.dapr = client
         app.state.downstream = Downstream(http)
+        app.state.recommender = build_recommender(settings, db, http, app.state.downstream)
+        app.state.scenarios = app.state.recommender.book
         grpc_server = await start_grpc(app.state.keys, app.state.downstream, settings, rate_limits)
         yield
         await grpc_server.stop(grace=2)
@@ -51,3 +56,5 @@ app.include_router(items.router)
 app.include_router(users.router)
 app.include_router(events.router)
 app.include_router(models.router)
+app.include_router(scenarios.router)
+app.include_router(recommend.router)

@@ -19,7 +19,21 @@ class GatewaySettings(LemoSettings):
     events_app: str = "events"
     trainer_app: str = "trainer"
     # The apps /v1/status checks through their sidecars.
-    mesh_apps: list[str] = Field(default_factory=lambda: ["events", "profiles", "catalog", "ranking", "trainer"])
+    mesh_apps: list[str] = Field(
+        default_factory=lambda: ["events", "profiles", "catalog", "recall", "ranking", "rerank", "trainer"]
+    )
+    # The read path's stages and their deadlines (seconds); past a deadline the pipeline goes on without it.
+    recall_app: str = "recall"
+    ranking_app: str = "ranking"
+    rerank_app: str = "rerank"
+    feeds_app: str = "feeds"
+    profile_deadline_s: float = 0.1
+    recall_deadline_s: float = 0.3
+    ranking_deadline_s: float = 0.2
+    rerank_deadline_s: float = 0.1
+    popular_deadline_s: float = 0.1
+    # Seconds a scenario configuration is cached (a change is live everywhere within this time).
+    scenario_cache_ttl_s: float = 5.0
     status_timeout_s: float = 2.0
     downstream_timeout_s: float = 30.0
     # The public gRPC API (DESIGN.md section 9: LEMO_GATEWAY_GRPC_PORT, 50051 by default).

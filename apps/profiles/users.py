@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from dapr.actor import ActorId, ActorProxy
@@ -82,3 +83,18 @@ async def batch_upsert(tenant_id: Identifier, request: Request) -> dict[str, Any
 async def realtime_features(tenant_id: Identifier, user_id: Identifier) -> dict[str, Any]:
     profile: dict[str, Any] = await _actor(tenant_id, user_id).GetProfile()
     return {"tenant_id": tenant_id, "user_id": user_id, **profile}
+
+
+@router.get("/{tenant_id}/{user_id}/context")
+async def recommendation_context(tenant_id: Identifier, user_id: Identifier, request: Request) -> dict[str, Any]:
+    """What the read path needs about a user in one call: realtime features (actor) and stored attributes
+    (MongoDB), fetched concurrently. An unknown user gets empty ones (a new user still gets recommendations)."""
+    profile, user = await asyncio.gather(
+        _actor(tenant_id, user_id).GetProfile(), _repo(request).get(tenant_id, user_id)
+    )
+    return {
+        "user_id": user_id,
+        "recent_items": profile.get("recent_items", []),
+        "interests": profile.get("interests", {}),
+        "attributes": (user or {}).get("attributes", {}),
+    }

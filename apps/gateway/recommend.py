@@ -1,0 +1,232 @@
+"""Recommendations: the read path's public face.
+
+`GET /v1/users/{user_id}/recommendations`, the old BFF's `POST /api/v1/recommendations/v2`, similar items and
+popular items. Three modes: `online` (default) runs recall -> ranking -> rerank now; `cached` serves the user's
+precomputed feed (the feeds app keeps it fresh) and falls back to online; `workflow` asks the feeds app to run
+the recommend workflow and waits for it. Every served list is logged as impression events tagged with the
+scenario and variant, so CTR per scenario and variant can be computed from the event stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from enum import StrEnum
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import BaseModel, Field
+
+from apps.gateway.auth import Principal, Reader
+from apps.gateway.downstream import Downstream
+from apps.gateway.events import track_many
+from apps.gateway.scenarios import DEFAULT_SCENARIO, ScenarioBook
+from apps.shared.errors import ApiError
+from apps.shared.stages import Deadlines, Pipeline, Recommendation, StageApps
+from lemo.events import Identifier
+from lemo.pipeline import feed_state_key
+from lemo.scenarios import ScenarioId, resolve
+from lemo.stores.mongo import ScenarioRepository
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["recommendations"])
+
+
+class Mode(StrEnum):
+    ONLINE = "online"
+    CACHED = "cached"
+    WORKFLOW = "workflow"
+
+
+class RecommendV2(BaseModel):
+    """The old BFF's request body."""
+
+    scenario_id: ScenarioId = DEFAULT_SCENARIO
+    user_id: Identifier
+    count: int | None = Field(default=None, ge=1, le=200)
+    debug: bool = False
+
+
+class Recommender:
+    """Scenario resolution, the three modes and impression logging around the shared pipeline."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        book: ScenarioBook,
+        down: Downstream,
+        http: httpx.AsyncClient,
+        settings: Any,
+    ) -> None:
+        self.pipeline = pipeline
+        self.book = book
+        self._down = down
+        self._http = http
+        self._settings = settings
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def recommend(
+        self, tenant_id: str, user_id: str, scenario_id: str, count: int | None, debug: bool, mode: Mode
+    ) -> dict[str, Any]:
+        scenario = await self.book.get(tenant_id, scenario_id)
+        if scenario is None:
+            raise ApiError(status.HTTP_404_NOT_FOUND, "scenario_not_found", f"no scenario {scenario_id}")
+        resolved = resolve(scenario, tenant_id, user_id)
+        n = count or resolved.default_count
+        result: Recommendation | None = None
+        served_by = mode.value
+        if mode is Mode.CACHED:
+            result = await self._cached(tenant_id, user_id, scenario_id, n)
+            if result is None:
+                served_by = "online (no cached feed yet)"
+        elif mode is Mode.WORKFLOW:
+            result = await self._workflow(tenant_id, user_id, scenario_id, n, debug)
+            if result is None:
+                served_by = "online (the feeds app did not answer)"
+        if result is None:
+            result = await self.pipeline.recommend(tenant_id, user_id, resolved, n, debug)
+        request_id = uuid.uuid4().hex
+        self._log_impressions(tenant_id, user_id, request_id, result)
+        items = [{"item_id": i.item_id, "score": round(i.score, 6)} for i in result.items]
+        if debug:
+            items = [{**row, "sources": i.sources} for row, i in zip(items, result.items, strict=True)]
+        body: dict[str, Any] = {
+            "request_id": request_id,
+            "user_id": user_id,
+            "scenario": result.scenario_id,
+            "experiment": result.experiment_id,
+            "variant": result.variant_id,
+            "mode": served_by,
+            "degraded": result.degraded,
+            "reasons": result.reasons,
+            "items": items,
+        }
+        if debug:
+            body["debug"] = result.debug
+        return body
+
+    async def _cached(self, tenant_id: str, user_id: str, scenario_id: str, count: int) -> Recommendation | None:
+        key = feed_state_key(tenant_id, user_id, scenario_id)
+        try:
+            resp = await self._http.get(f"/v1.0/state/{self._settings.state_store}/{key}")
+        except httpx.HTTPError:
+            return None
+        if resp.status_code != 200 or not resp.content:
+            return None
+        feed = Recommendation.model_validate_json(resp.content)
+        if len(feed.items) < count:
+            return None
+        return feed.model_copy(update={"items": feed.items[:count]})
+
+    async def _workflow(
+        self, tenant_id: str, user_id: str, scenario_id: str, count: int, debug: bool
+    ) -> Recommendation | None:
+        try:
+            resp = await self._down.call(
+                self._settings.feeds_app,
+                "POST",
+                f"feeds/{tenant_id}/{user_id}",
+                params={"scenario": scenario_id, "count": count, "debug": str(debug).lower(), "wait": "true"},
+            )
+        except ApiError:
+            return None
+        if resp.status_code != 200:
+            logger.warning("feeds app answered %s: %s", resp.status_code, resp.text[:200])
+            return None
+        return Recommendation.model_validate(resp.json())
+
+    def _log_impressions(self, tenant_id: str, user_id: str, request_id: str, result: Recommendation) -> None:
+        """Publishes one impression event per served item, after answering (never delaying the answer)."""
+        if not result.items:
+            return
+        events = [
+            {
+                "event_id": f"imp-{request_id}-{position}",
+                "user_id": user_id,
+                "item_id": item.item_id,
+                "type": "impression",
+                "scenario": result.scenario_id,
+                "variant": result.variant_id,
+                "context": {"request_id": request_id, "position": position, "experiment": result.experiment_id},
+            }
+            for position, item in enumerate(result.items)
+        ]
+
+        async def publish() -> None:
+            try:
+                await track_many(self._down, self._settings.events_app, tenant_id, events)
+            except Exception:
+                logger.warning("impressions of request %s not logged", request_id, exc_info=True)
+
+        task = asyncio.create_task(publish())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+
+def build_recommender(settings: Any, db: Any, http: httpx.AsyncClient, down: Downstream) -> Recommender:
+    apps = StageApps(
+        profiles=settings.profiles_app,
+        recall=settings.recall_app,
+        ranking=settings.ranking_app,
+        rerank=settings.rerank_app,
+    )
+    deadlines = Deadlines(
+        profile=settings.profile_deadline_s,
+        recall=settings.recall_deadline_s,
+        ranking=settings.ranking_deadline_s,
+        rerank=settings.rerank_deadline_s,
+        popular=settings.popular_deadline_s,
+    )
+    book = ScenarioBook(ScenarioRepository(db), settings.scenario_cache_ttl_s)
+    return Recommender(Pipeline(http, apps, deadlines, settings.state_store), book, down, http, settings)
+
+
+def _recommender(request: Request) -> Recommender:
+    recommender: Recommender = request.app.state.recommender
+    return recommender
+
+
+@router.get("/v1/users/{user_id}/recommendations")
+async def recommendations(
+    user_id: Identifier,
+    request: Request,
+    scenario: ScenarioId = DEFAULT_SCENARIO,
+    count: int | None = Query(None, ge=1, le=200),
+    debug: bool = False,
+    mode: Mode = Mode.ONLINE,
+    who: Principal = Reader,
+) -> dict[str, Any]:
+    """Personalized items for the user in a scenario. `debug=true` explains: per-stage timings, each item's
+    source channels and scores, rule effects, model versions and the experiment variant."""
+    return await _recommender(request).recommend(who.tenant_id, user_id, scenario, count, debug, mode)
+
+
+@router.post("/api/v1/recommendations/v2")
+async def recommendations_v2(body: RecommendV2, request: Request, who: Principal = Reader) -> dict[str, Any]:
+    """The old BFF contract, served by the same pipeline (online)."""
+    return await _recommender(request).recommend(
+        who.tenant_id, body.user_id, body.scenario_id, body.count, body.debug, Mode.ONLINE
+    )
+
+
+@router.get("/v1/items/{item_id}/similar")
+async def similar_items(
+    item_id: Identifier, request: Request, count: int = Query(10, ge=1, le=200), who: Principal = Reader
+) -> Response:
+    down: Downstream = request.app.state.downstream
+    return await down.relay(
+        request.app.state.settings.recall_app, "GET", f"similar/{who.tenant_id}/{item_id}", params={"k": count}
+    )
+
+
+@router.get("/v1/popular")
+async def popular_items(request: Request, count: int = Query(10, ge=1, le=200), who: Principal = Reader) -> Response:
+    items, problem = await _recommender(request).pipeline.popular(who.tenant_id, count, set())
+    body = {"items": [{"item_id": i.item_id, "score": i.score} for i in items], "degraded": problem is not None}
+    if problem:
+        body["reasons"] = [problem]
+    return Response(json.dumps(body), media_type="application/json")
