@@ -3,6 +3,7 @@ tenant's key in the `x-api-key` metadata. HTTP error codes map onto gRPC status 
 
 from __future__ import annotations
 
+import json
 from typing import Any, TypeVar
 
 import grpc
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ValidationError
 from apps.gateway.auth import KeyResolver, Principal
 from apps.gateway.downstream import Downstream
 from apps.gateway.events import track_many
+from apps.gateway.recommend import Mode, Recommender
 from apps.gateway.settings import GatewaySettings
 from apps.shared.errors import ApiError
 from apps.shared.limits import TokenBuckets, retry_after_header
@@ -46,10 +48,16 @@ def _from_dict(data: dict[str, Any], message: Message) -> Any:
 
 class LemoService(api_pb2_grpc.LemoServicer):
     def __init__(
-        self, keys: KeyResolver, down: Downstream, settings: GatewaySettings, buckets: TokenBuckets | None = None
+        self,
+        keys: KeyResolver,
+        down: Downstream,
+        settings: GatewaySettings,
+        recommender: Recommender,
+        buckets: TokenBuckets | None = None,
     ) -> None:
         self._keys = keys
         self._down = down
+        self._recommender = recommender
         self._settings = settings
         self._buckets = buckets  # the HTTP API's per-key rate limit buckets; None: no rate limit
 
@@ -74,10 +82,16 @@ class LemoService(api_pb2_grpc.LemoServicer):
         return principal
 
     async def _call(
-        self, context: grpc.aio.ServicerContext, app_id: str, method: str, path: str, json: Any = None
+        self,
+        context: grpc.aio.ServicerContext,
+        app_id: str,
+        method: str,
+        path: str,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         try:
-            resp = await self._down.call(app_id, method, path, json=json)
+            resp = await self._down.call(app_id, method, path, json=json, params=params)
         except ApiError as exc:
             await context.abort(grpc.StatusCode.UNAVAILABLE, f"{exc.code}: {exc.message}")
         if resp.status_code >= 400:
@@ -183,6 +197,96 @@ class LemoService(api_pb2_grpc.LemoServicer):
             )
         return reply
 
+    async def ListItems(self, request: Any, context: Any) -> Any:
+        who = await self._who(context, Scope.READ)
+        params = {"category": request.category, "tag": request.tag, "after": request.after, "limit": request.limit}
+        body = await self._call(
+            context,
+            self._settings.catalog_app,
+            "GET",
+            f"items/{who.tenant_id}",
+            params={k: v for k, v in params.items() if v},
+        )
+        reply = api_pb2.ListItemsReply(next_after=body.get("next") or "")
+        for item in body.get("items", []):
+            reply.items.append(_from_dict(_item_dict(item), api_pb2.Item()))
+        return reply
+
+    async def DeleteUser(self, request: Any, context: Any) -> Any:
+        who = await self._who(context, Scope.WRITE)
+        await self._call(context, self._settings.profiles_app, "DELETE", f"users/{who.tenant_id}/{request.user_id}")
+        return api_pb2.Empty()
+
+    async def GetEventStats(self, request: Any, context: Any) -> Any:
+        who = await self._who(context, Scope.READ)
+        params = {"since": request.since or None, "until": request.until or None, "type": request.type or None}
+        body = await self._call(
+            context,
+            self._settings.events_app,
+            "GET",
+            f"events/{who.tenant_id}/stats",
+            params={k: v for k, v in params.items() if v is not None},
+        )
+        return _from_dict(body, api_pb2.EventStatsReply())
+
+    async def GetRecommendations(self, request: Any, context: Any) -> Any:
+        who = await self._who(context, Scope.READ)
+        try:
+            mode = Mode(request.mode or Mode.ONLINE.value)
+        except ValueError:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "invalid_request: mode: online, cached or workflow")
+            raise
+        if request.count < 0 or request.count > 200:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "invalid_request: count: 1..200")
+        try:
+            body = await self._recommender.recommend(
+                who.tenant_id, request.user_id, request.scenario or "home", request.count or None, request.debug, mode
+            )
+        except ApiError as exc:
+            await context.abort(_CODES.get(exc.status_code, grpc.StatusCode.UNAVAILABLE), f"{exc.code}: {exc.message}")
+            raise
+        reply = _from_dict(
+            {k: v for k, v in body.items() if k not in ("items", "debug")}, api_pb2.RecommendationsReply()
+        )
+        for item in body["items"]:
+            reply.items.add(item_id=item["item_id"], score=item["score"], sources=item.get("sources", {}))
+        if body.get("debug"):
+            reply.debug.update(json.loads(json.dumps(body["debug"], default=str)))
+        return reply
+
+    async def GetSimilarItems(self, request: Any, context: Any) -> Any:
+        who = await self._who(context, Scope.READ)
+        body = await self._call(
+            context,
+            self._settings.recall_app,
+            "GET",
+            f"similar/{who.tenant_id}/{request.item_id}",
+            params={"k": request.count or 10},
+        )
+        return _items_reply(body)
+
+    async def GetPopularItems(self, request: Any, context: Any) -> Any:
+        who = await self._who(context, Scope.READ)
+        items, problem = await self._recommender.pipeline.popular(who.tenant_id, request.count or 10, set())
+        body = {
+            "items": [i.model_dump() for i in items],
+            "degraded": problem is not None,
+            "reasons": [problem] if problem else [],
+        }
+        return _items_reply(body)
+
+
+def _items_reply(body: dict[str, Any]) -> Any:
+    reply = api_pb2.ItemsReply(degraded=bool(body.get("degraded")), reasons=body.get("reasons") or [])
+    for item in body.get("items", []):
+        reply.items.add(item_id=str(item["item_id"]), score=float(item.get("score", 0.0)))
+    return reply
+
+
+def _item_dict(item: dict[str, Any]) -> dict[str, Any]:
+    """An item document as the proto's Item takes it (dates as ISO strings)."""
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in item.items()}
+
 
 def _event_dict(message: Any) -> dict[str, Any]:
     """The event as the HTTP API takes it: fields the client left empty take their defaults."""
@@ -191,11 +295,15 @@ def _event_dict(message: Any) -> dict[str, Any]:
 
 
 async def start_grpc(
-    keys: KeyResolver, down: Downstream, settings: GatewaySettings, buckets: TokenBuckets | None = None
+    keys: KeyResolver,
+    down: Downstream,
+    settings: GatewaySettings,
+    recommender: Recommender,
+    buckets: TokenBuckets | None = None,
 ) -> grpc.aio.Server:
     # A message over the HTTP API's body limit fails with RESOURCE_EXHAUSTED before it reaches a handler.
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", settings.max_body_bytes)])
-    api_pb2_grpc.add_LemoServicer_to_server(LemoService(keys, down, settings, buckets), server)
+    api_pb2_grpc.add_LemoServicer_to_server(LemoService(keys, down, settings, recommender, buckets), server)
     server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
     await server.start()
     return server

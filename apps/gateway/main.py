@@ -39,7 +39,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.downstream = Downstream(http)
         app.state.recommender = build_recommender(settings, db, http, app.state.downstream)
         app.state.scenarios = app.state.recommender.book
-        grpc_server = await start_grpc(app.state.keys, app.state.downstream, settings, rate_limits)
+        grpc_server = await start_grpc(
+            app.state.keys, app.state.downstream, settings, app.state.recommender, rate_limits
+        )
         yield
         await grpc_server.stop(grace=2)
 

@@ -105,3 +105,56 @@ def test_grpc_items_users_events_and_tenancy(gateway: tuple[App, int]) -> None:
         assert dict(features.window_1h) == {"c:crime": 2}
         other = api.GetUserRealtimeFeatures(api_pb2.GetUserRequest(user_id="u1"), metadata=theirs, timeout=10)
         assert list(other.recent_items) == []
+
+
+def test_grpc_lists_stats_deletes_and_degrades_recommendations(gateway: tuple[App, int]) -> None:
+    gw, port = gateway
+    mine, theirs = (("x-api-key", _key(gw)),), (("x-api-key", _key(gw)),)
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        api = api_pb2_grpc.LemoStub(channel)
+        for n in range(3):
+            api.UpsertItem(
+                api_pb2.UpsertItemRequest(item=api_pb2.Item(item_id=f"l{n}", title=f"Film {n}", categories=["drama"])),
+                metadata=mine,
+                timeout=10,
+            )
+        page = api.ListItems(api_pb2.ListItemsRequest(category="drama", limit=2), metadata=mine, timeout=10)
+        assert [i.item_id for i in page.items] == ["l0", "l1"] and page.next_after == "l1"
+        rest = api.ListItems(api_pb2.ListItemsRequest(after=page.next_after), metadata=mine, timeout=10)
+        assert [i.item_id for i in rest.items] == ["l2"] and rest.next_after == ""
+        assert list(api.ListItems(api_pb2.ListItemsRequest(), metadata=theirs, timeout=10).items) == []
+
+        now = time.time()
+        api.TrackEvents(
+            api_pb2.TrackEventsRequest(events=[api_pb2.Event(user_id="u9", item_id="l0", type="click")]),
+            metadata=mine,
+            timeout=10,
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            stats = api.GetEventStats(api_pb2.EventStatsRequest(since=now - 60), metadata=mine, timeout=10)
+            if stats.total >= 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+        assert dict(stats.counts) == {"click": 1}
+        assert api.GetEventStats(api_pb2.EventStatsRequest(since=now - 60), metadata=theirs, timeout=10).total == 0
+
+        user = api_pb2.User(user_id="gone")
+        api.UpsertUser(api_pb2.UpsertUserRequest(user=user), metadata=mine, timeout=10)
+        with pytest.raises(grpc.RpcError) as cross:
+            api.DeleteUser(api_pb2.GetUserRequest(user_id="gone"), metadata=theirs, timeout=10)
+        assert cross.value.code() == grpc.StatusCode.NOT_FOUND
+        api.DeleteUser(api_pb2.GetUserRequest(user_id="gone"), metadata=mine, timeout=10)
+        with pytest.raises(grpc.RpcError) as gone:
+            api.GetUser(api_pb2.GetUserRequest(user_id="gone"), metadata=mine, timeout=10)
+        assert gone.value.code() == grpc.StatusCode.NOT_FOUND
+
+        # No recall, ranking or rerank app runs behind this gateway: still an answer, degraded, never an error.
+        reply = api.GetRecommendations(api_pb2.RecommendationsRequest(user_id="u9", count=5), metadata=mine, timeout=10)
+        assert reply.degraded and reply.scenario == "home" and any("recall" in r for r in reply.reasons)
+        with pytest.raises(grpc.RpcError) as bad_mode:
+            api.GetRecommendations(api_pb2.RecommendationsRequest(user_id="u9", mode="psychic"), metadata=mine)
+        assert bad_mode.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        with pytest.raises(grpc.RpcError) as no_scenario:
+            api.GetRecommendations(api_pb2.RecommendationsRequest(user_id="u9", scenario="nope"), metadata=mine)
+        assert no_scenario.value.code() == grpc.StatusCode.NOT_FOUND
