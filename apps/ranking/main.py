@@ -4,20 +4,38 @@ from __future__ import annotations
 
 from concurrent import futures
 
+import torch
 from dapr.ext.grpc import App
 
 from apps.ranking import methods
+from apps.ranking.pool import ArtifactLoader, RankerPool
 from apps.ranking.settings import RankingSettings
 from apps.shared.logging import configure_logging
 from apps.shared.security import app_token_interceptors
+from apps.shared.settings import MODELS_TOPIC
+from lemo.artifacts import ArtifactStore
+from lemo.stores.mongo import ModelRegistry, open_database
 
 settings = RankingSettings()
 configure_logging("ranking", settings.log_level)
+torch.set_num_threads(settings.torch_threads)
 
-# App(**kwargs) builds grpc.server(**kwargs): the SDK's own pool size, plus the app token check.
-app = App(thread_pool=futures.ThreadPoolExecutor(max_workers=10), interceptors=app_token_interceptors())
+pool = RankerPool(
+    lambda: ModelRegistry(open_database(settings.mongodb_uri, settings.mongodb_database)),
+    ArtifactLoader(ArtifactStore(settings.artifact_uri)),
+    refresh_s=settings.registry_refresh_s,
+    first_load_wait_s=settings.first_load_wait_s,
+)
+ranking = methods.RankingMethods(pool)
+
+# App(**kwargs) builds grpc.server(**kwargs): the worker pool, plus the app token check.
+app = App(
+    thread_pool=futures.ThreadPoolExecutor(max_workers=settings.max_workers), interceptors=app_token_interceptors()
+)
+app.method("rank")(ranking.rank)
 app.method("score")(methods.score)
 app.method("healthz")(methods.healthz)
+app.subscribe(pubsub_name=settings.pubsub_name, topic=MODELS_TOPIC)(ranking.on_model_event)
 app.register_health_check(lambda: None)
 
 if __name__ == "__main__":

@@ -27,10 +27,12 @@ class ScoredItem(BaseModel):
     score: float
 
 
+def weighted_score(features: Mapping[str, float], weights: Mapping[str, float]) -> float:
+    """sum(weight * feature); a missing feature counts as 0."""
+    return sum(w * features.get(name, 0.0) for name, w in weights.items())
+
+
 def weighted_scores(candidates: Sequence[Candidate], weights: Mapping[str, float]) -> list[ScoredItem]:
     """Scores each candidate as sum(weight * feature); missing features count as 0. Best first, stable."""
-    scored = [
-        ScoredItem(item_id=c.item_id, score=sum(w * c.features.get(name, 0.0) for name, w in weights.items()))
-        for c in candidates
-    ]
+    scored = [ScoredItem(item_id=c.item_id, score=weighted_score(c.features, weights)) for c in candidates]
     return sorted(scored, key=lambda s: -s.score)
