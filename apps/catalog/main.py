@@ -12,6 +12,7 @@ from apps.catalog.settings import CatalogSettings
 from apps.shared.errors import install_error_handlers
 from apps.shared.health import health_router
 from apps.shared.logging import configure_logging
+from apps.shared.observability import install_observability
 from apps.shared.publish import Publisher
 from apps.shared.security import require_app_token
 from apps.shared.sidecar import sidecar_http
@@ -33,6 +34,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 app = FastAPI(title="lemo catalog", lifespan=lifespan)
 install_error_handlers(app)
+install_observability(app)
 require_app_token(app)  # every route but /healthz: callers come through the sidecar
 app.include_router(health_router("catalog"))
 app.include_router(items.router)

@@ -13,6 +13,7 @@ from apps.events.settings import EventsSettings
 from apps.shared.errors import install_error_handlers
 from apps.shared.health import health_router
 from apps.shared.logging import configure_logging
+from apps.shared.observability import install_observability
 from apps.shared.publish import Publisher
 from apps.shared.security import require_app_token
 from apps.shared.sidecar import sidecar_http
@@ -35,6 +36,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 app = FastAPI(title="lemo events", lifespan=lifespan)
 install_error_handlers(app)
+install_observability(app)
 require_app_token(app)  # every route but /healthz: callers come through the sidecar
 app.include_router(health_router("events"))
 app.include_router(track.router)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, Field
 
 from apps.shared.errors import ApiError
+from apps.shared.observability import EVENTS
 from apps.shared.publish import Entry, Publisher
 from apps.shared.settings import EVENTS_TOPIC
 from lemo.events import Event, EventType, Identifier
@@ -40,6 +41,7 @@ async def track(event: Event, request: Request) -> dict[str, Any]:
     try:
         await _publisher(request).publish(EVENTS_TOPIC, event.model_dump(mode="json"), _routing(event))
     except Exception as exc:
+        EVENTS.labels("publish_failed").inc()
         logger.warning("publish of %s failed: %s", event.event_id, exc, extra={"tenant_id": event.tenant_id})
         raise ApiError(
             status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -47,6 +49,7 @@ async def track(event: Event, request: Request) -> dict[str, Any]:
             "event not accepted; safe to retry with the same event_id",
             event_id=event.event_id,
         ) from exc
+    EVENTS.labels("accepted").inc()
     return {"event_id": event.event_id, "status": "accepted"}
 
 
@@ -65,6 +68,8 @@ async def track_batch(batch: EventBatch, request: Request) -> dict[str, Any]:
         else {"event_id": e.event_id, "status": "accepted"}
         for i, e in enumerate(batch.events)
     ]
+    EVENTS.labels("accepted").inc(len(entries) - len(failed))
+    EVENTS.labels("publish_failed").inc(len(failed))
     return {"accepted": len(entries) - len(failed), "rejected": len(failed), "results": results}
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, ValidationError
 from apps.gateway.auth import Principal, Reader, Writer
 from apps.gateway.downstream import Downstream
 from apps.shared.errors import ApiError
+from apps.shared.observability import EVENTS
 from lemo.events import Event, EventBody, EventType
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
@@ -66,6 +67,7 @@ async def track_many(down: Downstream, events_app: str, tenant_id: str, raw_even
         for (i, _), result in zip(valid, resp.json()["results"], strict=True):
             results[i] = result
     accepted = sum(1 for r in results if r and r["status"] == "accepted")
+    EVENTS.labels("invalid").inc(len(raw_events) - len(valid))
     return {"accepted": accepted, "rejected": len(results) - accepted, "results": results}
 
 

@@ -18,6 +18,7 @@ from apps.gateway.settings import GatewaySettings
 from apps.shared.errors import install_error_handlers
 from apps.shared.health import health_router
 from apps.shared.logging import configure_logging
+from apps.shared.observability import install_observability
 from apps.shared.security import SIDECAR_CALLBACK_PREFIXES, require_app_token
 from apps.shared.sidecar import sidecar_http
 from lemo.stores.mongo import ScenarioRepository, TenantRepository, open_database
@@ -48,6 +49,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 app = FastAPI(title="Lemo Recommender", version="0.1.0", lifespan=lifespan)
 install_error_handlers(app)
+install_observability(app)
 rate_limits = install_limits(app, settings)
 # The public API is called directly (tenant keys); only the paths daprd calls need the app token.
 require_app_token(app, only_prefixes=SIDECAR_CALLBACK_PREFIXES)

@@ -25,6 +25,7 @@ from apps.gateway.downstream import Downstream
 from apps.gateway.events import track_many
 from apps.gateway.scenarios import DEFAULT_SCENARIO, ScenarioBook
 from apps.shared.errors import ApiError
+from apps.shared.observability import RECOMMENDATIONS
 from apps.shared.stages import Deadlines, Pipeline, Recommendation, StageApps
 from lemo.events import Identifier
 from lemo.pipeline import feed_state_key
@@ -91,6 +92,9 @@ class Recommender:
             result = await self.pipeline.recommend(tenant_id, user_id, resolved, n, debug)
         request_id = uuid.uuid4().hex
         self._log_impressions(tenant_id, user_id, request_id, result)
+        RECOMMENDATIONS.labels(
+            result.scenario_id, result.variant_id or "", mode.value, "true" if result.degraded else "false"
+        ).inc()
         items = [{"item_id": i.item_id, "score": round(i.score, 6)} for i in result.items]
         if debug:
             items = [{**row, "sources": i.sources} for row, i in zip(items, result.items, strict=True)]

@@ -20,7 +20,7 @@ class GatewaySettings(LemoSettings):
     trainer_app: str = "trainer"
     # The apps /v1/status checks through their sidecars.
     mesh_apps: list[str] = Field(
-        default_factory=lambda: ["events", "profiles", "catalog", "recall", "ranking", "rerank", "trainer"]
+        default_factory=lambda: ["events", "profiles", "catalog", "recall", "ranking", "rerank", "trainer", "feeds"]
     )
     # The read path's stages and their deadlines (seconds); past a deadline the pipeline goes on without it.
     recall_app: str = "recall"

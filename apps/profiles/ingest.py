@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from actors.user_profile import ACTOR_TYPE, UserProfileActorInterface
 from apps.profiles.realtime import HotCounter, ItemFeatures
+from apps.shared.observability import ACTOR_UPDATES
 from lemo.events import Event, user_actor_id
 from lemo.stores.mongo import UserRepository
 
@@ -85,9 +86,12 @@ async def ingest_bulk(body: dict[str, Any], rt: Realtime) -> dict[str, Any]:
             proxy = ActorProxy.create(ACTOR_TYPE, ActorId(actor_id), UserProfileActorInterface)
             is_new = await proxy.RecordEvents({"events": payload})
         except Exception:
+            ACTOR_UPDATES.labels("retry").inc(len(batch))
             logger.exception("events for %s not recorded yet; asking for redelivery", actor_id)
             statuses.update({entry_id: RETRY["status"] for entry_id, _ in batch})
             return
+        ACTOR_UPDATES.labels("applied").inc(sum(1 for new in is_new if new))
+        ACTOR_UPDATES.labels("duplicate").inc(sum(1 for new in is_new if not new))
         for (entry_id, event), new in zip(batch, is_new, strict=True):
             statuses[entry_id] = SUCCESS["status"]
             if new:

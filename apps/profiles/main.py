@@ -19,6 +19,7 @@ from apps.profiles.subscriptions import subscribe
 from apps.shared.errors import install_error_handlers
 from apps.shared.health import health_router
 from apps.shared.logging import configure_logging
+from apps.shared.observability import install_observability
 from apps.shared.security import require_app_token
 from lemo.stores.mongo import ItemRepository, UserRepository, open_database
 
@@ -52,6 +53,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 app = FastAPI(title="lemo profiles", lifespan=lifespan)
 install_error_handlers(app)
+install_observability(app)
 require_app_token(app)  # every route but /healthz: callers come through the sidecar
 app.include_router(health_router("profiles"))  # before DaprActor, whose own /healthz would shadow it
 actor = DaprActor(app)

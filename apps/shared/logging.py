@@ -6,6 +6,8 @@ import json
 import logging
 import sys
 
+from apps.shared.observability import TraceIdFilter
+
 
 class _JsonFormatter(logging.Formatter):
     def __init__(self, app_id: str) -> None:
@@ -31,6 +33,7 @@ class _JsonFormatter(logging.Formatter):
 def configure_logging(app_id: str, level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_JsonFormatter(app_id))
+    handler.addFilter(TraceIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 TOKEN_HEADER = "dapr-api-token"  # daprd's securityConsts.APITokenHeader, for both tokens
 APP_TOKEN_ENV = "APP_API_TOKEN"
 HEALTH_PATH = "/healthz"
+# Open on every app: probes and Prometheus scrape the app port directly, not through daprd.
+OPEN_PATHS = frozenset({HEALTH_PATH, "/metrics"})
 # Paths daprd itself calls on an app (app config, subscriptions, actors, jobs) and apps/shared/subscriptions.py's
 # pub/sub routes: the gateway guards only these, since its public API is called directly by users.
 SIDECAR_CALLBACK_PREFIXES = ("/dapr/", "/actors/", "/job/", "/events/")
@@ -87,7 +89,8 @@ async def _send_json(send: Send, status: int, body: dict[str, Any], headers: Ite
 
 
 def require_app_token(app: FastAPI, only_prefixes: tuple[str, ...] | None = None) -> None:
-    """Requires the app token on every path but /healthz, or, with `only_prefixes`, on those paths only."""
+    """Requires the app token on every path but /healthz and /metrics, or, with `only_prefixes`, on those paths
+    only."""
     token = app_api_token()
     if token is None:
         logger.warning("%s is not set: calls into this app are not authenticated", APP_TOKEN_ENV)
@@ -96,7 +99,7 @@ def require_app_token(app: FastAPI, only_prefixes: tuple[str, ...] | None = None
     def guarded(path: str) -> bool:
         if only_prefixes is not None:
             return path.startswith(only_prefixes)
-        return path != HEALTH_PATH
+        return path not in OPEN_PATHS
 
     app.add_middleware(AppTokenMiddleware, token=token, guarded=guarded)
 

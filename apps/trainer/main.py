@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from apps.shared.errors import install_error_handlers
 from apps.shared.health import health_router
 from apps.shared.logging import configure_logging
+from apps.shared.observability import install_observability
 from apps.shared.security import require_app_token
 from apps.trainer import runs, training
 from apps.trainer.settings import TrainerSettings
@@ -44,6 +45,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 app = FastAPI(title="lemo trainer", lifespan=lifespan)
 install_error_handlers(app)
+install_observability(app)
 require_app_token(app)  # every route but /healthz: callers come through the sidecar
 app.include_router(health_router("trainer"))
 app.include_router(runs.router)

@@ -16,6 +16,7 @@ from dapr.ext.workflow.aio import DaprWorkflowClient
 from fastapi import APIRouter, Query, Request, status
 
 from apps.shared.errors import ApiError
+from apps.shared.observability import TRAINING_RUNS
 from apps.shared.settings import CRON_TRAIN, MODELS_TOPIC
 from lemo.events import Identifier
 from lemo.registry import ActivateBody, ModelVersion, TrainOptions
@@ -34,6 +35,7 @@ def run_id_for(tenant_id: str) -> str:
 
 
 async def start_run(client: DaprWorkflowClient, request: TrainRequest) -> str:
+    TRAINING_RUNS.labels("api").inc()
     return await client.schedule_new_workflow(
         TRAIN_WORKFLOW, input=request.model_dump(mode="json"), instance_id=run_id_for(request.tenant_id)
     )
@@ -133,5 +135,6 @@ async def cron_train(request: Request) -> dict[str, Any]:
             TRAIN_WORKFLOW, input=TrainRequest(tenant_id=tenant_id).model_dump(mode="json"), instance_id=run_id
         )
         started.append(run_id)
+        TRAINING_RUNS.labels("cron").inc()
     logger.info("cron %s started %d training runs", CRON_TRAIN, len(started))
     return {"started": started}

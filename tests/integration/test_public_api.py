@@ -307,3 +307,14 @@ def test_models_api_trains_lists_and_activates_per_tenant(api: TenantClient, oth
     assert other.get("/v1/models").json() == {"active": {}, "versions": []}
     resp = other.post("/v1/models/item_cf/activate", json={"version": 1})
     assert resp.status_code == 404 and _error(resp) == "version_not_found"
+
+
+def test_every_app_serves_prometheus_metrics(api: TenantClient, mesh: dict[str, App]) -> None:
+    api.post("/v1/events/batch", json={"events": [{"user_id": "m", "item_id": "i", "type": "view"}, {"bad": 1}]})
+    gateway = httpx.get(f"http://127.0.0.1:{mesh['gateway'].app_port}/metrics", timeout=10).text
+    assert 'route="/v1/events/batch"' in gateway and 'lemo_events_total{outcome="invalid"}' in gateway
+    # Scraped on the app port directly, like /healthz: open without the app token.
+    events = httpx.get(f"http://127.0.0.1:{mesh['events'].app_port}/metrics", timeout=10)
+    assert events.status_code == 200 and 'lemo_events_total{outcome="accepted"}' in events.text
+    for name in ("catalog", "profiles", "trainer"):
+        assert httpx.get(f"http://127.0.0.1:{mesh[name].app_port}/metrics", timeout=10).status_code == 200
