@@ -133,6 +133,7 @@ class ItemRepository:
     # FerretDB runs a multi-statement update command very slowly, so batches insert the new items in one
     # command and update the existing ones one command each, a few at a time.
     _UPDATE_CONCURRENCY = 8
+    _GET_MANY_CHUNK = 1000
 
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._items = db["items"]
@@ -216,6 +217,20 @@ class ItemRepository:
 
     async def get(self, tenant_id: str, item_id: str) -> dict[str, Any] | None:
         return await self._items.find_one({"_id": self._id(tenant_id, item_id)}, projection={"_id": 0})
+
+    async def get_many(
+        self, tenant_id: str, item_ids: Sequence[str], fields: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The tenant's items among `item_ids` (unknown ids are absent), with item_id plus `fields` (all when None);
+        primary-key lookups in chunks."""
+        projection = {"_id": 0, "item_id": 1, **dict.fromkeys(fields, 1)} if fields is not None else {"_id": 0}
+        found: list[dict[str, Any]] = []
+        unique = list(dict.fromkeys(item_ids))
+        for start in range(0, len(unique), self._GET_MANY_CHUNK):
+            ids = [self._id(tenant_id, i) for i in unique[start : start + self._GET_MANY_CHUNK]]
+            found += await self._items.find({"_id": {"$in": ids}}, projection=projection).to_list(length=len(ids))
+        return found
+
 
     async def delete(self, tenant_id: str, item_id: str) -> bool:
         result = await self._items.delete_one({"_id": self._id(tenant_id, item_id)})
