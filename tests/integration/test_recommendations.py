@@ -1,0 +1,264 @@
+"""The read path end to end through real sidecars: gateway -> profiles -> recall -> ranking -> rerank on a
+tenant with MovieLens sample data and trained models. Every endpoint, scenarios and experiments, debug output,
+impression logging, and each degradation (a stage down: still a list, never a 5xx)."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from apps.shared.settings import STATE_STORE
+from lemo.datasets import movielens
+from lemo.stores.mongo import EventArchive
+from tests.integration.conftest import MONGODB_URI, unique
+from tests.integration.mesh import App, python_module, uvicorn
+from tests.integration.trained import load_sample, train_in_process
+
+ADMIN_KEY = "it-admin-" + uuid.uuid4().hex
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("artifacts")
+
+
+@pytest.fixture(scope="module")
+def mesh(app_env: dict[str, str], artifacts: Path) -> Iterator[dict[str, App]]:
+    env = {**app_env, "LEMO_ARTIFACT_URI": str(artifacts)}
+    ranking = App(unique("ranking"), python_module("apps.ranking.main"), app_protocol="grpc", env=env)
+    ranking.env["RANKING_APP_PORT"] = str(ranking.app_port)
+    apps = {
+        "catalog": App(unique("catalog"), uvicorn("apps.catalog.main"), env=env),
+        "profiles": App(unique("profiles"), uvicorn("apps.profiles.main"), env=env),
+        "events": App(unique("events"), uvicorn("apps.events.main"), env=env),
+        "recall": App(unique("recall"), uvicorn("apps.recall.main"), env=env),
+        "ranking": ranking,
+        "rerank": App(unique("rerank"), uvicorn("apps.rerank.main"), env=env),
+    }
+    for app in apps.values():
+        app.start()
+    gateway_env = {
+        **env,
+        "LEMO_ADMIN_KEY": ADMIN_KEY,
+        **{f"GATEWAY_{name.upper()}_APP": app.app_id for name, app in apps.items()},
+        "GATEWAY_MESH_APPS": json.dumps([a.app_id for a in apps.values()]),
+        # Generous deadlines: this 2-core machine runs every app, sidecar and store of the test at once.
+        "GATEWAY_RECALL_DEADLINE_S": "5",
+        "GATEWAY_RANKING_DEADLINE_S": "5",
+        "GATEWAY_RERANK_DEADLINE_S": "5",
+        "GATEWAY_PROFILE_DEADLINE_S": "5",
+        "GATEWAY_POPULAR_DEADLINE_S": "5",
+        "GATEWAY_RATE_LIMIT_PER_S": "0",
+    }
+    apps["gateway"] = App(unique("gateway"), uvicorn("apps.gateway.main"), env=gateway_env).start()
+    yield apps
+    for app in apps.values():
+        app.stop()
+
+
+def _tenant(gateway: App) -> tuple[str, httpx.Client]:
+    tenant = f"t{uuid.uuid4().hex[:10]}"
+    resp = httpx.post(
+        f"http://127.0.0.1:{gateway.app_port}/v1/admin/tenants",
+        json={"tenant_id": tenant},
+        headers={"X-Admin-Key": ADMIN_KEY},
+        timeout=30,
+    )
+    assert resp.status_code == 201, resp.text
+    client = httpx.Client(
+        base_url=f"http://127.0.0.1:{gateway.app_port}", headers={"X-API-Key": resp.json()["api_key"]}, timeout=60
+    )
+    return tenant, client
+
+
+@pytest.fixture(scope="module")
+async def trained(mesh: dict[str, App], database_name: str, artifacts: Path) -> tuple[str, httpx.Client]:
+    """A tenant with MovieLens users 1..40, their films, and every serving model trained and active."""
+    tenant, client = _tenant(mesh["gateway"])
+    from pymongo import AsyncMongoClient
+
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGODB_URI)
+    await load_sample(mongo[database_name], tenant)
+    await mongo.close()
+    await train_in_process(MONGODB_URI, database_name, tenant, artifacts)
+    return tenant, client
+
+
+def _rated(user_id: str) -> set[str]:
+    return {r.item_id for r in movielens.ratings() if r.user_id == user_id}
+
+
+def test_online_recommendations_explain_themselves(trained: tuple[str, httpx.Client]) -> None:
+    _, api = trained
+    resp = api.get("/v1/users/1/recommendations", params={"count": 10, "debug": "true"})
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    items = [i["item_id"] for i in body["items"]]
+    assert len(items) == 10 and len(set(items)) == 10
+    assert not set(items) & _rated("1")  # never what the user already rated
+    assert body["scenario"] == "home" and body["mode"] == "online"
+    debug = body["debug"]
+    assert {"profile", "recall", "ranking", "rerank", "total"} <= set(debug["timings_ms"])
+    assert debug["ranker"]["used"] == "fusion" and debug["ranker"]["version"] == 1
+    assert {c["name"] for c in debug["channels"] if c["ok"]} >= {"item_cf", "ease", "als", "user_cf"}
+    assert all(i["sources"] for i in body["items"])  # each item names the channels that found it
+    assert any(effect["rule"] == "exclude_seen" for effect in debug["rules"])
+
+    bff = api.post("/api/v1/recommendations/v2", json={"scenario_id": "home", "user_id": "1", "count": 5})
+    assert bff.status_code == 200 and len(bff.json()["items"]) == 5
+
+
+def test_similar_and_popular_items(trained: tuple[str, httpx.Client]) -> None:
+    _, api = trained
+    similar = api.get("/v1/items/50/similar", params={"count": 5})
+    assert similar.status_code == 200, similar.text
+    similar_ids = [i["item_id"] for i in similar.json()["items"]]
+    assert len(similar_ids) == 5 and "50" not in similar_ids
+    popular = api.get("/v1/popular", params={"count": 5})
+    assert popular.status_code == 200 and len(popular.json()["items"]) == 5, popular.text
+
+
+def test_scenarios_rules_and_experiments(trained: tuple[str, httpx.Client], mesh: dict[str, App]) -> None:
+    _, api = trained
+    scenario = {
+        "scenario_id": "item-page",
+        "channels": [{"name": "ease", "quota": 100}, {"name": "item_cf", "quota": 100}],
+        "ranker": "weighted",
+        "rules": [{"type": "exclude_seen"}, {"type": "pin", "pins": [{"item_id": "1", "slot": 0}]}],
+        "default_count": 6,
+        "experiments": [
+            {
+                "experiment_id": "ranker-ab",
+                "variants": [
+                    {"variant_id": "control", "traffic": 50},
+                    {"variant_id": "learned", "traffic": 50, "overrides": {"ranker": "fusion"}},
+                ],
+            }
+        ],
+    }
+    resp = api.put("/v1/scenarios/item-page", json=scenario)
+    assert resp.status_code == 201, resp.text
+    assert api.put("/v1/scenarios/item-page", json=scenario).status_code == 200
+    bad = {**scenario, "channels": [{"name": "ease"}, {"name": "ease"}]}
+    resp = api.put("/v1/scenarios/item-page", json=bad)
+    assert resp.status_code == 422 and resp.json()["error"]["code"]
+    assert {s["scenario_id"] for s in api.get("/v1/scenarios").json()["scenarios"]} == {"home", "item-page"}
+
+    variants: dict[str, str] = {}
+    for user in ("2", "3", "5", "6", "7", "9", "10", "11", "12", "13"):
+        body = api.get(f"/v1/users/{user}/recommendations", params={"scenario": "item-page"}).json()
+        assert len(body["items"]) == 6 and body["experiment"] == "ranker-ab"
+        if "1" not in _rated(user):
+            assert body["items"][0]["item_id"] == "1"  # pinned at slot 0
+        variants[user] = body["variant"]
+        again = api.get(f"/v1/users/{user}/recommendations", params={"scenario": "item-page"}).json()
+        assert again["variant"] == body["variant"]  # a stable split
+    assert set(variants.values()) == {"control", "learned"}
+
+    # Every served list was logged as impressions tagged with the scenario and variant.
+    def impressions() -> dict[str, Any]:
+        return dict(api.get("/v1/events/stats", params={"since": time.time() - 600, "type": "impression"}).json())
+
+    deadline = time.monotonic() + 60
+    while impressions()["total"] < 6 * 20 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert impressions()["total"] >= 6 * 20
+
+    _, other = _tenant(mesh["gateway"])
+    assert other.get("/v1/scenarios/item-page").status_code == 404
+    assert api.delete("/v1/scenarios/item-page").status_code == 204
+    assert api.get("/v1/users/2/recommendations", params={"scenario": "item-page"}).status_code == 404
+
+
+async def test_impressions_carry_scenario_and_variant(
+    trained: tuple[str, httpx.Client], db: AsyncDatabase[dict[str, Any]]
+) -> None:
+    tenant, api = trained
+    body = api.get("/v1/users/4/recommendations", params={"count": 3}).json()
+    archive = EventArchive(db, retention_days=36500)
+    deadline = time.monotonic() + 60
+    logged: list[dict[str, Any]] = []
+    while len(logged) < 3 and time.monotonic() < deadline:
+        logged = [
+            r
+            async for r in archive.training_rows(tenant, archived_after=time.time() - 120)
+            if r["type"] == "impression" and r["user_id"] == "4"
+        ]
+        time.sleep(0.5)
+    assert {r["item_id"] for r in logged} >= {i["item_id"] for i in body["items"]}
+
+
+def _seed_popular(sidecar: App, tenant: str) -> None:
+    """The popularity workflow's list, as the fallback reads it."""
+    items = [{"item_id": str(i), "score": 100.0 - i} for i in (50, 100, 181, 258, 1)]
+    resp = httpx.post(
+        f"{sidecar.sidecar}/v1.0/state/{STATE_STORE}",
+        json=[{"key": f"popular:{tenant}", "value": {"tenant_id": tenant, "items": items}}],
+        headers=sidecar.headers,
+        timeout=10,
+    )
+    assert resp.status_code in (200, 201, 204), resp.text
+
+
+def test_a_stage_down_degrades_and_never_fails(
+    trained: tuple[str, httpx.Client], mesh: dict[str, App], bare_sidecar: App
+) -> None:
+    tenant, api = trained
+    mesh["ranking"].kill_app()
+    try:
+        resp = api.get("/v1/users/1/recommendations", params={"count": 10})
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        assert len(body["items"]) == 10 and body["degraded"]
+        assert any("ranking unavailable" in r for r in body["reasons"])
+    finally:
+        mesh["ranking"].restart_app()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        body = api.get("/v1/users/1/recommendations", params={"count": 10}).json()
+        if not any("ranking" in r for r in body["reasons"]):
+            break
+        time.sleep(0.5)
+    assert not any("ranking" in r for r in body["reasons"]), body["reasons"]
+
+    _seed_popular(bare_sidecar, tenant)
+    mesh["recall"].kill_app()
+    try:
+        resp = api.get("/v1/users/1/recommendations", params={"count": 3})
+        assert resp.status_code == 200, resp.text
+        body = resp.json()
+        assert body["degraded"] and any("recall unavailable" in r for r in body["reasons"])
+        assert [i["item_id"] for i in body["items"]] == ["100", "181", "258"]  # popular, minus what user 1 rated
+    finally:
+        mesh["recall"].restart_app()
+
+    mesh["rerank"].kill_app()
+    try:
+        body = api.get("/v1/users/1/recommendations", params={"count": 10}).json()
+        assert len(body["items"]) == 10 and any("rerank unavailable" in r for r in body["reasons"])
+        assert not {i["item_id"] for i in body["items"]} & _rated("1")
+    finally:
+        mesh["rerank"].restart_app()
+
+
+def test_modes_fall_back_to_online_and_tenants_stay_apart(
+    trained: tuple[str, httpx.Client], mesh: dict[str, App]
+) -> None:
+    _, api = trained
+    cached = api.get("/v1/users/1/recommendations", params={"mode": "cached", "count": 5}).json()
+    assert cached["mode"].startswith("online") and len(cached["items"]) == 5
+    assert api.get("/v1/users/1/recommendations", params={"mode": "nope"}).status_code == 422
+
+    _, other = _tenant(mesh["gateway"])
+    resp = other.get("/v1/users/1/recommendations", params={"count": 5})
+    assert resp.status_code == 200 and resp.json()["items"] == []  # no data of its own: nothing borrowed
+    assert resp.json()["degraded"]
+    assert other.get("/v1/items/50/similar").json().get("items", []) == []
