@@ -102,6 +102,7 @@ def test_online_recommendations_explain_themselves(trained: tuple[str, httpx.Cli
     assert resp.status_code == 200, resp.text
     body = resp.json()
     items = [i["item_id"] for i in body["items"]]
+    assert not body["degraded"], body["reasons"]
     assert len(items) == 10 and len(set(items)) == 10
     assert not set(items) & _rated("1")  # never what the user already rated
     assert body["scenario"] == "home" and body["mode"] == "online"
