@@ -1,0 +1,67 @@
+"""apps/rerank/metadata.py with a fake catalog: dates as epoch seconds, availability, the per-tenant TTL cache."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from apps.rerank.metadata import ItemMeta, MetadataCache, epoch_seconds
+
+JAN_2000 = 946684800.0
+
+
+class FakeCatalog:
+    def __init__(self, items: dict[tuple[str, str], dict[str, Any]]) -> None:
+        self.items = items
+        self.asked: list[list[str]] = []
+
+    async def get_many(
+        self, tenant_id: str, item_ids: Sequence[str], fields: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        self.asked.append(list(item_ids))
+        return [{"item_id": i, **self.items[(tenant_id, i)]} for i in item_ids if (tenant_id, i) in self.items]
+
+
+class Clock:
+    now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_dates_become_epoch_seconds_whatever_their_stored_form() -> None:
+    assert epoch_seconds(datetime(2000, 1, 1, tzinfo=UTC)) == JAN_2000
+    assert epoch_seconds(datetime(2000, 1, 1)) == JAN_2000  # naive: UTC
+    assert epoch_seconds("2000-01-01T00:00:00+00:00") == JAN_2000
+    assert epoch_seconds(JAN_2000) == JAN_2000
+    unreadable: list[Any] = [None, True, "soon", []]
+    assert [epoch_seconds(v) for v in unreadable] == [None] * 4
+
+
+def test_hidden_and_expired_items_are_unavailable() -> None:
+    assert ItemMeta.from_doc({"categories": ["a"]}).available(now=JAN_2000)
+    assert not ItemMeta.from_doc({"hidden": True}).available(now=JAN_2000)
+    expires = ItemMeta.from_doc({"expires_at": datetime(2000, 1, 1, tzinfo=UTC)})
+    assert expires.available(now=JAN_2000 - 1) and not expires.available(now=JAN_2000)
+
+
+async def test_the_cache_keys_by_tenant_remembers_unknown_ids_and_expires() -> None:
+    catalog, clock = FakeCatalog({("a", "1"): {"categories": ["drama"]}}), Clock()
+    cache = MetadataCache(catalog, ttl_s=30, max_items=100, clock=clock)
+    found = await cache.get_many("a", ["1", "2"])
+    assert found["1"] == ItemMeta(categories=("drama",)) and found["2"] is None
+    assert (await cache.get_many("b", ["1"]))["1"] is None  # tenant b never sees a's item
+    await cache.get_many("a", ["1", "2"])
+    assert catalog.asked == [["1", "2"], ["1"]]  # a's second lookup came from the cache, unknown id included
+    clock.now += 31
+    catalog.items[("a", "2")] = {"tags": ["new"]}
+    assert (await cache.get_many("a", ["2"]))["2"] == ItemMeta(tags=("new",))
+
+
+async def test_the_cache_keeps_at_most_max_items_per_tenant() -> None:
+    catalog = FakeCatalog({("a", str(n)): {} for n in range(5)})
+    cache = MetadataCache(catalog, ttl_s=30, max_items=3, clock=Clock())
+    await cache.get_many("a", ["0", "1", "2", "3", "4"])
+    await cache.get_many("a", ["0", "4"])
+    assert catalog.asked[-1] == ["0"]  # the oldest entries went first
