@@ -1,0 +1,80 @@
+"""apps/rerank/stage.py over fakes of the catalog and registry: metadata reaches the rules, unavailable and unknown
+items are handled as documented, and `mmr by=embedding` uses the tenant's content vectors once loaded."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from apps.rerank.embeddings import EmbeddingSource
+from apps.rerank.metadata import MetadataCache
+from apps.rerank.stage import RerankStage
+from lemo.artifacts import ArtifactStore
+from lemo.models.text import ContentRecall
+from lemo.pipeline import RerankRequest
+from lemo.registry import ModelStatus, ModelVersion
+
+
+class FakeCatalog:
+    def __init__(self, items: dict[str, dict[str, Any]]) -> None:
+        self.items = items
+
+    async def get_many(
+        self, tenant_id: str, item_ids: Sequence[str], fields: Sequence[str] | None = None
+    ) -> list[dict[str, Any]]:
+        return [{"item_id": i, **self.items[i]} for i in item_ids if tenant_id == "t1" and i in self.items]
+
+
+class FakeRegistry:
+    def __init__(self, versions: dict[str, ModelVersion]) -> None:
+        self.versions = versions
+
+    async def active(self, tenant_id: str, kind: str) -> ModelVersion | None:
+        return self.versions.get(kind) if tenant_id == "t1" else None
+
+
+def stage(tmp_path: Path, drop_unknown: bool = False) -> tuple[RerankStage, EmbeddingSource]:
+    artifact = tmp_path / "t1" / "models" / "content" / "r1"
+    vectors = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]], dtype=np.float32)  # a and b alike, c apart
+    ContentRecall(["a", "b", "c"], {}, vectors).save(artifact)
+    content = ModelVersion(
+        tenant_id="t1",
+        kind="content",
+        version=1,
+        run_id="r1",
+        status=ModelStatus.ACTIVE,
+        artifact_uri=artifact.as_uri(),
+        created_at=0.0,
+    )
+    catalog = FakeCatalog({i: {"categories": ["x"]} for i in "abc"} | {"h": {"hidden": True}})
+    embeddings = EmbeddingSource(FakeRegistry({"content": content}), ArtifactStore(str(tmp_path)), ["content"], 60.0)
+    return RerankStage(MetadataCache(catalog, 30.0, 100), embeddings, drop_unknown), embeddings
+
+
+def request(rules: list[dict[str, Any]], *item_ids: str) -> RerankRequest:
+    candidates = [{"item_id": i, "score": 1.0 - 0.01 * n} for n, i in enumerate(item_ids)]
+    return RerankRequest.model_validate({"user_id": "u", "count": 3, "rules": rules, "candidates": candidates})
+
+
+async def test_mmr_by_embedding_uses_the_content_vectors_once_loaded(tmp_path: Path) -> None:
+    rerank, embeddings = stage(tmp_path)
+    mmr = [{"type": "mmr", "lambda": 0.5, "by": "embedding"}]
+    before = await rerank.rerank("t1", request(mmr, "a", "b", "c"))
+    assert [i.item_id for i in before.items] == ["a", "b", "c"]  # not loaded yet: categories, all alike
+    assert await embeddings.wait_loaded("t1") is not None
+    after = await rerank.rerank("t1", request(mmr, "a", "b", "c"))
+    assert [i.item_id for i in after.items] == ["a", "c", "b"]
+
+
+async def test_unavailable_items_go_first_and_unknown_ones_follow_the_setting(tmp_path: Path) -> None:
+    keep, _ = stage(tmp_path)
+    result = await keep.rerank("t1", request([], "h", "a", "zz"))
+    assert [i.item_id for i in result.items] == ["a", "zz"]
+    assert [(e.rule, e.removed) for e in result.effects] == [("available", ["h"])]
+    drop, _ = stage(tmp_path / "drop", drop_unknown=True)
+    result = await drop.rerank("t1", request([], "h", "a", "zz"))
+    assert [i.item_id for i in result.items] == ["a"]
+    assert [(e.rule, e.removed) for e in result.effects] == [("available", ["h", "zz"])]
