@@ -15,6 +15,7 @@ MODELS_TOPIC = "models"
 CRON_POPULARITY = "cron-popularity"
 CRON_TRAIN = "cron-train"
 CRON_CLEANUP = "cron-cleanup"
+CRON_FEEDS = "cron-feeds"
 
 
 def _shared(name: str) -> AliasChoices:

@@ -1,6 +1,7 @@
-"""The read path as one call: user context -> recall -> ranking -> rerank, each stage reached through the
-caller's sidecar with its own deadline. Shared by the gateway (online requests) and the recommend workflow
-(precomputed feeds), so both serve the same lists.
+"""The read path: user context -> recall -> ranking -> rerank, each stage reached through the caller's sidecar with
+its own deadline. The gateway (online requests) runs it as one call, `Pipeline.recommend`; the recommend workflow
+(precomputed feeds, workflows/recommend.py) runs the same stage methods one activity each, so both serve the same
+lists.
 
 No stage failure becomes an error when a list can still be given: ranking down -> the recall order; rerank down
 -> the ranked order minus seen items; recall down or empty -> popular items. The answer says `degraded` and why.
@@ -65,6 +66,56 @@ class Recommendation(BaseModel):
     debug: dict[str, Any] = Field(default_factory=dict)
 
 
+class RecallOutcome(BaseModel):
+    """What recall gave: candidates (empty when it failed or found none), what the user has seen, and why not."""
+
+    answered: bool
+    candidates: list[StageCandidate] = Field(default_factory=list)
+    seen: list[str] = Field(default_factory=list)
+    reasons: list[str] = Field(default_factory=list)
+    channels: list[dict[str, Any]] | None = None
+
+
+class RankOutcome(BaseModel):
+    """The candidates in ranked order (the recall order when ranking failed)."""
+
+    candidates: list[StageCandidate]
+    reasons: list[str] = Field(default_factory=list)
+    ranker: dict[str, Any] | None = None
+
+
+class RerankOutcome(BaseModel):
+    """The final items (the ranked order minus seen items when rerank failed)."""
+
+    items: list[StageCandidate]
+    reasons: list[str] = Field(default_factory=list)
+    rules: list[dict[str, Any]] | None = None
+
+
+def shortlist(candidates: list[StageCandidate], count: int) -> list[StageCandidate]:
+    """The ranked candidates rerank chooses from."""
+    return candidates[: max(count * 10, 100)]
+
+
+def answer(
+    scenario: ResolvedScenario,
+    items: list[StageCandidate],
+    reasons: list[str],
+    debug: bool,
+    info: dict[str, Any],
+    timings: dict[str, float],
+) -> Recommendation:
+    return Recommendation(
+        items=items,
+        scenario_id=scenario.scenario_id,
+        experiment_id=scenario.experiment_id,
+        variant_id=scenario.variant_id,
+        degraded=bool(reasons),
+        reasons=reasons,
+        debug={**info, "timings_ms": timings} if debug else {},
+    )
+
+
 def popular_state_key(tenant_id: str) -> str:
     """Where the popularity workflow keeps a tenant's popular list (workflows/popularity_activities.py)."""
     return f"popular:{tenant_id}"
@@ -121,6 +172,106 @@ class Pipeline:
         ]
         return chosen[:count], None
 
+    async def recall(self, tenant_id: str, user: UserContext, scenario: ResolvedScenario) -> RecallOutcome:
+        try:
+            request = RecallRequest(
+                user=user,
+                channels=list(scenario.channel_configs().values()),
+                filters=scenario.filters,
+                limit=scenario.candidate_limit,
+            )
+            recall = RecallResponse.model_validate(
+                await self._invoke(
+                    self._apps.recall, "POST", f"recall/{tenant_id}", self._deadlines.recall, request.model_dump()
+                )
+            )
+        except (StageError, ValidationError) as exc:
+            return RecallOutcome(answered=False, reasons=[f"recall unavailable ({exc})"])
+        reasons = [f"channel {c.name} failed: {c.error}" for c in recall.channels if not c.ok]
+        if not recall.candidates:
+            reasons.append("no candidates from any channel")
+        return RecallOutcome(
+            answered=True,
+            candidates=recall.candidates,
+            seen=recall.seen,
+            reasons=reasons,
+            channels=[c.model_dump() for c in recall.channels],
+        )
+
+    async def popular_instead(
+        self, tenant_id: str, count: int, seen: set[str]
+    ) -> tuple[list[StageCandidate], list[str]]:
+        """The fallback when recall gave nothing: the tenant's popular items the user has not seen."""
+        items, problem = await self.popular(tenant_id, count, seen)
+        return items, [*([problem] if problem else []), "served popular items"]
+
+    async def rank(
+        self, tenant_id: str, user: UserContext, scenario: ResolvedScenario, candidates: list[StageCandidate]
+    ) -> RankOutcome:
+        try:
+            body = {
+                "tenant_id": tenant_id,
+                **RankRequest(user=user, ranker=scenario.ranker, candidates=candidates).model_dump(),
+            }
+            ranked = RankResponse.model_validate(
+                await self._invoke(self._apps.ranking, "POST", "rank", self._deadlines.ranking, body)
+            )
+            if len(ranked.scores) != len(candidates):
+                raise StageError(f"ranking scored {len(ranked.scores)} of {len(candidates)} candidates")
+        except (StageError, ValidationError) as exc:
+            return RankOutcome(
+                candidates=candidates, reasons=[f"ranking unavailable ({exc}); serving the recall order"]
+            )
+        ordered = [
+            c.model_copy(update={"score": s})
+            for c, s in sorted(zip(candidates, ranked.scores, strict=True), key=lambda cs: -cs[1])
+        ]
+        reasons = []
+        if ranked.fallback:
+            reasons.append(f"ranker {scenario.ranker} fell back to {ranked.ranker}: {ranked.fallback}")
+        info = {"requested": scenario.ranker, "used": ranked.ranker, "version": ranked.version}
+        return RankOutcome(candidates=ordered, reasons=reasons, ranker=info)
+
+    async def rerank(
+        self,
+        tenant_id: str,
+        user_id: str,
+        scenario: ResolvedScenario,
+        count: int,
+        candidates: list[StageCandidate],
+        seen: set[str],
+    ) -> RerankOutcome:
+        """Reranks the shortlist of `candidates`; the ranked order minus seen items when rerank fails."""
+        short = shortlist(candidates, count)
+        try:
+            rerank_request = RerankRequest(
+                user_id=user_id, count=count, rules=scenario.rerank_rules(), candidates=short, seen=sorted(seen)
+            )
+            reranked = RerankResponse.model_validate(
+                await self._invoke(
+                    self._apps.rerank,
+                    "POST",
+                    f"rerank/{tenant_id}",
+                    self._deadlines.rerank,
+                    rerank_request.model_dump(mode="json", by_alias=True),
+                )
+            )
+        except (StageError, ValidationError) as exc:
+            return RerankOutcome(
+                items=[c for c in short if c.item_id not in seen][:count],
+                reasons=[f"rerank unavailable ({exc}); serving the ranked order"],
+            )
+        return RerankOutcome(items=reranked.items, rules=[e.model_dump() for e in reranked.effects])
+
+    async def top_up(
+        self, tenant_id: str, count: int, items: list[StageCandidate], seen: set[str]
+    ) -> list[StageCandidate]:
+        """Rules or exclusions that left too few items: fills up with popular items."""
+        if len(items) < count:
+            more, _ = await self.popular(tenant_id, count - len(items), seen | {i.item_id for i in items})
+            items = items + more
+        return items[:count]
+
     async def recommend(
         self, tenant_id: str, user_id: str, scenario: ResolvedScenario, count: int, debug: bool = False
     ) -> Recommendation:
@@ -139,82 +290,31 @@ class Pipeline:
         if problem:
             reasons.append(problem)
 
-        recall: RecallResponse | None = None
-        try:
-            request = RecallRequest(
-                user=user,
-                channels=list(scenario.channel_configs().values()),
-                filters=scenario.filters,
-                limit=scenario.candidate_limit,
-            )
-            recall = RecallResponse.model_validate(
-                await self._invoke(
-                    self._apps.recall, "POST", f"recall/{tenant_id}", self._deadlines.recall, request.model_dump()
-                )
-            )
-            reasons += [f"channel {c.name} failed: {c.error}" for c in recall.channels if not c.ok]
-            info["channels"] = [c.model_dump() for c in recall.channels]
-        except (StageError, ValidationError) as exc:
-            reasons.append(f"recall unavailable ({exc})")
+        recalled = await self.recall(tenant_id, user, scenario)
+        reasons += recalled.reasons
+        if recalled.channels is not None:
+            info["channels"] = recalled.channels
         mark = lap("recall", mark)
-        seen = set(recall.seen if recall else []) | set(user.recent_items)
+        seen = set(recalled.seen) | set(user.recent_items)
 
-        if recall is None or not recall.candidates:
-            if recall is not None:
-                reasons.append("no candidates from any channel")
-            items, problem = await self.popular(tenant_id, count, seen)
+        if not recalled.candidates:
+            items, more = await self.popular_instead(tenant_id, count, seen)
             lap("popular", mark)
-            if problem:
-                reasons.append(problem)
-            reasons.append("served popular items")
-            return self._answer(scenario, items, reasons, debug, info, timings, started)
+            return self._answer(scenario, items, reasons + more, debug, info, timings, started)
 
-        candidates = recall.candidates
-        try:
-            body = {
-                "tenant_id": tenant_id,
-                **RankRequest(user=user, ranker=scenario.ranker, candidates=candidates).model_dump(),
-            }
-            ranked = RankResponse.model_validate(
-                await self._invoke(self._apps.ranking, "POST", "rank", self._deadlines.ranking, body)
-            )
-            if len(ranked.scores) != len(candidates):
-                raise StageError(f"ranking scored {len(ranked.scores)} of {len(candidates)} candidates")
-            candidates = [
-                c.model_copy(update={"score": s})
-                for c, s in sorted(zip(candidates, ranked.scores, strict=True), key=lambda cs: -cs[1])
-            ]
-            info["ranker"] = {"requested": scenario.ranker, "used": ranked.ranker, "version": ranked.version}
-            if ranked.fallback:
-                reasons.append(f"ranker {scenario.ranker} fell back to {ranked.ranker}: {ranked.fallback}")
-        except (StageError, ValidationError) as exc:
-            reasons.append(f"ranking unavailable ({exc}); serving the recall order")
+        ranked = await self.rank(tenant_id, user, scenario, recalled.candidates)
+        reasons += ranked.reasons
+        if ranked.ranker is not None:
+            info["ranker"] = ranked.ranker
         mark = lap("ranking", mark)
 
-        shortlist = candidates[: max(count * 10, 100)]
-        try:
-            rerank_request = RerankRequest(
-                user_id=user_id, count=count, rules=scenario.rerank_rules(), candidates=shortlist, seen=sorted(seen)
-            )
-            reranked = RerankResponse.model_validate(
-                await self._invoke(
-                    self._apps.rerank,
-                    "POST",
-                    f"rerank/{tenant_id}",
-                    self._deadlines.rerank,
-                    rerank_request.model_dump(mode="json", by_alias=True),
-                )
-            )
-            items = reranked.items
-            info["rules"] = [e.model_dump() for e in reranked.effects]
-        except (StageError, ValidationError) as exc:
-            reasons.append(f"rerank unavailable ({exc}); serving the ranked order")
-            items = [c for c in shortlist if c.item_id not in seen][:count]
+        reranked = await self.rerank(tenant_id, user_id, scenario, count, ranked.candidates, seen)
+        reasons += reranked.reasons
+        if reranked.rules is not None:
+            info["rules"] = reranked.rules
         lap("rerank", mark)
-        if len(items) < count:  # rules or exclusions left too few: top up with popular items
-            more, _ = await self.popular(tenant_id, count - len(items), seen | {i.item_id for i in items})
-            items = items + more
-        return self._answer(scenario, items[:count], reasons, debug, info, timings, started)
+        items = await self.top_up(tenant_id, count, reranked.items, seen)
+        return self._answer(scenario, items, reasons, debug, info, timings, started)
 
     @staticmethod
     def _answer(
@@ -227,12 +327,4 @@ class Pipeline:
         started: float,
     ) -> Recommendation:
         timings["total"] = round((time.perf_counter() - started) * 1000, 2)
-        return Recommendation(
-            items=items,
-            scenario_id=scenario.scenario_id,
-            experiment_id=scenario.experiment_id,
-            variant_id=scenario.variant_id,
-            degraded=bool(reasons),
-            reasons=reasons,
-            debug={**info, "timings_ms": timings} if debug else {},
-        )
+        return answer(scenario, items, reasons, debug, info, timings)

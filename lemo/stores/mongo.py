@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
@@ -104,6 +104,30 @@ class EventArchive:
         ]
         cursor = await self._events.aggregate(pipeline)
         return {doc["_id"]: int(doc["count"]) async for doc in cursor}
+
+    async def active_users(
+        self, tenant_id: str, since: float, limit: int, exclude_types: Sequence[str] = ("impression",)
+    ) -> list[str]:
+        """Up to `limit` distinct users of the tenant with events at or after `since` (event time), most recently
+        active first; `exclude_types` do not count (impressions: being shown a list is not acting). An indexed find
+        (tenant_time) with a projection, read until `limit` users are found or 50 events per user wanted were
+        scanned, rather than an aggregation, which FerretDB runs slowly on large archives."""
+        query: dict[str, Any] = {"tenant_id": tenant_id, "timestamp": {"$gte": since}}
+        if exclude_types:
+            query["type"] = {"$nin": list(exclude_types)}
+        cursor = (
+            self._events.find(query, projection={"_id": 0, "user_id": 1})
+            .sort("timestamp", DESCENDING)
+            .limit(limit * 50)
+            .batch_size(1000)
+        )
+        users: dict[str, None] = {}
+        async for doc in cursor:
+            users.setdefault(doc["user_id"], None)
+            if len(users) >= limit:
+                break
+        await cursor.close()
+        return list(users)
 
     async def tenants(self) -> list[str]:
         return sorted(await self._events.distinct("tenant_id"))
@@ -230,7 +254,6 @@ class ItemRepository:
             ids = [self._id(tenant_id, i) for i in unique[start : start + self._GET_MANY_CHUNK]]
             found += await self._items.find({"_id": {"$in": ids}}, projection=projection).to_list(length=len(ids))
         return found
-
 
     async def delete(self, tenant_id: str, item_id: str) -> bool:
         result = await self._items.delete_one({"_id": self._id(tenant_id, item_id)})
@@ -498,6 +521,9 @@ class ModelRegistry:
 class ScenarioRepository:
     """Per-tenant scenario configurations (lemo.scenarios.Scenario), keyed "<tenant_id>/<scenario_id>"."""
 
+    # The stored scenario without the store's own fields (Scenario forbids unknown ones).
+    _SCENARIO_FIELDS: ClassVar[dict[str, Any]] = {"_id": 0, "tenant_id": 0, "updated_at": 0}
+
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
         self._scenarios = db["scenarios"]
 
@@ -518,11 +544,11 @@ class ScenarioRepository:
 
     async def get(self, tenant_id: str, scenario_id: str) -> dict[str, Any] | None:
         return await self._scenarios.find_one(
-            {"_id": self._id(tenant_id, scenario_id)}, projection={"_id": 0, "tenant_id": 0}
+            {"_id": self._id(tenant_id, scenario_id)}, projection=self._SCENARIO_FIELDS
         )
 
     async def all(self, tenant_id: str) -> list[dict[str, Any]]:
-        cursor = self._scenarios.find({"tenant_id": tenant_id}, projection={"_id": 0, "tenant_id": 0})
+        cursor = self._scenarios.find({"tenant_id": tenant_id}, projection=self._SCENARIO_FIELDS)
         return sorted([doc async for doc in cursor], key=lambda d: str(d["scenario_id"]))
 
     async def delete(self, tenant_id: str, scenario_id: str) -> bool:

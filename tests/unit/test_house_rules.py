@@ -56,4 +56,5 @@ def test_component_names_match_the_constants() -> None:
         settings.CRON_POPULARITY,
         settings.CRON_TRAIN,
         settings.CRON_CLEANUP,
+        settings.CRON_FEEDS,
     }

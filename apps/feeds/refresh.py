@@ -1,0 +1,153 @@
+"""Keeping feeds fresh: on events (the old realtime-stream) and on the hourly warm-up cron.
+
+The events subscription is the feeds app's own (consumer group: this app id), so it never slows the profiles or
+archive consumers. It only schedules workflows, never waits for them, and always acknowledges: a refresh that
+could not be scheduled is caught up by the next event or the warm-up. Impressions never refresh a feed: the
+gateway logs one per served item, so refreshing on them would loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Body, FastAPI, Request
+from pydantic import ValidationError
+
+from apps.feeds.scheduler import Debouncer, FeedScheduler
+from apps.feeds.settings import FeedsSettings
+from apps.shared.settings import CRON_FEEDS, EVENTS_TOPIC
+from apps.shared.subscriptions import Subscriptions
+from lemo.events import Event, EventType
+from lemo.pipeline import feed_state_key
+from lemo.stores.mongo import EventArchive
+from workflows.recommend import RecommendRequest
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["refresh"])
+
+# Workflows scheduled at once by one delivery or one warm-up run.
+_CONCURRENCY = 16
+
+
+class Refresher:
+    def __init__(
+        self, scheduler: FeedScheduler, http: httpx.AsyncClient, archive: EventArchive, settings: FeedsSettings
+    ) -> None:
+        self._scheduler = scheduler
+        self._http = http
+        self._archive = archive
+        self._settings = settings
+        self._debounce = Debouncer(settings.refresh_debounce_s)
+
+    async def refresh(self, users: list[tuple[str, str]]) -> int:
+        """Schedules a refresh of each (tenant, user)'s feeds, debounced; returns how many were scheduled."""
+        runs: list[tuple[RecommendRequest, float]] = []
+        for tenant_id, user_id in users:
+            for scenario_id in self._settings.refresh_scenarios:
+                delay = self._debounce.delay((tenant_id, user_id, scenario_id))
+                if delay is not None:
+                    request = RecommendRequest(
+                        tenant_id=tenant_id, user_id=user_id, scenario_id=scenario_id, count=self._settings.feed_size
+                    )
+                    runs.append((request, delay))
+        gate = asyncio.Semaphore(_CONCURRENCY)
+
+        async def start(request: RecommendRequest, delay: float) -> bool:
+            async with gate:
+                try:
+                    await self._scheduler.start(request, delay)
+                    return True
+                except Exception:
+                    logger.warning("feed refresh not scheduled", exc_info=True, extra={"tenant_id": request.tenant_id})
+                    return False
+
+        return sum(await asyncio.gather(*(start(r, d) for r, d in runs)))
+
+    async def on_events(self, events: list[Event]) -> int:
+        """Refreshes the users behind non-impression events: those active now, and those with older events (a
+        backfill) only when they already have a feed."""
+        newest: dict[tuple[str, str], float] = {}
+        for e in events:
+            if e.type is not EventType.IMPRESSION:
+                key = (e.tenant_id, e.user_id)
+                newest[key] = max(newest.get(key, 0.0), e.timestamp)
+        recent_since = time.time() - self._settings.refresh_active_s
+        active = [k for k, ts in newest.items() if ts >= recent_since]
+        dormant = [k for k, ts in newest.items() if ts < recent_since]
+        if dormant:
+            active += await self._with_feeds(dormant)
+        return await self.refresh(active)
+
+    async def _with_feeds(self, users: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        keys = {feed_state_key(t, u, s): (t, u) for t, u in users for s in self._settings.refresh_scenarios}
+        try:
+            resp = await self._http.post(
+                f"/v1.0/state/{self._settings.state_store}/bulk", json={"keys": list(keys), "parallelism": 10}
+            )
+            found = [r["key"] for r in resp.json() if r.get("data") is not None] if resp.status_code == 200 else []
+        except (httpx.HTTPError, ValueError):
+            logger.warning("could not check which of %d users have feeds", len(users), exc_info=True)
+            return []
+        return sorted({keys[k] for k in found})
+
+    async def warm_up(self) -> dict[str, Any]:
+        """Refreshes the feeds of recently active users, tenant by tenant, at most `warmup_max_users` per run."""
+        settings = self._settings
+        since = time.time() - settings.warmup_window_s
+        users: list[tuple[str, str]] = []
+        for tenant_id in await self._archive.tenants():
+            room = settings.warmup_max_users - len(users)
+            if room <= 0:
+                break
+            active = await self._archive.active_users(tenant_id, since, min(room, settings.warmup_users_per_tenant))
+            users += [(tenant_id, u) for u in active]
+        scheduled = await self.refresh(users)
+        return {"active_users": len(users), "scheduled": scheduled}
+
+
+def _events_of(body: dict[str, Any]) -> tuple[list[str], list[Event]]:
+    entry_ids, events = [], []
+    for entry in body.get("entries") or []:
+        entry_ids.append(str(entry.get("entryId")))
+        cloud_event = entry.get("event")
+        data = cloud_event.get("data") if isinstance(cloud_event, dict) else None
+        try:
+            events.append(Event.model_validate(data))
+        except ValidationError:
+            pass  # the profiles app's subscription dead-letters malformed events
+    return entry_ids, events
+
+
+def subscribe(app: FastAPI, settings: FeedsSettings) -> None:
+    async def on_events(request: Request, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+        entry_ids, events = _events_of(body)
+        refresher: Refresher = request.app.state.refresher
+        try:
+            await refresher.on_events(events)
+        except Exception:
+            logger.exception("feed refresh for %d events failed; the warm-up catches up", len(events))
+        return {"statuses": [{"entryId": e, "status": "SUCCESS"} for e in entry_ids]}
+
+    Subscriptions(app).add(
+        settings.pubsub_name,
+        EVENTS_TOPIC,
+        on_events,
+        bulk_max_messages=settings.bulk_max_messages,
+        bulk_max_await_ms=settings.bulk_max_await_ms,
+    )
+
+
+@router.post(f"/{CRON_FEEDS}")
+async def cron_feeds(request: Request) -> dict[str, Any]:
+    """Fired by the hourly cron binding of the same name."""
+    refresher: Refresher = request.app.state.refresher
+    result = await refresher.warm_up()
+    logger.info(
+        "cron %s: %d active users, %d refreshes scheduled", CRON_FEEDS, result["active_users"], result["scheduled"]
+    )
+    return result

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from apps.shared.settings import LemoSettings
+
+
+class FeedsSettings(LemoSettings):
+    model_config = SettingsConfigDict(env_prefix="FEEDS_", extra="ignore", populate_by_name=True)
+
+    # The read path's stages and their deadlines (seconds), as the gateway's: the workflow runs the same stages.
+    profiles_app: str = "profiles"
+    recall_app: str = "recall"
+    ranking_app: str = "ranking"
+    rerank_app: str = "rerank"
+    profile_deadline_s: float = 0.1
+    recall_deadline_s: float = 0.3
+    ranking_deadline_s: float = 0.2
+    rerank_deadline_s: float = 0.1
+    popular_deadline_s: float = 0.1
+    # A stored feed expires after this long (the state store's ttlInSeconds); the hourly warm-up renews active users'.
+    feed_ttl_s: int = Field(3600, ge=1)
+    # Items in a feed the app computes on its own (events, warm-up): enough for a few pages of the default count.
+    feed_size: int = Field(50, ge=1, le=200)
+    # How long `POST /feeds/...?wait=true` waits for the workflow before answering 504.
+    wait_timeout_s: float = Field(5.0, gt=0)
+    # The scenarios whose feeds events and the warm-up refresh.
+    refresh_scenarios: list[str] = Field(default_factory=lambda: ["home"])
+    # At most one refresh per user (and scenario) per this many seconds; events in between are folded into one
+    # refresh at the end of the window.
+    refresh_debounce_s: float = Field(30.0, ge=0)
+    # An event newer than this makes its user active (a feed is computed); an older one (a backfill) refreshes
+    # only users who already have a feed.
+    refresh_active_s: float = Field(3600.0, ge=0)
+    bulk_max_messages: int = 500
+    bulk_max_await_ms: int = 500
+    # The hourly warm-up: users with events in the last `warmup_window_s`, at most this many per tenant and per run.
+    warmup_window_s: float = Field(86400.0, gt=0)
+    warmup_users_per_tenant: int = Field(200, ge=1)
+    warmup_max_users: int = Field(1000, ge=1)
+    # Finished workflow instances are purged this often (the feed itself is in the state store).
+    purge_interval_s: float = Field(10.0, gt=0)
+    # Workflows the app runs at once (activity work items); the rest queue in the sidecar.
+    max_concurrent_activities: int = Field(16, ge=1)
