@@ -7,7 +7,7 @@ The URI picks the backend, as the MILVUS_URI setting does: a path ending in `.db
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from pymilvus import DataType, MilvusClient
@@ -65,15 +65,26 @@ class VectorIndex:
             raise ValueError(f"invalid tenant id {tenant_id!r}")
         return f'tenant_id == "{tenant_id}"'
 
-    def search(self, tenant_id: str, vector: Sequence[float], limit: int) -> list[VectorHit]:
+    def search(
+        self, tenant_id: str, vector: Sequence[float], limit: int, exclude: Collection[str] = ()
+    ) -> list[VectorHit]:
+        """The `limit` nearest items of the tenant; `exclude`d item ids are left out by the server, so a user's
+        seen items need not be fetched and dropped (ids that cannot go into a filter expression are dropped here,
+        after the search)."""
+        expression = self._tenant_filter(tenant_id)
+        safe = sorted(i for i in exclude if _SAFE.match(i))
+        if safe:
+            expression += " and item_id not in [" + ", ".join(f'"{i}"' for i in safe) + "]"
+        unsafe = {i for i in exclude if not _SAFE.match(i)}
         result = self._client.search(
             self._collection,
             data=[list(vector)],
-            limit=limit,
-            filter=self._tenant_filter(tenant_id),
+            limit=limit + len(unsafe),
+            filter=expression,
             output_fields=["item_id"],
         )
-        return [VectorHit(item_id=hit["entity"]["item_id"], score=float(hit["distance"])) for hit in result[0]]
+        hits = [VectorHit(item_id=hit["entity"]["item_id"], score=float(hit["distance"])) for hit in result[0]]
+        return [h for h in hits if h.item_id not in unsafe][:limit]
 
     def delete(self, tenant_id: str, item_ids: Sequence[str]) -> None:
         self._client.delete(self._collection, ids=[f"{tenant_id}/{i}" for i in item_ids])

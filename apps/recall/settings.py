@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from apps.shared.settings import LemoSettings
+
+
+class RecallSettings(LemoSettings):
+    model_config = SettingsConfigDict(env_prefix="RECALL_", extra="ignore")
+
+    # A served model version is checked against the registry at most this often, so a missed `models` event heals.
+    registry_recheck_s: float = 30.0
+    # How long a request waits for the tenant's stored histories on first use (they decide `seen`).
+    history_wait_s: float = 5.0
+    # Newest items of a user's history fed to the models (stored history + realtime recent items).
+    history_max: int = 200
+    # The catalog view (eligibility, latest, tag) is rebuilt from MongoDB this often; item changes arrive sooner
+    # through the items topic.
+    catalog_refresh_s: float = 300.0
+    latest_max: int = 1000
+    # The realtime hot list and the popularity workflow's list are shared by all users: cached this long per tenant.
+    hot_cache_s: float = 1.0
+    popular_state_cache_s: float = 30.0
+    # Interests the tag channel reads (the strongest first).
+    tag_interests: int = 5
+    # Channels fetch this many times their quota, so exclusions and filters leave the quota filled.
+    overfetch: float = 1.5
+    # Threads for model scoring, ANN search and loading (numpy, torch and Milvus release the GIL).
+    workers: int = 8
+    torch_threads: int = 1
+    sidecar_timeout_s: float = 2.0
