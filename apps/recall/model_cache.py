@@ -133,8 +133,11 @@ class ModelCache:
         # once that the GIL starves the event loop (and with it the sidecar's health probe).
         self._executor = loader
         self._models: _Refreshing[Served] = _Refreshing(recheck_s)
+        self._warming: set[asyncio.Future[Served | None]] = set()
         self._histories: _Refreshing[Histories] = _Refreshing(recheck_s)
-        self._files: dict[str, int] = {}
+        # Milvus location -> the open indexes of served versions, and of retired ones still waiting to close.
+        self._files: dict[str, list[VectorIndex]] = {}
+        self._retired: dict[str, list[VectorIndex]] = {}
         self._files_lock = threading.Lock()
 
     # --- models ---------------------------------------------------------------------------------------------------
@@ -148,9 +151,14 @@ class ModelCache:
         return slot.error if slot is not None else None
 
     def served(self, tenant_id: str, kind: str) -> Served | None:
-        """The loaded version without triggering a load (None when none is loaded)."""
+        """The loaded version, without waiting for one; when none is loaded, a load starts in the background."""
         slot = self._models.slots.get((tenant_id, kind))
-        return slot.value if slot is not None else None
+        if slot is None or slot.value is None:
+            warming = asyncio.ensure_future(self.model(tenant_id, kind))
+            self._warming.add(warming)  # a reference until done, so the task is not collected mid-way
+            warming.add_done_callback(self._warming.discard)
+            return None
+        return slot.value
 
     def on_activated(self, tenant_id: str, kind: str, version: int | None, run_id: str | None) -> bool:
         """A `models` event: reloads that tenant and kind unless it already serves `version`. Returns whether a
@@ -206,29 +214,48 @@ class ModelCache:
             served.item_ids, served.item_index = list(ids), {i: n for n, i in enumerate(ids)}
             served.vectors = np.asarray(vectors, dtype=np.float32)
             if version.vectors_uri and "#" in version.vectors_uri:
-                location, _, collection = version.vectors_uri.rpartition("#")
-                if not location.startswith(("http://", "https://")):
-                    location = str(self._artifacts.path(location))
-                # Under the lock: two threads starting Milvus Lite on one file at once both try to lock it.
-                with self._files_lock:
-                    index = VectorIndex(location, collection, int(served.vectors.shape[1]))
-                    self._files[location] = self._files.get(location, 0) + 1
-                served.index, served.location = index, location
-                index.load()
+                self._open_index(served, version.vectors_uri)
         return served
 
+    def _open_index(self, served: Served, vectors_uri: str) -> None:
+        """Opens the version's Milvus collection. A collection that cannot be opened (its file pruned, say) leaves
+        the version serving from its in-memory vectors: the same exact inner-product search, without Milvus."""
+        location, _, collection = vectors_uri.rpartition("#")
+        try:
+            if not location.startswith(("http://", "https://")):
+                location = str(self._artifacts.path(location))
+            # Under the lock: two threads starting Milvus Lite on one file at once both try to lock it.
+            with self._files_lock:
+                assert served.vectors is not None
+                index = VectorIndex(location, collection, int(served.vectors.shape[1]))
+                self._files.setdefault(location, []).append(index)
+            served.index, served.location = index, location
+            index.load()
+        except Exception:
+            logger.exception(
+                "cannot open %s; %s v%d searches in memory", vectors_uri, served.version.kind, served.version.version
+            )
+            if served.index is not None:
+                self._retire(served)
+            served.index = served.location = None
+
     def _retire(self, served: Served) -> None:
-        """Closes a replaced version's collection; the Milvus Lite file is released with the last one using it."""
+        """Closes a replaced version's collection once no served version uses its Milvus file (closing one client
+        of a Milvus Lite file stops the file's server for every client in this process)."""
         if served.index is None or served.location is None:
             return
         with self._files_lock:
-            left = self._files.get(served.location, 1) - 1
-            if left > 0:
-                self._files[served.location] = left
-            else:
-                self._files.pop(served.location, None)
-        if left <= 0:
-            self._executor.submit(served.index.close)
+            users = self._files.get(served.location, [])
+            if served.index in users:
+                users.remove(served.index)
+            retired = self._retired.setdefault(served.location, [])
+            retired.append(served.index)
+            if users:
+                return
+            self._files.pop(served.location, None)
+            closing = self._retired.pop(served.location)
+        for index in closing:
+            self._executor.submit(index.close)
 
     def close(self) -> None:
         for slot in self._models.slots.values():
