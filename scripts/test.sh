@@ -19,7 +19,8 @@ trap cleanup EXIT
 bash scripts/infra.sh up kafka
 
 t0=$(date +%s)
-"$VENV/bin/pytest" -q -p no:cacheprovider "$@" tests/unit tests/integration
+# Modules run one after another here, so each may trim the shared streams (tests/integration/conftest.py).
+LEMO_TEST_TRIM_STREAMS=1 "$VENV/bin/pytest" -q -p no:cacheprovider "$@" tests/unit tests/integration
 log "pytest took $(( $(date +%s) - t0 ))s"
 
 t0=$(date +%s)

@@ -27,6 +27,7 @@ pool = RankerPool(
     first_load_wait_s=settings.first_load_wait_s,
 )
 ranking = methods.RankingMethods(pool)
+pool.preload(settings.preload_versions)
 
 # App(**kwargs) builds grpc.server(**kwargs): the worker pool, plus the app token check.
 app = App(

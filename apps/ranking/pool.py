@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from lemo.artifacts import ArtifactStore
-from lemo.models import RankerModel, RecallModel, load_model
+from lemo.models import RANKER_KINDS, RankerModel, RecallModel, load_model
 from lemo.registry import ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -41,6 +41,8 @@ class ActiveVersions(Protocol):
     """The part of the model registry (lemo.stores.mongo.ModelRegistry) the pool reads."""
 
     async def active(self, tenant_id: str, kind: str) -> ModelVersion | None: ...
+
+    async def active_versions(self, limit: int = 1000) -> list[ModelVersion]: ...
 
 
 # Builds a ranker from its version and the artifact URI of each input channel (runs on the loader thread).
@@ -103,11 +105,30 @@ class RankerPool:
             served, reason = slot.served, slot.reason
         return served, None if served is not None else reason
 
+    def preload(self, limit: int) -> int:
+        """Loads the most recently activated rankers of every tenant in the background, so a restarted replica
+        scores with models at once. Returns how many it queued."""
+        if limit <= 0:
+            return 0
+        versions = asyncio.run_coroutine_threadsafe(self._registry.active_versions(limit), self._loop).result()
+        queued = 0
+        with self._lock:
+            for version in versions:
+                if version.kind in RANKER_KINDS and (version.tenant_id, version.kind) not in self._slots:
+                    slot = self._slots.setdefault((version.tenant_id, version.kind), _Slot())
+                    self._schedule(version.tenant_id, version.kind, slot)
+                    queued += 1
+        logger.info("warming %d active rankers", queued)
+        return queued
+
     def on_activated(self, tenant_id: str, kind: str) -> int:
         """A version of `kind` became active for the tenant: refreshes the tenant's rankers of that kind or fed by
         that channel, if this replica serves them (others load on first use). Returns how many were refreshed."""
         refreshed = 0
         with self._lock:
+            if kind in RANKER_KINDS and (tenant_id, kind) not in self._slots:  # a new tenant's first ranker
+                self._schedule(tenant_id, kind, self._slots.setdefault((tenant_id, kind), _Slot()))
+                return 1
             for (tenant, ranker), slot in self._slots.items():
                 if tenant == tenant_id and (ranker == kind or kind in slot.channels):
                     refreshed += 1

@@ -14,6 +14,8 @@ class RankingSettings(LemoSettings):
     # A served tenant's active versions are re-read from the registry at most this often, so a missed models
     # event heals within it (an event reloads at once).
     registry_refresh_s: float = 30.0
+    # Active rankers loaded at start-up (the most recently activated first); 0 loads on first use only.
+    preload_versions: int = 200
     # The first request for a tenant's ranker waits this long for it to load; later ones never wait (they get the
     # previous version while a newer one loads). Past it the request is scored by `weighted`, which says so.
     first_load_wait_s: float = 2.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,7 +26,9 @@ parts = build(settings)
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.settings = settings
     app.state.recaller = parts.recaller
+    preloading = asyncio.create_task(parts.models.preload(settings.preload_versions))
     yield
+    preloading.cancel()
     await parts.aclose()
 
 

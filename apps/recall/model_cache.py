@@ -133,7 +133,7 @@ class ModelCache:
         # once that the GIL starves the event loop (and with it the sidecar's health probe).
         self._executor = loader
         self._models: _Refreshing[Served] = _Refreshing(recheck_s)
-        self._warming: set[asyncio.Future[Served | None]] = set()
+        self._warming: set[asyncio.Future[Any]] = set()
         self._histories: _Refreshing[Histories] = _Refreshing(recheck_s)
         # Milvus location -> the open indexes of served versions, and of retired ones still waiting to close.
         self._files: dict[str, list[VectorIndex]] = {}
@@ -149,6 +149,22 @@ class ModelCache:
     def model_error(self, tenant_id: str, kind: str) -> str | None:
         slot = self._models.slots.get((tenant_id, kind))
         return slot.error if slot is not None else None
+
+    def warm(self, tenant_id: str, kind: str) -> None:
+        """Starts loading the active version of (tenant, kind) and the tenant's histories in the background."""
+        for coroutine in (self.model(tenant_id, kind), self.histories(tenant_id)):
+            warming = asyncio.ensure_future(coroutine)
+            self._warming.add(warming)  # a reference until done, so the task is not collected mid-way
+            warming.add_done_callback(self._warming.discard)
+
+    async def preload(self, limit: int) -> int:
+        """Warms the most recently activated versions of every tenant at start-up, so a restarted replica serves
+        from models at once instead of failing its first requests' deadlines. Returns how many it queued."""
+        versions = [v for v in await self._registry.active_versions(limit) if v.kind in RECALL_KINDS]
+        for version in versions:
+            self.warm(version.tenant_id, version.kind)
+        logger.info("warming %d active model versions", len(versions))
+        return len(versions)
 
     def served(self, tenant_id: str, kind: str) -> Served | None:
         """The loaded version, without waiting for one; when none is loaded, a load starts in the background."""
@@ -168,7 +184,10 @@ class ModelCache:
             return False
         started = False
         slot = self._models.slots.get((tenant_id, kind))
-        if slot is not None and (slot.value is None or slot.value.version.version != version):
+        if slot is None:  # a tenant or kind not served yet (a new tenant's first training): warm it now
+            self.warm(tenant_id, kind)
+            return True
+        if slot.value is None or slot.value.version.version != version:
             self._models.kick(slot, self._model_refresher(tenant_id, kind))
             started = True
         history = self._histories.slots.get(tenant_id)

@@ -10,6 +10,8 @@ class RecallSettings(LemoSettings):
 
     # A served model version is checked against the registry at most this often, so a missed `models` event heals.
     registry_recheck_s: float = 30.0
+    # Active model versions loaded at start-up (the most recently activated first); 0 loads on first use only.
+    preload_versions: int = 200
     # How long a request waits for the tenant's stored histories on first use (they decide `seen`).
     history_wait_s: float = 5.0
     # Newest items of a user's history fed to the models (stored history + realtime recent items).

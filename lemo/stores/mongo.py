@@ -514,6 +514,12 @@ class ModelRegistry:
             )
         return stale
 
+    async def active_versions(self, limit: int = 1000) -> list[ModelVersion]:
+        """Active versions of every tenant, most recently activated first: what a serving app warms up at start
+        (a start-up concern, never a request's: requests read one tenant's versions only)."""
+        cursor = self._versions.find({"status": ModelStatus.ACTIVE.value}).sort("activated_at", DESCENDING).limit(limit)
+        return [self._model(doc) async for doc in cursor]
+
     async def kinds(self, tenant_id: str) -> list[str]:
         return sorted(await self._versions.distinct("kind", {"tenant_id": tenant_id}))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from apps.shared.settings import EVENTS_DEAD_LETTER_TOPIC, EVENTS_TOPIC, ITEMS_TOPIC, MODELS_TOPIC
 from tests.integration.mesh import App, port_open
 
 MONGODB_URI = os.environ.get("LEMO_MONGODB_URI", "mongodb://127.0.0.1:27018/")
@@ -56,6 +58,23 @@ def _drop_database(database_name: str) -> Iterator[None]:
     client: MongoClient[dict[str, Any]]
     with MongoClient(MONGODB_URI) as client:
         client.drop_database(database_name)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _fresh_streams() -> None:
+    """Every test starts apps under new app ids, and a new consumer group reads a Redis stream from its start
+    (Dapr creates groups at "0"): without a trim, each module would first replay every event the modules before
+    it published. `make test` sets LEMO_TEST_TRIM_STREAMS=1 (modules run one after another there); a shared
+    development setup leaves it unset, since trimming under another run's consumers would lose their messages."""
+    if os.environ.get("LEMO_TEST_TRIM_STREAMS") != "1":
+        return
+    for topic in (EVENTS_TOPIC, EVENTS_DEAD_LETTER_TOPIC, ITEMS_TOPIC, MODELS_TOPIC):
+        subprocess.run(
+            ["redis-cli", "-p", str(INFRA["redis"]), "XTRIM", topic, "MAXLEN", "0"],
+            capture_output=True,
+            check=False,
+            timeout=10,
+        )
 
 
 @pytest.fixture

@@ -89,6 +89,14 @@ async def trained(mesh: dict[str, App], database_name: str, artifacts: Path) -> 
     await load_sample(mongo[database_name], tenant)
     await mongo.close()
     await train_in_process(MONGODB_URI, database_name, tenant, artifacts)
+    # The recall and ranking apps load a tenant's models on its first request (off the request path): wait
+    # until they serve every stage from a model.
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        body = client.get("/v1/users/1/recommendations", params={"count": 10}).json()
+        if not body["degraded"]:
+            break
+        time.sleep(1)
     return tenant, client
 
 
@@ -209,6 +217,17 @@ def _seed_popular(sidecar: App, tenant: str) -> None:
     assert resp.status_code in (200, 201, 204), resp.text
 
 
+def _wait_recovered(api: httpx.Client, timeout_s: float = 60) -> None:
+    """Until a restarted stage serves again from its models (it warms the active versions at start-up)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        body = api.get("/v1/users/1/recommendations", params={"count": 10}).json()
+        if not body["degraded"]:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"still degraded after {timeout_s} s: {body['reasons']}")
+
+
 def test_a_stage_down_degrades_and_never_fails(
     trained: tuple[str, httpx.Client], mesh: dict[str, App], bare_sidecar: App
 ) -> None:
@@ -222,13 +241,7 @@ def test_a_stage_down_degrades_and_never_fails(
         assert any("ranking unavailable" in r for r in body["reasons"])
     finally:
         mesh["ranking"].restart_app()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        body = api.get("/v1/users/1/recommendations", params={"count": 10}).json()
-        if not any("ranking" in r for r in body["reasons"]):
-            break
-        time.sleep(0.5)
-    assert not any("ranking" in r for r in body["reasons"]), body["reasons"]
+    _wait_recovered(api)
 
     _seed_popular(bare_sidecar, tenant)
     mesh["recall"].kill_app()
@@ -237,9 +250,12 @@ def test_a_stage_down_degrades_and_never_fails(
         assert resp.status_code == 200, resp.text
         body = resp.json()
         assert body["degraded"] and any("recall unavailable" in r for r in body["reasons"])
-        assert [i["item_id"] for i in body["items"]] == ["100", "181", "258"]  # popular, minus what user 1 rated
+        # The popular list in order; without recall the stored history is unknown, so only the realtime profile's
+        # recent items (none here: the sample went straight to the archive) are left out.
+        assert [i["item_id"] for i in body["items"]] == ["50", "100", "181"]
     finally:
         mesh["recall"].restart_app()
+    _wait_recovered(api)
 
     mesh["rerank"].kill_app()
     try:

@@ -130,7 +130,7 @@ def test_an_activation_event_reloads_the_ranker_or_the_rankers_fusing_that_chann
     registry.active_versions[("t1", "deepfm")] = version("deepfm", 1)
     pool.get("t1", "fusion")
     pool.get("t1", "deepfm")
-    assert pool.on_activated("t2", "fusion") == 0  # another tenant
+    assert pool.on_activated("t2", "als") == 0  # another tenant's channel: nothing of t2 is served
     assert pool.on_activated("t1", "two_tower") == 0  # a channel neither ranker fuses
     registry.active_versions[("t1", "als")] = version("als", 2)
     assert pool.on_activated("t1", "als") == 1
@@ -143,11 +143,12 @@ def test_an_activation_event_reloads_the_ranker_or_the_rankers_fusing_that_chann
     assert loader.loads == [("fusion", 1), ("deepfm", 1), ("fusion", 1), ("deepfm", 2)]
 
 
-def test_an_event_for_a_tenant_this_replica_does_not_serve_loads_nothing(parts: Parts) -> None:
+def test_an_event_for_a_ranker_this_replica_does_not_serve_yet_warms_it(parts: Parts) -> None:
+    """A new tenant's first training: its ranker loads before its first request needs it."""
     pool, registry, loader, _ = parts
     registry.active_versions[("t9", "fusion")] = version("fusion", 1)
-    assert pool.on_activated("t9", "fusion") == 0
-    assert pool.wait_idle(10) and loader.loads == []
+    assert pool.on_activated("t9", "fusion") == 1
+    assert pool.wait_idle(10) and loader.loads == [("fusion", 1)]
 
 
 def test_a_failed_load_keeps_the_previous_version_and_a_cold_one_says_why(parts: Parts) -> None:
