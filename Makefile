@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install install-python install-dapr install-stores up down test lint unit eval bench bench-ingest bench-train
+.PHONY: install install-python install-dapr install-stores up down test lint unit eval bench bench-ingest bench-train bench-recommend
 
 install: install-python install-dapr install-stores
 
@@ -41,10 +41,13 @@ eval: install-python
 	$(VENV)/bin/lemo eval
 
 ## bench: the benchmarks against a running `make up` mesh (ingest, then the full training pipeline)
-bench: bench-ingest bench-train
+bench: bench-ingest bench-train bench-recommend
 
 bench-ingest: install-python
 	LEMO_ADMIN_KEY=$$(cat .state/admin-key) $(VENV)/bin/lemo bench ingest --events 10000 --users 1000
 
 bench-train: install-python
 	$(VENV)/bin/lemo bench train --tenant demo --api-key $$(cat .state/demo-api-key)
+
+bench-recommend: install-python
+	$(VENV)/bin/lemo bench recommend --api-key $$(cat .state/demo-api-key)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from lemo import __version__, bench, bench_train, cli_models, loaders
+from lemo import __version__, bench, bench_recommend, bench_train, cli_models, loaders
 from lemo.client import LemoClient
 
 
@@ -117,6 +117,13 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     ingest.add_argument("--redis-port", type=int, default=int(os.environ.get("LEMO_REDIS_PORT", "6380")))
     ingest.add_argument("--admin-key", default=os.environ.get("LEMO_ADMIN_KEY"))
     ingest.set_defaults(run=bench.main)
+    recommend = benches.add_parser("recommend", help="recommendation latency per mode and rate (demo tenant)")
+    recommend.add_argument("--api-key", required=True, help="a key of a tenant with trained models (make up: demo)")
+    recommend.add_argument("--modes", default="online,cached,workflow")
+    recommend.add_argument("--rates", default="10,25,50,100,150,200", help="requests per second, comma-separated")
+    recommend.add_argument("--seconds", type=float, default=10.0, help="seconds per rate")
+    recommend.add_argument("--budget-ms", type=float, default=100.0, help="the p99 a rate must keep")
+    recommend.set_defaults(run=bench_recommend.main)
     train = benches.add_parser("train", help="the full offline pipeline on a tenant's data, with per-step times")
     _tenant_args(train)
     train.add_argument("--kinds", default="", help="comma-separated model kinds (default: all)")
