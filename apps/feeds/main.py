@@ -16,6 +16,7 @@ from apps.feeds.workflows import QUIET, build_runtime
 from apps.shared.errors import install_error_handlers
 from apps.shared.health import health_router
 from apps.shared.logging import configure_logging
+from apps.shared.observability import install_observability
 from apps.shared.security import require_app_token
 from apps.shared.sidecar import sidecar_http
 from lemo.stores.mongo import EventArchive, open_database
@@ -49,6 +50,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 app = FastAPI(title="lemo feeds", lifespan=lifespan)
 install_error_handlers(app)
+install_observability(app)
 require_app_token(app)  # every route but /healthz: callers come through the sidecar
 app.include_router(health_router("feeds"))
 app.include_router(feeds.router)

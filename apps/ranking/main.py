@@ -6,6 +6,7 @@ from concurrent import futures
 
 import torch
 from dapr.ext.grpc import App
+from prometheus_client import start_http_server
 
 from apps.ranking import methods
 from apps.ranking.pool import ArtifactLoader, RankerPool
@@ -40,4 +41,6 @@ app.subscribe(pubsub_name=settings.pubsub_name, topic=MODELS_TOPIC)(ranking.on_m
 app.register_health_check(lambda: None)
 
 if __name__ == "__main__":
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr=settings.listen_address)
     app.run(settings.app_port, settings.listen_address)

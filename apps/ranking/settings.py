@@ -16,6 +16,8 @@ class RankingSettings(LemoSettings):
     registry_refresh_s: float = 30.0
     # Active rankers loaded at start-up (the most recently activated first); 0 loads on first use only.
     preload_versions: int = 200
+    # Prometheus text on this port (a gRPC app has no HTTP routes of its own); 0 turns it off.
+    metrics_port: int = 0
     # The first request for a tenant's ranker waits this long for it to load; later ones never wait (they get the
     # previous version while a newer one loads). Past it the request is scored by `weighted`, which says so.
     first_load_wait_s: float = 2.0

@@ -15,6 +15,7 @@ from apps.recall.subscriptions import subscribe
 from apps.shared.errors import install_error_handlers
 from apps.shared.health import health_router
 from apps.shared.logging import configure_logging
+from apps.shared.observability import install_observability
 from apps.shared.security import require_app_token
 
 settings = RecallSettings()
@@ -34,6 +35,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 app = FastAPI(title="lemo recall", lifespan=lifespan)
 install_error_handlers(app)
+install_observability(app)
 require_app_token(app)  # every route but /healthz: callers come through the sidecar
 app.include_router(health_router("recall"))
 app.include_router(recall.router)

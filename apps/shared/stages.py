@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, Field, ValidationError
 
+from apps.shared.observability import DEGRADED, STAGE_SECONDS
 from lemo.pipeline import (
     RankRequest,
     RankResponse,
@@ -280,13 +281,16 @@ class Pipeline:
         reasons: list[str] = []
         info: dict[str, Any] = {}
 
-        def lap(stage: str, since: float) -> float:
+        def lap(stage: str, since: float, problems: list[str] | None = None) -> float:
             now = time.perf_counter()
             timings[stage] = round((now - since) * 1000, 2)
+            STAGE_SECONDS.labels(stage, scenario.scenario_id).observe(now - since)
+            if problems:
+                DEGRADED.labels(stage).inc()
             return now
 
         user, problem = await self.user_context(tenant_id, user_id)
-        mark = lap("profile", started)
+        mark = lap("profile", started, [problem] if problem else None)
         if problem:
             reasons.append(problem)
 
@@ -294,25 +298,25 @@ class Pipeline:
         reasons += recalled.reasons
         if recalled.channels is not None:
             info["channels"] = recalled.channels
-        mark = lap("recall", mark)
+        mark = lap("recall", mark, recalled.reasons)
         seen = set(recalled.seen) | set(user.recent_items)
 
         if not recalled.candidates:
             items, more = await self.popular_instead(tenant_id, count, seen)
-            lap("popular", mark)
+            lap("popular", mark, more)
             return self._answer(scenario, items, reasons + more, debug, info, timings, started)
 
         ranked = await self.rank(tenant_id, user, scenario, recalled.candidates)
         reasons += ranked.reasons
         if ranked.ranker is not None:
             info["ranker"] = ranked.ranker
-        mark = lap("ranking", mark)
+        mark = lap("ranking", mark, ranked.reasons)
 
         reranked = await self.rerank(tenant_id, user_id, scenario, count, ranked.candidates, seen)
         reasons += reranked.reasons
         if reranked.rules is not None:
             info["rules"] = reranked.rules
-        lap("rerank", mark)
+        lap("rerank", mark, reranked.reasons)
         items = await self.top_up(tenant_id, count, reranked.items, seen)
         return self._answer(scenario, items, reasons, debug, info, timings, started)
 
