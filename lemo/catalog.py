@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from lemo.documents import Document
 from lemo.events import Identifier
 
 Tag = Field(min_length=1, max_length=100)
@@ -20,7 +20,7 @@ class ItemFields(BaseModel):
     title: str | None = Field(default=None, max_length=1000)
     categories: list[Identifier] | None = Field(default=None, max_length=64)
     tags: list[str] | None = Field(default=None, max_length=256)
-    attributes: dict[str, Any] | None = Field(default=None, max_length=128)
+    attributes: Document | None = Field(default=None, max_length=128)
     published_at: datetime | None = None
     expires_at: datetime | None = None
     hidden: bool | None = None

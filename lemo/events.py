@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 import uuid
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from lemo.documents import Document
 
 # Ids travel in actor ids, state keys and URLs: keep them to a safe, bounded alphabet.
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@\-]+$")]
@@ -36,11 +38,11 @@ class EventBody(BaseModel):
     user_id: Identifier
     item_id: Identifier
     type: EventType
-    value: float | None = None
+    value: float | None = Field(None, allow_inf_nan=False)
     timestamp: float = Field(default_factory=time.time, ge=0)
     scenario: Identifier | None = None
     variant: Identifier | None = None
-    context: dict[str, Any] = Field(default_factory=dict, max_length=32)
+    context: Document = Field(default_factory=dict, max_length=32)
 
     @field_validator("timestamp")
     @classmethod

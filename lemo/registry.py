@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from lemo.documents import INT64_MAX
+
 
 class ModelStatus(StrEnum):
     CANDIDATE = "candidate"
@@ -100,4 +102,4 @@ class TrainOptions(BaseModel):
 
 
 class ActivateBody(BaseModel):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=INT64_MAX)  # versions are stored as 64-bit integers

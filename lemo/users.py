@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel, ConfigDict, Field
 
+from lemo.documents import Document
 from lemo.events import Identifier
 
 
@@ -13,7 +12,7 @@ class UserFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Demographics and anything else the tenant knows (age, gender, locale, occupation, ...).
-    attributes: dict[str, Any] | None = Field(default=None, max_length=64)
+    attributes: Document | None = Field(default=None, max_length=64)
 
 
 class User(UserFields):

@@ -1,0 +1,47 @@
+"""Tenant-supplied JSON (attributes, event context) is refused at validation when the document store could not
+store it: such values used to fail later as a 500 (found by schemathesis, tests/integration/test_faults.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from lemo.catalog import ItemFields
+from lemo.events import EventBody
+from lemo.users import UserFields
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"n": 2**63},
+        {"n": -(2**63) - 1},
+        {"n": float("nan")},
+        {"n": {"deep": [float("inf")]}},
+        {"a.b": 1},
+        {"$where": 1},
+        {"nul\x00": 1},
+        {"grid": [[1, 2], [3, 4]]},
+        {"inner": [{"$set": 1}]},
+    ],
+)
+def test_unstorable_json_is_a_validation_error(bad: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        UserFields(attributes=bad)
+    with pytest.raises(ValidationError):
+        ItemFields(attributes=bad)
+    with pytest.raises(ValidationError):
+        EventBody(user_id="u", item_id="i", type="view", context=bad)
+
+
+def test_ordinary_json_passes_unchanged() -> None:
+    good = {"age": 31, "big": 2**63 - 1, "tags": ["a", 1, None, {"x": [1.5]}], "nested": {"k": {"v": True}}, "": 0}
+    assert UserFields(attributes=good).attributes == good
+    assert EventBody(user_id="u", item_id="i", type="view", context=good).context == good
+
+
+def test_an_event_value_must_be_finite() -> None:
+    with pytest.raises(ValidationError):
+        EventBody(user_id="u", item_id="i", type="rate", value=float("nan"))
