@@ -3,7 +3,7 @@
 #   Redis (Dapr state + actors + local pub/sub), FerretDB (MongoDB wire protocol, SQLite backend),
 #   Kafka in KRaft mode (only for LEMO_PUBSUB=kafka, or when asked with `up kafka`),
 #   the Dapr placement (actors) and scheduler (workflows, reminders) services.
-# Usage: infra.sh up [kafka]   |   infra.sh down   |   infra.sh env
+# Usage: infra.sh up [kafka]   |   infra.sh down   |   infra.sh restart-kafka [SECONDS_DOWN]
 source "$(dirname "$0")/common.sh"
 
 REDIS_PORT="${LEMO_REDIS_PORT:-6380}"
@@ -85,5 +85,11 @@ case "${1:-}" in
   down)
     for name in scheduler placement kafka ferretdb redis; do stop_bg "$name"; done
     ;;
-  *) echo "usage: $0 up [kafka] | down" >&2; exit 2 ;;
+  restart-kafka)
+    # The fault tests' broker restart: SIGTERM by pid file, optionally stay down a while, start it as `up` does.
+    stop_bg kafka
+    sleep "${2:-0}"
+    kafka_up
+    ;;
+  *) echo "usage: $0 up [kafka] | down | restart-kafka [SECONDS_DOWN]" >&2; exit 2 ;;
 esac
