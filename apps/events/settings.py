@@ -11,4 +11,4 @@ class EventsSettings(LemoSettings):
     publish_timeout_s: float = 5.0
     # The archive consumer takes events in large deliveries: one insert each.
     archive_bulk_max_messages: int = 1000
-    archive_bulk_max_await_ms: int = 200
+    archive_bulk_max_await_ms: int = 50

@@ -29,10 +29,13 @@ def version(kind: str, number: int, inputs: Mapping[str, str] | None = None) -> 
 
 class FakeRegistry:
     def __init__(self) -> None:
-        self.active_versions: dict[tuple[str, str], ModelVersion] = {}
+        self.actives: dict[tuple[str, str], ModelVersion] = {}
 
     async def active(self, tenant_id: str, kind: str) -> ModelVersion | None:
-        return self.active_versions.get((tenant_id, kind))
+        return self.actives.get((tenant_id, kind))
+
+    async def active_versions(self, limit: int = 1000) -> list[ModelVersion]:
+        return list(self.actives.values())[:limit]
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,7 @@ def parts() -> Iterator[Parts]:
 
 def test_the_first_request_loads_the_active_version_and_later_ones_reuse_it(parts: Parts) -> None:
     pool, registry, loader, _ = parts
-    registry.active_versions[("t1", "fusion")] = version("fusion", 1)
+    registry.actives[("t1", "fusion")] = version("fusion", 1)
     served, why = pool.get("t1", "fusion")
     assert served is not None and (served.kind, served.version, why) == ("fusion", 1, None)
     assert pool.get("t1", "fusion")[0] is served
@@ -104,16 +107,16 @@ def test_no_active_version_says_so(parts: Parts) -> None:
 
 def test_input_channels_come_from_their_active_versions_else_the_recorded_artifacts(parts: Parts) -> None:
     pool, registry, _, _ = parts
-    registry.active_versions[("t1", "fusion")] = version("fusion", 1, {"als": "file:///old/als", "ease": "file:///e"})
-    registry.active_versions[("t1", "als")] = version("als", 4)
+    registry.actives[("t1", "fusion")] = version("fusion", 1, {"als": "file:///old/als", "ease": "file:///e"})
+    registry.actives[("t1", "als")] = version("als", 4)
     assert channels(pool, "fusion") == (("als", "file:///a/als/4"), ("ease", "file:///e"))
 
 
 def test_a_newer_version_is_picked_up_after_the_refresh_interval_while_the_old_one_serves(parts: Parts) -> None:
     pool, registry, loader, clock = parts
-    registry.active_versions[("t1", "fusion")] = version("fusion", 1)
+    registry.actives[("t1", "fusion")] = version("fusion", 1)
     assert served_version(pool, "fusion") == 1
-    registry.active_versions[("t1", "fusion")] = version("fusion", 2)
+    registry.actives[("t1", "fusion")] = version("fusion", 2)
     assert served_version(pool, "fusion") == 1  # not due yet
     clock.now += 31
     loader.gate.clear()  # the reload is in flight...
@@ -126,17 +129,17 @@ def test_a_newer_version_is_picked_up_after_the_refresh_interval_while_the_old_o
 
 def test_an_activation_event_reloads_the_ranker_or_the_rankers_fusing_that_channel(parts: Parts) -> None:
     pool, registry, loader, _ = parts
-    registry.active_versions[("t1", "fusion")] = version("fusion", 1, {"als": "file:///r/als"})
-    registry.active_versions[("t1", "deepfm")] = version("deepfm", 1)
+    registry.actives[("t1", "fusion")] = version("fusion", 1, {"als": "file:///r/als"})
+    registry.actives[("t1", "deepfm")] = version("deepfm", 1)
     pool.get("t1", "fusion")
     pool.get("t1", "deepfm")
     assert pool.on_activated("t2", "als") == 0  # another tenant's channel: nothing of t2 is served
     assert pool.on_activated("t1", "two_tower") == 0  # a channel neither ranker fuses
-    registry.active_versions[("t1", "als")] = version("als", 2)
+    registry.actives[("t1", "als")] = version("als", 2)
     assert pool.on_activated("t1", "als") == 1
     assert pool.wait_idle(10)
     assert channels(pool, "fusion") == (("als", "file:///a/als/2"),)
-    registry.active_versions[("t1", "deepfm")] = version("deepfm", 2)
+    registry.actives[("t1", "deepfm")] = version("deepfm", 2)
     assert pool.on_activated("t1", "deepfm") == 1
     assert pool.wait_idle(10)
     assert served_version(pool, "deepfm") == 2
@@ -146,20 +149,20 @@ def test_an_activation_event_reloads_the_ranker_or_the_rankers_fusing_that_chann
 def test_an_event_for_a_ranker_this_replica_does_not_serve_yet_warms_it(parts: Parts) -> None:
     """A new tenant's first training: its ranker loads before its first request needs it."""
     pool, registry, loader, _ = parts
-    registry.active_versions[("t9", "fusion")] = version("fusion", 1)
+    registry.actives[("t9", "fusion")] = version("fusion", 1)
     assert pool.on_activated("t9", "fusion") == 1
     assert pool.wait_idle(10) and loader.loads == [("fusion", 1)]
 
 
 def test_a_failed_load_keeps_the_previous_version_and_a_cold_one_says_why(parts: Parts) -> None:
     pool, registry, loader, _ = parts
-    registry.active_versions[("t1", "fusion")] = version("fusion", 1)
+    registry.actives[("t1", "fusion")] = version("fusion", 1)
     pool.get("t1", "fusion")
-    registry.active_versions[("t1", "fusion")] = version("fusion", 2)
+    registry.actives[("t1", "fusion")] = version("fusion", 2)
     loader.fail = True
     pool.on_activated("t1", "fusion")
     assert pool.wait_idle(10)
     assert served_version(pool, "fusion") == 1
-    registry.active_versions[("t1", "deepfm")] = version("deepfm", 1)
+    registry.actives[("t1", "deepfm")] = version("deepfm", 1)
     served, why = pool.get("t1", "deepfm")
     assert served is None and why is not None and why.startswith("load failed (OSError")
