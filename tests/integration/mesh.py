@@ -109,7 +109,7 @@ class App:
         """The environment both processes get: daprd enforces and sends them, the app sends and checks them."""
         return {"DAPR_API_TOKEN": self.dapr_api_token, "APP_API_TOKEN": self.app_api_token}
 
-    def start(self, timeout_s: float = 60.0) -> App:
+    def start(self, timeout_s: float = 120.0) -> App:
         try:
             self.start_app()
             self.start_sidecar(timeout_s)
@@ -134,7 +134,7 @@ class App:
         cmd = [c.replace("{port}", str(self.app_port)) for c in self.command]
         self._app = self._spawn("app", cmd, env)
 
-    def start_sidecar(self, timeout_s: float = 60.0) -> None:
+    def start_sidecar(self, timeout_s: float = 120.0) -> None:
         cmd = [
             str(DAPRD),
             "--app-id",
@@ -184,7 +184,7 @@ class App:
         dapr_settings.DAPR_API_TOKEN = self.dapr_api_token  # type: ignore[attr-defined]
         return DaprClient(f"127.0.0.1:{self.grpc_port}")
 
-    def wait_ready(self, timeout_s: float = 60.0) -> None:
+    def wait_ready(self, timeout_s: float = 120.0) -> None:
         """Waits for the sidecar's full health check: its components loaded and the app reachable.
         (/v1.0/healthz is the one sidecar route daprd leaves open without the API token.)"""
         deadline = time.monotonic() + timeout_s
@@ -208,7 +208,7 @@ class App:
             self._app.wait(10)
             self._app = None
 
-    def restart_app(self, timeout_s: float = 60.0) -> None:
+    def restart_app(self, timeout_s: float = 120.0) -> None:
         self.kill_app()
         self.start_app()
         self.wait_ready(timeout_s)

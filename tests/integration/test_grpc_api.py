@@ -150,7 +150,7 @@ def test_grpc_lists_stats_deletes_and_degrades_recommendations(gateway: tuple[Ap
         assert gone.value.code() == grpc.StatusCode.NOT_FOUND
 
         # No recall, ranking or rerank app runs behind this gateway: still an answer, degraded, never an error.
-        reply = api.GetRecommendations(api_pb2.RecommendationsRequest(user_id="u9", count=5), metadata=mine, timeout=10)
+        reply = api.GetRecommendations(api_pb2.RecommendationsRequest(user_id="u9", count=5), metadata=mine, timeout=60)
         assert reply.degraded and reply.scenario == "home" and any("recall" in r for r in reply.reasons)
         with pytest.raises(grpc.RpcError) as bad_mode:
             api.GetRecommendations(api_pb2.RecommendationsRequest(user_id="u9", mode="psychic"), metadata=mine)

@@ -17,6 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from apps.shared.settings import STATE_STORE
 from lemo.datasets import movielens
+from lemo.scenarios import default_scenario
 from lemo.stores.mongo import EventArchive
 from tests.integration.conftest import MONGODB_URI, unique
 from tests.integration.mesh import App, python_module, uvicorn
@@ -89,6 +90,12 @@ async def trained(mesh: dict[str, App], database_name: str, artifacts: Path) -> 
     await load_sample(mongo[database_name], tenant)
     await mongo.close()
     await train_in_process(MONGODB_URI, database_name, tenant, artifacts)
+    # The tenant's own `home`: the default channels with deadlines this shared 2-core machine can keep while it
+    # runs every app of the test (the default 50-80 ms ones are for a machine serving only the mesh).
+    home = default_scenario("home").model_dump(mode="json", by_alias=True)
+    for channel in home["channels"]:
+        channel["deadline_ms"] = 1000
+    assert client.put("/v1/scenarios/home", json=home).status_code == 201
     # The recall and ranking apps load a tenant's models on its first request (off the request path): wait
     # until they serve every stage from a model.
     deadline = time.monotonic() + 120

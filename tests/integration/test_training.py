@@ -187,8 +187,15 @@ async def test_train_resumes_after_the_trainer_is_killed_mid_run(
 
 
 async def test_cleanup_cron_deletes_expired_items_and_old_events(
-    app_env: dict[str, str], db: AsyncDatabase[dict[str, Any]], tenant: str, artifacts: Path
+    app_env: dict[str, str], tenant: str, artifacts: Path, database_name: str
 ) -> None:
+    # A database of its own: the cron cleans every tenant of its database each second, and the session's
+    # database holds every other test's tenants.
+    from pymongo import AsyncMongoClient
+
+    own_db = f"{database_name}_cleanup_{uuid.uuid4().hex[:4]}"
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(app_env["LEMO_MONGODB_URI"])
+    db = client[own_db]
     items = ItemRepository(db)
     await items.upsert_many(
         tenant,
@@ -208,7 +215,12 @@ async def test_cleanup_cron_deletes_expired_items_and_old_events(
     trainer = App(
         "trainer",  # the binding is scoped to the app id `trainer`, as in the mesh
         uvicorn("apps.trainer.main"),
-        env={**app_env, "LEMO_ARTIFACT_URI": str(artifacts), "LEMO_ARCHIVE_RETENTION_DAYS": "1"},
+        env={
+            **app_env,
+            "LEMO_MONGODB_DATABASE": own_db,
+            "LEMO_ARTIFACT_URI": str(artifacts),
+            "LEMO_ARCHIVE_RETENTION_DAYS": "1",
+        },
         component_overrides={"cron-cleanup.yaml": fast},
     ).start()
     try:
@@ -224,6 +236,8 @@ async def test_cleanup_cron_deletes_expired_items_and_old_events(
         assert await items.get(tenant, "kept") is not None
     finally:
         trainer.stop()
+        await client.drop_database(own_db)
+        await client.close()
 
 
 def _past() -> Any:
