@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,3 +34,20 @@ class Item(ItemFields):
 
 
 MAX_BATCH_LINE_BYTES = 64 * 1024
+
+
+def epoch_seconds(value: Any) -> float | None:
+    """A stored date as epoch seconds: BSON dates (catalog writes), ISO strings (bulk loads) or numbers; naive
+    dates are UTC."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    if isinstance(value, datetime):
+        return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).timestamp()
+    return None

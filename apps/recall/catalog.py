@@ -14,9 +14,9 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+from lemo.catalog import epoch_seconds
 from lemo.realtime.profile import interest_keys
 from lemo.rerank.config import FilterSpec
 from lemo.rerank.rules import FilterRule
@@ -26,22 +26,6 @@ logger = logging.getLogger(__name__)
 
 FIELDS = ("item_id", "categories", "tags", "attributes", "published_at", "expires_at", "hidden")
 ItemScan = Callable[[str], Awaitable[list[dict[str, Any]]]]
-
-
-def epoch(value: Any) -> float | None:
-    """Epoch seconds of a stored date: a BSON datetime, an ISO string (as loaders write) or a number."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()  # naive dates are UTC
-    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +45,8 @@ class ItemInfo:
             categories=tuple(str(c) for c in doc.get("categories") or ()),
             tags=tuple(str(t) for t in doc.get("tags") or ()),
             attributes=dict(doc.get("attributes") or {}),
-            published_at=epoch(doc.get("published_at")),
-            expires_at=epoch(doc.get("expires_at")),
+            published_at=epoch_seconds(doc.get("published_at")),
+            expires_at=epoch_seconds(doc.get("expires_at")),
             hidden=bool(doc.get("hidden")),
         )
 

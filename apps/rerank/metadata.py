@@ -7,8 +7,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Protocol
+
+from lemo.catalog import epoch_seconds
 
 FIELDS = ("categories", "tags", "published_at", "attributes", "hidden", "expires_at")
 
@@ -43,22 +44,6 @@ class ItemMeta:
             hidden=bool(doc.get("hidden", False)),
             expires_at=epoch_seconds(doc.get("expires_at")),
         )
-
-
-def epoch_seconds(value: Any) -> float | None:
-    """A stored date as epoch seconds: BSON dates (catalog writes), ISO strings (bulk loads) or numbers."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    if isinstance(value, datetime):
-        return (value if value.tzinfo is not None else value.replace(tzinfo=UTC)).timestamp()
-    return None
 
 
 class MetadataCache:

@@ -16,15 +16,14 @@ import httpx
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from lemo.datasets import movielens
 from lemo.events import Event, EventType
 from lemo.models import MODEL_KINDS, RANKER_KINDS
 from lemo.stores.mongo import EventArchive, ItemRepository, ModelRegistry
 from lemo.stores.vectors import VectorIndex
 from tests.integration.conftest import unique
 from tests.integration.mesh import ROOT, App, uvicorn
+from tests.integration.trained import load_sample
 
-SAMPLE_USERS = 40  # MovieLens users 1..40: about 4,000 ratings over about 1,200 films
 REDIS_PORT = 6380
 
 
@@ -39,18 +38,6 @@ def trainer(app_env: dict[str, str], artifacts: Path) -> Iterator[App]:
     app.start()
     yield app
     app.stop()
-
-
-async def _load_sample(db: AsyncDatabase[dict[str, Any]], tenant: str) -> None:
-    ratings = [r for r in movielens.ratings() if int(r.user_id) <= SAMPLE_USERS]
-    archive = EventArchive(db, retention_days=36500)
-    await archive.ensure_indexes()
-    events = [Event(tenant_id=tenant, **movielens.rating_event(r)) for r in ratings]
-    for start in range(0, len(events), 2000):
-        await archive.append_many(events[start : start + 2000])
-    rated = {r.item_id for r in ratings}
-    items = [(i["item_id"], {k: v for k, v in i.items() if k != "item_id"}) for i in movielens.items()]
-    await ItemRepository(db).upsert_many(tenant, [i for i in items if i[0] in rated])
 
 
 def _call(app: App, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -97,7 +84,7 @@ def _activations(tenant: str) -> list[str]:
 async def test_train_registers_evaluates_indexes_and_activates_every_model(
     trainer: App, db: AsyncDatabase[dict[str, Any]], tenant: str, artifacts: Path
 ) -> None:
-    await _load_sample(db, tenant)
+    await load_sample(db, tenant)
     run_id = _start(trainer, tenant)
     run = _wait(trainer, tenant, run_id, _finished)
     assert run["status"] == "COMPLETED", (run.get("failure"), run)
@@ -170,7 +157,7 @@ async def test_train_registers_evaluates_indexes_and_activates_every_model(
 async def test_train_resumes_after_the_trainer_is_killed_mid_run(
     trainer: App, db: AsyncDatabase[dict[str, Any]], tenant: str
 ) -> None:
-    await _load_sample(db, tenant)
+    await load_sample(db, tenant)
     kinds = ["item_cf", "als", "ease", "deepfm"]
     run_id = _start(trainer, tenant, kinds=kinds)
     running = _wait(trainer, tenant, run_id, lambda r: _finished(r) or (r.get("progress") or {}).get("done", 0) >= 2)
@@ -257,7 +244,7 @@ async def test_nightly_training_cron_starts_a_run_per_tenant(
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(app_env["LEMO_MONGODB_URI"])
     db = client[own_db]
     tenant = f"t{uuid.uuid4().hex[:10]}"
-    await _load_sample(db, tenant)
+    await load_sample(db, tenant)
     committed = (ROOT / "components" / "cron-train.yaml").read_text()
     fast = committed.replace('"0 0 2 * * *"', '"@every 1s"')
     assert fast != committed

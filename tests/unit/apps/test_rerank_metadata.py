@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from apps.rerank.metadata import ItemMeta, MetadataCache, epoch_seconds
+from apps.rerank.metadata import ItemMeta, MetadataCache
+from lemo.catalog import epoch_seconds
 
 JAN_2000 = 946684800.0
 
