@@ -50,6 +50,17 @@ async def db(database_name: str) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]
     await client.close()
 
 
+@pytest.fixture
+async def own_db(database_name: str) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+    """A database for one test alone, dropped after it. Cron tests take one: a cron works on every tenant of
+    its database, and the session's database holds every other test's tenants."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGODB_URI)
+    database = client[f"{database_name}_{uuid.uuid4().hex[:6]}"]
+    yield database
+    await client.drop_database(database.name)
+    await client.close()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _drop_database(database_name: str) -> Iterator[None]:
     yield

@@ -287,14 +287,13 @@ async def test_cron_warm_up_refreshes_active_users_and_a_missing_stage_degrades(
     stages: dict[str, str],
     trained: Trained,
     bare_sidecar: App,
-    db: AsyncDatabase[dict[str, Any]],
+    own_db: AsyncDatabase[dict[str, Any]],
 ) -> None:
     tenant = trained.tenant
     # The warm-up reads active users from a database of its own: the session's holds every other test's
     # tenants, whose active users would use up the warm-up's bounded batch first. (The stage apps still serve
     # from the session's database, where the models are.)
-    own_db = f"{db.name}_warm_{uuid.uuid4().hex[:4]}"
-    archive = EventArchive(db.client[own_db], retention_days=36500)
+    archive = EventArchive(own_db, retention_days=36500)
     for user in ("21", "22"):  # active now; the sample's other users acted in 1997-98
         await archive.append(Event(tenant_id=tenant, user_id=user, item_id="50", type=EventType.CLICK))
     await archive.append(Event(tenant_id=tenant, user_id="23", item_id="50", type=EventType.IMPRESSION))
@@ -303,7 +302,7 @@ async def test_cron_warm_up_refreshes_active_users_and_a_missing_stage_degrades(
     assert '"@every 1h"' in committed
     fast = committed.replace('"@every 1h"', '"@every 1s"')
     # This one runs without rerank: the warm-up still stores feeds, degraded and saying why.
-    env = _feeds_env(app_env, {**stages, "rerank": "absent-rerank"}, LEMO_MONGODB_DATABASE=own_db)
+    env = _feeds_env(app_env, {**stages, "rerank": "absent-rerank"}, LEMO_MONGODB_DATABASE=own_db.name)
     warm = App(unique("feeds"), uvicorn("apps.feeds.main"), env=env, component_overrides={"cron-feeds.yaml": fast})
     warm.app_id = "feeds"  # the binding is scoped to the app id `feeds`, as in the mesh
     warm.start()
@@ -317,4 +316,3 @@ async def test_cron_warm_up_refreshes_active_users_and_a_missing_stage_degrades(
         assert _stored(bare_sidecar, tenant, "30") is None  # nor do old events
     finally:
         warm.stop()
-        await db.client.drop_database(own_db)

@@ -174,15 +174,9 @@ async def test_train_resumes_after_the_trainer_is_killed_mid_run(
 
 
 async def test_cleanup_cron_deletes_expired_items_and_old_events(
-    app_env: dict[str, str], tenant: str, artifacts: Path, database_name: str
+    app_env: dict[str, str], tenant: str, artifacts: Path, own_db: AsyncDatabase[dict[str, Any]]
 ) -> None:
-    # A database of its own: the cron cleans every tenant of its database each second, and the session's
-    # database holds every other test's tenants.
-    from pymongo import AsyncMongoClient
-
-    own_db = f"{database_name}_cleanup_{uuid.uuid4().hex[:4]}"
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(app_env["LEMO_MONGODB_URI"])
-    db = client[own_db]
+    db = own_db
     items = ItemRepository(db)
     await items.upsert_many(
         tenant,
@@ -204,7 +198,7 @@ async def test_cleanup_cron_deletes_expired_items_and_old_events(
         uvicorn("apps.trainer.main"),
         env={
             **app_env,
-            "LEMO_MONGODB_DATABASE": own_db,
+            "LEMO_MONGODB_DATABASE": own_db.name,
             "LEMO_ARTIFACT_URI": str(artifacts),
             "LEMO_ARCHIVE_RETENTION_DAYS": "1",
         },
@@ -223,8 +217,6 @@ async def test_cleanup_cron_deletes_expired_items_and_old_events(
         assert await items.get(tenant, "kept") is not None
     finally:
         trainer.stop()
-        await client.drop_database(own_db)
-        await client.close()
 
 
 def _past() -> Any:
@@ -234,15 +226,11 @@ def _past() -> Any:
 
 
 async def test_nightly_training_cron_starts_a_run_per_tenant(
-    app_env: dict[str, str], artifacts: Path, database_name: str
+    app_env: dict[str, str], artifacts: Path, own_db: AsyncDatabase[dict[str, Any]]
 ) -> None:
-    # A database of its own, holding one tenant, so the cron trains exactly that one.
-    own_db = f"{database_name}_cron_{uuid.uuid4().hex[:4]}"
-    env = {**app_env, "LEMO_MONGODB_DATABASE": own_db, "LEMO_ARTIFACT_URI": str(artifacts)}
-    from pymongo import AsyncMongoClient
-
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(app_env["LEMO_MONGODB_URI"])
-    db = client[own_db]
+    # The database holds one tenant, so the cron trains exactly that one.
+    env = {**app_env, "LEMO_MONGODB_DATABASE": own_db.name, "LEMO_ARTIFACT_URI": str(artifacts)}
+    db = own_db
     tenant = f"t{uuid.uuid4().hex[:10]}"
     await load_sample(db, tenant)
     committed = (ROOT / "components" / "cron-train.yaml").read_text()
@@ -261,5 +249,3 @@ async def test_nightly_training_cron_starts_a_run_per_tenant(
         assert {v.tenant_id for v in versions} == {tenant}
     finally:
         trainer.stop()
-        await client.drop_database(own_db)
-        await client.close()

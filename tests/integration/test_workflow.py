@@ -99,16 +99,17 @@ async def test_workflow_resumes_after_the_app_is_killed_mid_run(
 
 
 async def test_cron_binding_starts_the_workflow(
-    app_env: dict[str, str], db: AsyncDatabase[dict[str, Any]], tenant: str, bare_sidecar: App
+    app_env: dict[str, str], own_db: AsyncDatabase[dict[str, Any]], tenant: str, bare_sidecar: App
 ) -> None:
-    await _archive(db, tenant)
+    # A database of its own, holding one tenant, so each tick starts one run, not one per tenant of the session.
+    await _archive(own_db, tenant)
     committed = (ROOT / "components" / "cron-popularity.yaml").read_text()
     assert '"@every 15m"' in committed
     fast = committed.replace('"@every 15m"', '"@every 1s"')
     trainer = App(
         unique("trainer"),
         uvicorn("apps.trainer.main"),
-        env=app_env,
+        env={**app_env, "LEMO_MONGODB_DATABASE": own_db.name},
         component_overrides={"cron-popularity.yaml": fast},
     )
     # The binding is scoped to the app id `trainer`, as in the mesh.
