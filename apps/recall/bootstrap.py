@@ -58,7 +58,13 @@ def build(settings: RecallSettings) -> Parts:
     executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="recall")
     loader = ThreadPoolExecutor(1, thread_name_prefix="recall-load")
     http = sidecar_http(settings.sidecar_timeout_s)
-    models = ModelCache(ModelRegistry(db), ArtifactStore(settings.artifact_uri), loader, settings.registry_recheck_s)
+    models = ModelCache(
+        ModelRegistry(db),
+        ArtifactStore(settings.artifact_uri),
+        loader,
+        settings.registry_recheck_s,
+        exact_search_max_items=settings.exact_search_max_items,
+    )
     catalog = CatalogView(scan, settings.catalog_refresh_s)
     hot = HotSource(settings.hot_cache_s)
     popular_state = PopularStateSource(http, settings.state_store, settings.popular_state_cache_s)

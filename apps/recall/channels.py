@@ -173,8 +173,9 @@ def _recommend(served: Served, user: UserView, k: int) -> Ranked:
 
 
 def ann(served: Served, tenant_id: str, vector: np.ndarray, k: int, exclude: frozenset[str]) -> Ranked:
-    """The k nearest items to `vector` in the version's collection (in-memory vectors when it has none)."""
-    if served.index is not None:
+    """The k nearest items to `vector`: Milvus search in the version's collection, or an exact in-memory search
+    for a small collection (`Served.exact`) and for a version whose collection could not be opened."""
+    if served.index is not None and not served.exact:
         # Only excluded items the collection holds matter; the server leaves out up to MAX_FILTER_IDS of them
         # (a search's cost grows with its limit), any more are fetched and dropped here.
         known = sorted(i for i in exclude if i in served.item_index)
@@ -182,9 +183,28 @@ def ann(served: Served, tenant_id: str, vector: np.ndarray, k: int, exclude: fro
         hits = served.index.search(tenant_id, vector.tolist(), min(16384, k + len(dropped)), exclude=filtered)
         return _skip([(h.item_id, h.score) for h in hits], exclude, k)
     assert served.vectors is not None
-    scores = served.vectors @ vector
-    order = np.argsort(-scores, kind="stable")
-    return _skip([(served.item_ids[n], float(scores[n])) for n in order[: k + len(exclude)]], exclude, k)
+    return exact_search(served.vectors, served.item_ids, served.item_index, vector, k, exclude)
+
+
+def exact_search(
+    vectors: np.ndarray,
+    item_ids: Sequence[str],
+    item_index: Mapping[str, int],
+    vector: np.ndarray,
+    k: int,
+    exclude: frozenset[str],
+) -> Ranked:
+    """The k best inner products of `vector` with the rows of `vectors`, excluded items left out, ties by row."""
+    scores = vectors @ vector
+    rows = [n for n in (item_index.get(i) for i in exclude) if n is not None]
+    if rows:
+        scores[rows] = -np.inf
+    take = min(k, len(scores) - len(rows))
+    if take <= 0:
+        return []
+    top = np.argpartition(-scores, take - 1)[:take] if take < len(scores) else np.arange(len(scores))
+    top = top[np.lexsort((top, -scores[top]))]
+    return [(item_ids[n], float(scores[n])) for n in top]
 
 
 def _two_tower(served: Served, user: UserView, k: int) -> Ranked:

@@ -55,6 +55,7 @@ class Served:
     item_ids: list[str] = field(default_factory=list)
     item_index: dict[str, int] = field(default_factory=dict)
     vectors: np.ndarray | None = None  # unit item vectors [n, dim] aligned with item_ids (vector kinds)
+    exact: bool = False  # search `vectors` in memory even though `index` is open (a small collection)
     popularity: dict[str, float] = field(default_factory=dict)  # the popular model's scores
     ranked: list[tuple[str, float]] = field(default_factory=list)  # the popular model's list, best first
 
@@ -126,8 +127,17 @@ class _Refreshing(Generic[T]):
 
 
 class ModelCache:
-    def __init__(self, registry: ModelRegistry, artifacts: ArtifactStore, loader: Executor, recheck_s: float) -> None:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        artifacts: ArtifactStore,
+        loader: Executor,
+        recheck_s: float,
+        *,
+        exact_search_max_items: int = 0,
+    ) -> None:
         self._registry = registry
+        self._exact_max = exact_search_max_items
         self._artifacts = artifacts
         # Loads run one at a time on their own thread: never in the request workers' way, and never so many at
         # once that the GIL starves the event loop (and with it the sidecar's health probe).
@@ -231,7 +241,8 @@ class ModelCache:
         if version.kind in VECTOR_KINDS:
             ids, vectors = model.item_vectors()  # type: ignore[attr-defined]
             served.item_ids, served.item_index = list(ids), {i: n for n, i in enumerate(ids)}
-            served.vectors = np.asarray(vectors, dtype=np.float32)
+            served.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+            served.exact = len(served.item_ids) <= self._exact_max
             if version.vectors_uri and "#" in version.vectors_uri:
                 self._open_index(served, version.vectors_uri)
         return served

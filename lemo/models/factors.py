@@ -34,6 +34,10 @@ class Als(CatalogRecall):
         self.user_index = {u: n for n, u in enumerate(self.user_ids)}
         self.user_factors = user_factors.astype(np.float32)
         self.item_factors = item_factors.astype(np.float32)
+        # YᵀY + λI, the part of every fold-in's normal equations that does not depend on the user: computed once
+        # here instead of per request (the [n_items, f] product is most of a fold-in's cost).
+        y = self.item_factors
+        self._gram = y.T @ y + float(self.params["regularization"]) * np.eye(y.shape[1], dtype=np.float32)
 
     @classmethod
     def train(cls, data: Any, params: Mapping[str, Any], seed: int, threads: int) -> Als:
@@ -56,12 +60,10 @@ class Als(CatalogRecall):
 
     def fold_in(self, history: sp.csr_matrix) -> np.ndarray:
         """The user vector ALS would learn for this history with the item factors held fixed."""
-        y = self.item_factors
-        alpha, reg = float(self.params["alpha"]), float(self.params["regularization"])
-        items = history.indices
-        y_h = y[items]
+        alpha = float(self.params["alpha"])
+        y_h = self.item_factors[history.indices]
         confidence = 1.0 + alpha * history.data
-        a = y.T @ y + (y_h.T * (confidence - 1.0)) @ y_h + reg * np.eye(y.shape[1], dtype=np.float32)
+        a = self._gram + (y_h.T * (confidence - 1.0)) @ y_h
         return np.asarray(np.linalg.solve(a, y_h.T @ confidence), dtype=np.float32)
 
     def user_vectors(self, histories: sp.csr_matrix, user_ids: Sequence[str | None]) -> np.ndarray:

@@ -72,8 +72,14 @@ def profiles(app_env: dict[str, str]) -> Iterator[App]:
 
 @pytest.fixture(scope="module")
 def recall(app_env: dict[str, str], trained: Trained, profiles: App) -> Iterator[App]:
-    # The registry is re-read only hourly, so a version change seen here came from a models event.
-    env = {**app_env, "LEMO_ARTIFACT_URI": str(trained.artifacts), "RECALL_REGISTRY_RECHECK_S": "3600"}
+    # The registry is re-read only hourly, so a version change seen here came from a models event. Vector
+    # channels search Milvus here, however small the collection (other tests cover the exact in-memory search).
+    env = {
+        **app_env,
+        "LEMO_ARTIFACT_URI": str(trained.artifacts),
+        "RECALL_REGISTRY_RECHECK_S": "3600",
+        "RECALL_EXACT_SEARCH_MAX_ITEMS": "0",
+    }
     app = App(unique("recall"), uvicorn("apps.recall.main"), env=env).start()
     yield app
     app.stop()
