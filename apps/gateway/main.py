@@ -17,6 +17,7 @@ from apps.gateway.recommend import build_recommender
 from apps.gateway.settings import GatewaySettings
 from apps.shared.errors import install_error_handlers
 from apps.shared.health import health_router
+from apps.shared.heap import freeze_loaded
 from apps.shared.logging import configure_logging
 from apps.shared.observability import install_observability
 from apps.shared.security import SIDECAR_CALLBACK_PREFIXES, require_app_token
@@ -43,6 +44,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         grpc_server = await start_grpc(
             app.state.keys, app.state.downstream, settings, app.state.recommender, rate_limits
         )
+        freeze_loaded()  # what start-up imported and built is long-lived (apps/shared/heap.py)
         yield
         await grpc_server.stop(grace=2)
 

@@ -14,11 +14,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from dapr.actor import ActorId, ActorProxy
 from pydantic import ValidationError
 
 from actors.user_profile import ACTOR_TYPE, UserProfileActorInterface
 from apps.profiles.realtime import HotCounter, ItemFeatures
+from apps.shared.actor_client import actor_proxy
 from apps.shared.observability import ACTOR_UPDATES
 from lemo.events import Event, user_actor_id
 from lemo.stores.mongo import UserRepository
@@ -83,7 +83,7 @@ async def ingest_bulk(body: dict[str, Any], rt: Realtime) -> dict[str, Any]:
                 {"event": e.model_dump(mode="json"), "keys": await rt.items.keys(e.tenant_id, e.item_id)}
                 for _, e in batch
             ]
-            proxy = ActorProxy.create(ACTOR_TYPE, ActorId(actor_id), UserProfileActorInterface)
+            proxy = actor_proxy(ACTOR_TYPE, actor_id, UserProfileActorInterface)
             is_new = await proxy.RecordEvents({"events": payload})
         except Exception:
             ACTOR_UPDATES.labels("retry").inc(len(batch))

@@ -16,6 +16,7 @@ from actors.user_profile_actor import UserProfileActor
 from apps.profiles import ingest, realtime, users
 from apps.profiles.settings import ProfilesSettings
 from apps.profiles.subscriptions import subscribe
+from apps.shared.actor_client import actor_client
 from apps.shared.errors import install_error_handlers
 from apps.shared.health import health_router
 from apps.shared.logging import configure_logging
@@ -42,8 +43,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             actor_scan_interval=timedelta(seconds=settings.actor_scan_interval_s),
         )
     )
-    await actor.register_actor(UserProfileActor)
-    await actor.register_actor(ItemPopularityActor)
+    # Both actor types save their state over kept-alive sidecar connections (apps/shared/actor_client.py).
+    await actor.register_actor(UserProfileActor, actor_client=actor_client())
+    await actor.register_actor(ItemPopularityActor, actor_client=actor_client())
     await user_repo.ensure_indexes()
     app.state.users = user_repo
     rt.hot.start()

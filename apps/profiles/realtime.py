@@ -8,11 +8,11 @@ import time
 from collections import OrderedDict, defaultdict
 from typing import Any
 
-from dapr.actor import ActorId, ActorProxy
 from fastapi import APIRouter, Query
 
 from actors.item_popularity import ACTOR_TYPE as HOT_ACTOR
 from actors.item_popularity import SHARDS, ItemPopularityActorInterface, popularity_actor_id
+from apps.shared.actor_client import actor_proxy
 from lemo.events import Event, Identifier
 from lemo.popularity import TYPE_WEIGHTS
 from lemo.realtime.hot import bucket_of
@@ -88,7 +88,7 @@ class HotCounter:
     async def flush(self) -> None:
         pending, self._pending = self._pending, defaultdict(lambda: defaultdict(dict))
         for actor_id, buckets in pending.items():
-            proxy = ActorProxy.create(HOT_ACTOR, ActorId(actor_id), ItemPopularityActorInterface)
+            proxy = actor_proxy(HOT_ACTOR, actor_id, ItemPopularityActorInterface)
             try:
                 await proxy.AddCounts({"buckets": {str(int(b)): items for b, items in buckets.items()}})
             except Exception as exc:  # popularity is approximate: log and move on rather than block ingest
@@ -112,9 +112,7 @@ async def hot_items(tenant_id: str, limit: int) -> list[dict[str, Any]]:
     """The tenant's hottest items over the last hour, merged from every shard."""
     shards = await asyncio.gather(
         *(
-            ActorProxy.create(HOT_ACTOR, ActorId(f"{tenant_id}:{s}"), ItemPopularityActorInterface).GetHot(
-                {"limit": limit}
-            )
+            actor_proxy(HOT_ACTOR, f"{tenant_id}:{s}", ItemPopularityActorInterface).GetHot({"limit": limit})
             for s in range(SHARDS)
         )
     )

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from dapr.actor import ActorId, ActorProxy
 from fastapi import APIRouter, Request, status
 
 from actors.user_profile import ACTOR_TYPE, UserProfileActorInterface
+from apps.shared.actor_client import actor_proxy
 from apps.shared.errors import ApiError
 from apps.shared.ndjson import BatchReport, ndjson_models
 from lemo.events import Identifier, user_actor_id
@@ -25,7 +25,7 @@ def _repo(request: Request) -> UserRepository:
 
 
 def _actor(tenant_id: str, user_id: str) -> Any:
-    return ActorProxy.create(ACTOR_TYPE, ActorId(user_actor_id(tenant_id, user_id)), UserProfileActorInterface)
+    return actor_proxy(ACTOR_TYPE, user_actor_id(tenant_id, user_id), UserProfileActorInterface)
 
 
 def _not_found(user_id: str) -> ApiError:

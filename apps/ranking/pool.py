@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from apps.shared.heap import freeze_loaded
 from lemo.artifacts import ArtifactStore
 from lemo.models import RANKER_KINDS, RankerModel, RecallModel, load_model
 from lemo.registry import ModelVersion
@@ -214,6 +215,7 @@ class ArtifactLoader:
         recall = {channel: self._channel(channel, uri) for channel, uri in inputs.items()}
         model = load_model(version.kind, self._artifacts.path(version.artifact_uri), recall=recall)
         assert isinstance(model, RankerModel)
+        freeze_loaded()
         return model
 
     def _channel(self, kind: str, uri: str) -> RecallModel:

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from apps.shared.heap import freeze_loaded
 from lemo.catalog import epoch_seconds
 from lemo.realtime.profile import interest_keys
 from lemo.rerank.config import FilterSpec
@@ -167,6 +168,7 @@ class CatalogView:
             docs = await self._scan(tenant_id)
             catalog = TenantCatalog((ItemInfo.of(d) for d in docs if d.get("item_id") is not None), time.monotonic())
             self._tenants[tenant_id] = catalog
+            freeze_loaded()
             logger.info(
                 "catalog view: %d items in %.0f ms",
                 len(catalog.items),

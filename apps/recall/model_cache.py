@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 import pandas as pd
 
+from apps.shared.heap import freeze_loaded
 from lemo.artifacts import ArtifactStore
 from lemo.models import EVENT_WEIGHTS, RECALL_KINDS, RecallModel, load_model
 from lemo.models.data import NEGATIVE_TYPES
@@ -245,6 +246,7 @@ class ModelCache:
             served.exact = len(served.item_ids) <= self._exact_max
             if version.vectors_uri and "#" in version.vectors_uri:
                 self._open_index(served, version.vectors_uri)
+        freeze_loaded()
         return served
 
     def _open_index(self, served: Served, vectors_uri: str) -> None:
@@ -330,4 +332,6 @@ def read_histories(directory: Any, run_id: str) -> Histories:
         rows = rows.drop_duplicates(["user_id", "item_id"])
         return {str(u): tuple(items) for u, items in rows.groupby("user_id", sort=False)["item_id"]}
 
-    return Histories(run_id=run_id, positives=grouped(frame[positive]), negatives=grouped(frame[negative]))
+    histories = Histories(run_id=run_id, positives=grouped(frame[positive]), negatives=grouped(frame[negative]))
+    freeze_loaded()
+    return histories

@@ -18,10 +18,10 @@ import time
 from collections.abc import Awaitable, Callable
 
 import httpx
-from dapr.actor import ActorId, ActorProxy
 
 from actors.item_popularity import ACTOR_TYPE as HOT_ACTOR
 from actors.item_popularity import SHARDS, ItemPopularityActorInterface
+from apps.shared.actor_client import actor_proxy
 from workflows.popularity_activities import popular_state_key
 
 logger = logging.getLogger(__name__)
@@ -68,9 +68,7 @@ class HotSource:
     async def _fetch(tenant_id: str, limit: int) -> Ranked:
         shards = await asyncio.gather(
             *(
-                ActorProxy.create(HOT_ACTOR, ActorId(f"{tenant_id}:{s}"), ItemPopularityActorInterface).GetHot(
-                    {"limit": limit}
-                )
+                actor_proxy(HOT_ACTOR, f"{tenant_id}:{s}", ItemPopularityActorInterface).GetHot({"limit": limit})
                 for s in range(SHARDS)
             )
         )

@@ -1,15 +1,19 @@
-"""Item metadata as the rerank rules read it, fetched from the tenant's catalog (MongoDB) through a small per-tenant
-TTL cache. Every lookup is keyed by tenant: another tenant's item ids are simply unknown here."""
+"""Item metadata as the rerank rules read it, from the tenant's catalog (MongoDB) through a per-tenant cache. Every
+lookup is keyed by tenant: another tenant's item ids are simply unknown here."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from lemo.catalog import epoch_seconds
+
+logger = logging.getLogger(__name__)
 
 FIELDS = ("categories", "tags", "published_at", "attributes", "hidden", "expires_at")
 
@@ -20,6 +24,8 @@ class ItemLookup(Protocol):
     async def get_many(
         self, tenant_id: str, item_ids: Sequence[str], fields: Sequence[str] | None = None
     ) -> list[dict[str, Any]]: ...
+
+    def scan(self, tenant_id: str, fields: Sequence[str]) -> AsyncIterator[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +54,12 @@ class ItemMeta:
 
 class MetadataCache:
     """item_id -> ItemMeta, or None for an id the tenant's catalog does not have (cached too, so unknown ids do not
-    cost a query each request)."""
+    cost a query each request).
+
+    A request never waits on the catalog for an item it has seen before: the first request of a tenant starts a
+    background read of the tenant's catalog (up to `max_items`), an id never seen is fetched at once, and an entry
+    older than `ttl_s` is served as it is while a background lookup refreshes it (so a catalog change reaches
+    rerank within `ttl_s` plus one request)."""
 
     def __init__(
         self, items: ItemLookup, ttl_s: float, max_items: int, clock: Callable[[], float] = time.monotonic
@@ -58,27 +69,91 @@ class MetadataCache:
         self._max_items = max_items
         self._clock = clock
         self._tenants: dict[str, OrderedDict[str, tuple[float, ItemMeta | None]]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stale: dict[str, set[str]] = {}  # tenant -> ids waiting for a background refresh
 
     async def get_many(self, tenant_id: str, item_ids: Sequence[str]) -> dict[str, ItemMeta | None]:
-        cache = self._tenants.setdefault(tenant_id, OrderedDict())
+        cache = self._tenants.get(tenant_id)
+        if cache is None:
+            cache = self._tenants[tenant_id] = OrderedDict()
+            self._background(self._warm(tenant_id))
         now = self._clock()
         found: dict[str, ItemMeta | None] = {}
         missing: list[str] = []
+        stale: list[str] = []
         for item_id in dict.fromkeys(item_ids):
             hit = cache.get(item_id)
-            if hit is not None and hit[0] > now:
-                found[item_id] = hit[1]
-            else:
+            if hit is None:
                 missing.append(item_id)
+                continue
+            found[item_id] = hit[1]
+            if hit[0] <= now:
+                stale.append(item_id)
         if missing:
-            docs = {d["item_id"]: d for d in await self._items.get_many(tenant_id, missing, FIELDS)}
-            expires = self._clock() + self._ttl_s
-            for item_id in missing:
-                doc = docs.get(item_id)
-                meta = ItemMeta.from_doc(doc) if doc is not None else None
-                found[item_id] = meta
-                cache.pop(item_id, None)
-                cache[item_id] = (expires, meta)
-            while len(cache) > self._max_items:
-                cache.popitem(last=False)
+            found.update(await self._fetch(tenant_id, missing))
+        if stale:
+            queued = self._stale.get(tenant_id)
+            if queued is None:
+                self._stale[tenant_id] = set(stale)
+                self._background(self._refresh(tenant_id))
+            else:
+                queued.update(stale)
         return found
+
+    async def idle(self) -> None:
+        """Waits for the background reads in flight (for tests and warm-up)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _background(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)  # a reference until done, so the task is not collected mid-way
+        task.add_done_callback(self._tasks.discard)
+
+    async def _fetch(self, tenant_id: str, item_ids: Sequence[str]) -> dict[str, ItemMeta | None]:
+        docs = {d["item_id"]: d for d in await self._items.get_many(tenant_id, item_ids, FIELDS)}
+        return self._store(tenant_id, {i: docs.get(i) for i in item_ids})
+
+    def _store(self, tenant_id: str, docs: Mapping[str, Mapping[str, Any] | None]) -> dict[str, ItemMeta | None]:
+        cache = self._tenants.setdefault(tenant_id, OrderedDict())
+        expires = self._clock() + self._ttl_s
+        stored: dict[str, ItemMeta | None] = {}
+        for item_id, doc in docs.items():
+            meta = ItemMeta.from_doc(doc) if doc is not None else None
+            stored[item_id] = meta
+            cache.pop(item_id, None)
+            cache[item_id] = (expires, meta)
+        while len(cache) > self._max_items:
+            cache.popitem(last=False)
+        return stored
+
+    async def _refresh(self, tenant_id: str) -> None:
+        try:
+            while ids := self._stale.get(tenant_id):
+                self._stale[tenant_id] = set()
+                await self._fetch(tenant_id, sorted(ids))
+        except Exception:  # the stale entries keep serving; the next request that finds them queues them again
+            logger.warning("refreshing item metadata failed", exc_info=True, extra={"tenant_id": tenant_id})
+        finally:
+            self._stale.pop(tenant_id, None)
+
+    async def _warm(self, tenant_id: str) -> None:
+        started = time.perf_counter()
+        docs: dict[str, Mapping[str, Any] | None] = {}
+        try:
+            async for doc in self._items.scan(tenant_id, ("item_id", *FIELDS)):
+                if doc.get("item_id") is not None:
+                    docs[str(doc["item_id"])] = doc
+                    if len(docs) >= self._max_items:
+                        break
+        except Exception:  # requests keep fetching what they miss
+            logger.warning("reading the catalog failed", exc_info=True, extra={"tenant_id": tenant_id})
+            return
+        cache = self._tenants.get(tenant_id, OrderedDict())
+        self._store(tenant_id, {i: d for i, d in docs.items() if i not in cache})  # never older than a fetch
+        logger.info(
+            "item metadata of %d items in %.0f ms",
+            len(docs),
+            (time.perf_counter() - started) * 1000,
+            extra={"tenant_id": tenant_id},
+        )

@@ -1,8 +1,9 @@
-"""apps/rerank/metadata.py with a fake catalog: dates as epoch seconds, availability, the per-tenant TTL cache."""
+"""apps/rerank/metadata.py with a fake catalog: dates as epoch seconds, availability, the per-tenant cache (warmed
+from the catalog, stale entries served while they refresh)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,12 +17,19 @@ class FakeCatalog:
     def __init__(self, items: dict[tuple[str, str], dict[str, Any]]) -> None:
         self.items = items
         self.asked: list[list[str]] = []
+        self.scans = 0
 
     async def get_many(
         self, tenant_id: str, item_ids: Sequence[str], fields: Sequence[str] | None = None
     ) -> list[dict[str, Any]]:
         self.asked.append(list(item_ids))
         return [{"item_id": i, **self.items[(tenant_id, i)]} for i in item_ids if (tenant_id, i) in self.items]
+
+    async def scan(self, tenant_id: str, fields: Sequence[str]) -> AsyncIterator[dict[str, Any]]:
+        self.scans += 1
+        for (tenant, item_id), doc in list(self.items.items()):
+            if tenant == tenant_id:
+                yield {"item_id": item_id, **doc}
 
 
 class Clock:
@@ -47,22 +55,39 @@ def test_hidden_and_expired_items_are_unavailable() -> None:
     assert expires.available(now=JAN_2000 - 1) and not expires.available(now=JAN_2000)
 
 
-async def test_the_cache_keys_by_tenant_remembers_unknown_ids_and_expires() -> None:
+async def test_the_cache_keys_by_tenant_remembers_unknown_ids_and_serves_stale_entries_while_refreshing() -> None:
     catalog, clock = FakeCatalog({("a", "1"): {"categories": ["drama"]}}), Clock()
     cache = MetadataCache(catalog, ttl_s=30, max_items=100, clock=clock)
     found = await cache.get_many("a", ["1", "2"])
     assert found["1"] == ItemMeta(categories=("drama",)) and found["2"] is None
     assert (await cache.get_many("b", ["1"]))["1"] is None  # tenant b never sees a's item
+    await cache.idle()
+    asked = len(catalog.asked)
     await cache.get_many("a", ["1", "2"])
-    assert catalog.asked == [["1", "2"], ["1"]]  # a's second lookup came from the cache, unknown id included
+    assert len(catalog.asked) == asked  # a's second lookup came from the cache, unknown id included
     clock.now += 31
     catalog.items[("a", "2")] = {"tags": ["new"]}
+    assert (await cache.get_many("a", ["2"]))["2"] is None  # stale, served at once
+    await cache.idle()
+    assert catalog.asked[-1] == ["2"]  # ... and refreshed in the background
     assert (await cache.get_many("a", ["2"]))["2"] == ItemMeta(tags=("new",))
+
+
+async def test_a_tenants_first_request_warms_its_whole_catalog() -> None:
+    catalog = FakeCatalog({("a", str(n)): {"tags": [f"t{n}"]} for n in range(5)} | {("b", "9"): {}})
+    cache = MetadataCache(catalog, ttl_s=30, max_items=100, clock=Clock())
+    await cache.get_many("a", ["0"])
+    await cache.idle()
+    assert catalog.scans == 1
+    asked = len(catalog.asked)
+    found = await cache.get_many("a", ["1", "2", "3", "4", "9"])
+    assert found["4"] == ItemMeta(tags=("t4",)) and found["9"] is None  # "9" is b's: unknown to a
+    assert catalog.asked[asked:] == [["9"]]  # only the id the catalog read did not hold
 
 
 async def test_the_cache_keeps_at_most_max_items_per_tenant() -> None:
     catalog = FakeCatalog({("a", str(n)): {} for n in range(5)})
     cache = MetadataCache(catalog, ttl_s=30, max_items=3, clock=Clock())
     await cache.get_many("a", ["0", "1", "2", "3", "4"])
-    await cache.get_many("a", ["0", "4"])
-    assert catalog.asked[-1] == ["0"]  # the oldest entries went first
+    await cache.idle()
+    assert len(cache._tenants["a"]) == 3

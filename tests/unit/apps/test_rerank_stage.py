@@ -3,7 +3,6 @@ items are handled as documented, and `mmr by=embedding` uses the tenant's conten
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +15,7 @@ from lemo.artifacts import ArtifactStore
 from lemo.models.text import ContentRecall
 from lemo.pipeline import RerankRequest
 from lemo.registry import ModelStatus, ModelVersion
-
-
-class FakeCatalog:
-    def __init__(self, items: dict[str, dict[str, Any]]) -> None:
-        self.items = items
-
-    async def get_many(
-        self, tenant_id: str, item_ids: Sequence[str], fields: Sequence[str] | None = None
-    ) -> list[dict[str, Any]]:
-        return [{"item_id": i, **self.items[i]} for i in item_ids if tenant_id == "t1" and i in self.items]
+from tests.unit.apps.test_rerank_metadata import FakeCatalog
 
 
 class FakeRegistry:
@@ -49,7 +39,7 @@ def stage(tmp_path: Path, drop_unknown: bool = False) -> tuple[RerankStage, Embe
         artifact_uri=artifact.as_uri(),
         created_at=0.0,
     )
-    catalog = FakeCatalog({i: {"categories": ["x"]} for i in "abc"} | {"h": {"hidden": True}})
+    catalog = FakeCatalog({("t1", i): {"categories": ["x"]} for i in "abc"} | {("t1", "h"): {"hidden": True}})
     embeddings = EmbeddingSource(FakeRegistry({"content": content}), ArtifactStore(str(tmp_path)), ["content"], 60.0)
     return RerankStage(MetadataCache(catalog, 30.0, 100), embeddings, drop_unknown), embeddings
 
