@@ -29,8 +29,9 @@ def _percentile(values: list[float], q: float) -> float:
 def _wait_for_total(http: httpx.Client, key: str, since: float, total: int, timeout_s: float) -> float:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        stats = http.get("/v1/events/stats", params={"since": since}, headers={"X-API-Key": key}).json()
-        if stats["total"] >= total:
+        resp = http.get("/v1/events/stats", params={"since": since}, headers={"X-API-Key": key})
+        # A busy events app may answer 503 (a large archive makes the count slow): ask again.
+        if resp.status_code == 200 and resp.json().get("total", 0) >= total:
             return time.monotonic()
         time.sleep(0.25)
     raise TimeoutError(f"only part of {total} events reached the archive in {timeout_s}s")

@@ -3,7 +3,8 @@
 For each mode (online, cached, workflow) it sends requests at fixed rates (open loop: a request starts on
 schedule whether or not earlier ones finished, so queueing shows in the tail) for a few seconds per rate, over
 the demo tenant's users, and prints p50/p95/p99, errors and degraded answers per rate, and the highest rate
-whose p99 stayed within the budget.
+whose p99 stayed within the budget. Each row also says how much CPU each part of the mesh spent per request (app
+and sidecar, from /proc, when the mesh runs on this machine): the numbers docs/scaling.md sizes a cluster from.
 """
 
 from __future__ import annotations
@@ -11,11 +12,45 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import re
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
+
+_APP = re.compile(r"apps[./](\w+)[./]main")
+_SIDECAR = re.compile(r"--app-id[= ](\w+)")
+
+
+def mesh_cpu_seconds() -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each local mesh process, keyed "<app>" and "<app>/daprd"
+    (plus the stores by their program name); empty where /proc is not there."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    used: dict[str, float] = {}
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        name = None
+        if "daprd" in cmdline and (sidecar := _SIDECAR.search(cmdline)):
+            name = f"{sidecar.group(1)}/daprd"
+        elif app := _APP.search(cmdline):
+            name = app.group(1)
+        else:
+            name = next((s for s in ("redis-server", "ferretdb", "placement", "scheduler") if s in cmdline), None)
+        if name is not None:
+            used[name] = used.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
+def cpu_ms_per_request(before: dict[str, float], after: dict[str, float], requests: int) -> dict[str, float]:
+    spent = {k: (after[k] - before.get(k, 0.0)) * 1000 / max(1, requests) for k in after}
+    return {k: round(v, 2) for k, v in sorted(spent.items(), key=lambda p: -p[1]) if v >= 0.05}
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -46,6 +81,7 @@ async def _run_rate(
             degraded += 1
 
     total = int(rps * seconds)
+    cpu_before = mesh_cpu_seconds()
     start = time.perf_counter()
     tasks = []
     for n in range(total):
@@ -54,6 +90,7 @@ async def _run_rate(
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(n)))
     await asyncio.gather(*tasks)
+    cpu = cpu_ms_per_request(cpu_before, mesh_cpu_seconds(), total)
     return {
         "mode": mode,
         "rps": rps,
@@ -63,6 +100,7 @@ async def _run_rate(
         "p99_ms": round(_percentile(latencies, 0.99), 1),
         "errors": errors,
         "degraded": degraded,
+        "cpu_ms_per_request": {"total": round(sum(cpu.values()), 1), **cpu},
     }
 
 

@@ -19,6 +19,13 @@ redis_up() {
   start_bg redis redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$DATA/redis" \
     --save "" --appendonly yes --protected-mode yes
   wait_port "$REDIS_PORT" 20
+  # Redis listens while it still replays its append-only file and answers LOADING until done; a sidecar whose
+  # state store sees that exits. Wait for a PONG.
+  for _ in $(seq 1 240); do
+    [ "$(redis-cli -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ] && return 0
+    sleep 0.5
+  done
+  log "redis did not finish loading its data in 120 s"; return 1
 }
 
 ferretdb_up() {

@@ -49,7 +49,14 @@ for _ in $(seq 1 180); do
         sleep 5  # the archive consumer's last deliveries
       fi
       demo=(--tenant demo --api-key "$(cat "$LEMO_STATE/demo-api-key")")
-      if ! LEMO_GATEWAY_HTTP_PORT="$gateway_port" "$VENV/bin/lemo" models "${demo[@]}" 2>/dev/null | grep -q ' active '; then
+      trained=0  # asked a few times: a mesh that just started may answer slowly, and training again costs a minute
+      for _ in 1 2 3; do
+        if LEMO_GATEWAY_HTTP_PORT="$gateway_port" "$VENV/bin/lemo" models "${demo[@]}" 2>/dev/null | grep -q ' active '; then
+          trained=1; break
+        fi
+        sleep 5
+      done
+      if [ "$trained" = 0 ]; then
         log "training every model for the demo tenant (once; nightly after that)"
         LEMO_GATEWAY_HTTP_PORT="$gateway_port" "$VENV/bin/lemo" train "${demo[@]}" --wait --quiet >&2 \
           || log "demo training failed; see $LEMO_STATE/logs and retry with: lemo train ${demo[*]:0:2} --wait"

@@ -17,11 +17,11 @@ from apps.gateway.recommend import build_recommender
 from apps.gateway.settings import GatewaySettings
 from apps.shared.errors import install_error_handlers
 from apps.shared.health import health_router
-from apps.shared.heap import freeze_loaded
 from apps.shared.logging import configure_logging
 from apps.shared.observability import install_observability
 from apps.shared.security import SIDECAR_CALLBACK_PREFIXES, require_app_token
 from apps.shared.sidecar import sidecar_http
+from apps.shared.tuning import ready_to_serve
 from lemo.stores.mongo import ScenarioRepository, TenantRepository, open_database
 
 settings = GatewaySettings()
@@ -44,7 +44,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         grpc_server = await start_grpc(
             app.state.keys, app.state.downstream, settings, app.state.recommender, rate_limits
         )
-        freeze_loaded()  # what start-up imported and built is long-lived (apps/shared/heap.py)
+        ready_to_serve()  # apps/shared/tuning.py: GC and math threads
         yield
         await grpc_server.stop(grace=2)
 

@@ -11,10 +11,10 @@ from prometheus_client import start_http_server
 from apps.ranking import methods
 from apps.ranking.pool import ArtifactLoader, RankerPool
 from apps.ranking.settings import RankingSettings
-from apps.shared.heap import freeze_loaded
 from apps.shared.logging import configure_logging
 from apps.shared.security import app_token_interceptors
 from apps.shared.settings import MODELS_TOPIC
+from apps.shared.tuning import ready_to_serve
 from lemo.artifacts import ArtifactStore
 from lemo.stores.mongo import ModelRegistry, open_database
 
@@ -44,5 +44,5 @@ app.register_health_check(lambda: None)
 if __name__ == "__main__":
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.listen_address)
-    freeze_loaded()  # what start-up imported and built is long-lived (apps/shared/heap.py)
+    ready_to_serve()  # apps/shared/tuning.py: GC and math threads
     app.run(settings.app_port, settings.listen_address)

@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from apps.shared.heap import freeze_loaded
+from apps.shared.tuning import freeze_loaded
 from lemo.artifacts import ArtifactStore
 from lemo.models import RANKER_KINDS, RankerModel, RecallModel, load_model
 from lemo.registry import ModelVersion

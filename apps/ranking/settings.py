@@ -8,7 +8,7 @@ from apps.shared.settings import LemoSettings
 class RankingSettings(LemoSettings):
     model_config = SettingsConfigDict(env_prefix="RANKING_", extra="ignore")
 
-    app_port: int = 50101
+    app_port: int = 8084
     listen_address: str = "127.0.0.1"
     max_workers: int = 10
     # A served tenant's active versions are re-read from the registry at most this often, so a missed models

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from apps.shared.heap import freeze_loaded
+from apps.shared.tuning import freeze_loaded
 from lemo.catalog import epoch_seconds
 from lemo.realtime.profile import interest_keys
 from lemo.rerank.config import FilterSpec

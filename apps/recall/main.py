@@ -14,10 +14,10 @@ from apps.recall.settings import RecallSettings
 from apps.recall.subscriptions import subscribe
 from apps.shared.errors import install_error_handlers
 from apps.shared.health import health_router
-from apps.shared.heap import freeze_loaded
 from apps.shared.logging import configure_logging
 from apps.shared.observability import install_observability
 from apps.shared.security import require_app_token
+from apps.shared.tuning import ready_to_serve
 
 settings = RecallSettings()
 configure_logging("recall", settings.log_level)
@@ -29,7 +29,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.settings = settings
     app.state.recaller = parts.recaller
     preloading = asyncio.create_task(parts.models.preload(settings.preload_versions))
-    freeze_loaded()  # what start-up imported and built is long-lived (apps/shared/heap.py)
+    ready_to_serve()  # apps/shared/tuning.py: GC and math threads
     yield
     preloading.cancel()
     await parts.aclose()

@@ -24,7 +24,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 import pandas as pd
 
-from apps.shared.heap import freeze_loaded
+from apps.shared.tuning import freeze_loaded
 from lemo.artifacts import ArtifactStore
 from lemo.models import EVENT_WEIGHTS, RECALL_KINDS, RecallModel, load_model
 from lemo.models.data import NEGATIVE_TYPES

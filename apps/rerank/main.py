@@ -14,10 +14,10 @@ from apps.rerank.settings import RerankSettings
 from apps.rerank.stage import RerankStage
 from apps.shared.errors import install_error_handlers
 from apps.shared.health import health_router
-from apps.shared.heap import freeze_loaded
 from apps.shared.logging import configure_logging
 from apps.shared.observability import install_observability
 from apps.shared.security import require_app_token
+from apps.shared.tuning import ready_to_serve
 from lemo.artifacts import ArtifactStore
 from lemo.stores.mongo import ItemRepository, ModelRegistry, open_database
 
@@ -34,7 +34,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     app.state.settings = settings
     app.state.stage = RerankStage(metadata, embeddings, drop_unknown=settings.unknown_items == "drop")
-    freeze_loaded()  # what start-up imported and built is long-lived (apps/shared/heap.py)
+    ready_to_serve()  # apps/shared/tuning.py: GC and math threads
     yield
     await db.client.close()
 

@@ -56,10 +56,11 @@ class MetadataCache:
     """item_id -> ItemMeta, or None for an id the tenant's catalog does not have (cached too, so unknown ids do not
     cost a query each request).
 
-    A request never waits on the catalog for an item it has seen before: the first request of a tenant starts a
-    background read of the tenant's catalog (up to `max_items`), an id never seen is fetched at once, and an entry
-    older than `ttl_s` is served as it is while a background lookup refreshes it (so a catalog change reaches
-    rerank within `ttl_s` plus one request)."""
+    A request never waits on the catalog for an item it has seen before. While a tenant is being served, its
+    catalog (up to `max_items`) is read in the background every `ttl_s / 2`: one scan, which a MongoDB-wire store
+    without secondary-index pushdown (FerretDB over SQLite) answers at the cost of a single id lookup. An id never
+    seen is fetched at once; an entry older than `ttl_s` (one the scans do not cover) is served as it is while a
+    background lookup refreshes it. A catalog change reaches rerank within `ttl_s` plus one request."""
 
     def __init__(
         self, items: ItemLookup, ttl_s: float, max_items: int, clock: Callable[[], float] = time.monotonic
@@ -71,13 +72,14 @@ class MetadataCache:
         self._tenants: dict[str, OrderedDict[str, tuple[float, ItemMeta | None]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._stale: dict[str, set[str]] = {}  # tenant -> ids waiting for a background refresh
+        self._scanned: dict[str, float] = {}  # tenant -> when its latest catalog scan started
 
     async def get_many(self, tenant_id: str, item_ids: Sequence[str]) -> dict[str, ItemMeta | None]:
-        cache = self._tenants.get(tenant_id)
-        if cache is None:
-            cache = self._tenants[tenant_id] = OrderedDict()
-            self._background(self._warm(tenant_id))
+        cache = self._tenants.setdefault(tenant_id, OrderedDict())
         now = self._clock()
+        if now - self._scanned.get(tenant_id, float("-inf")) > self._ttl_s / 2:
+            self._scanned[tenant_id] = now  # one scan at a time: the next is due ttl_s / 2 after this one started
+            self._background(self._scan(tenant_id))
         found: dict[str, ItemMeta | None] = {}
         missing: list[str] = []
         stale: list[str] = []
@@ -137,7 +139,7 @@ class MetadataCache:
         finally:
             self._stale.pop(tenant_id, None)
 
-    async def _warm(self, tenant_id: str) -> None:
+    async def _scan(self, tenant_id: str) -> None:
         started = time.perf_counter()
         docs: dict[str, Mapping[str, Any] | None] = {}
         try:
@@ -146,12 +148,11 @@ class MetadataCache:
                     docs[str(doc["item_id"])] = doc
                     if len(docs) >= self._max_items:
                         break
-        except Exception:  # requests keep fetching what they miss
+        except Exception:  # requests keep fetching what they miss; the next request after ttl_s / 2 scans again
             logger.warning("reading the catalog failed", exc_info=True, extra={"tenant_id": tenant_id})
             return
-        cache = self._tenants.get(tenant_id, OrderedDict())
-        self._store(tenant_id, {i: d for i, d in docs.items() if i not in cache})  # never older than a fetch
-        logger.info(
+        self._store(tenant_id, docs)
+        logger.debug(
             "item metadata of %d items in %.0f ms",
             len(docs),
             (time.perf_counter() - started) * 1000,

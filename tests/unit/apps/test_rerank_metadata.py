@@ -85,6 +85,23 @@ async def test_a_tenants_first_request_warms_its_whole_catalog() -> None:
     assert catalog.asked[asked:] == [["9"]]  # only the id the catalog read did not hold
 
 
+async def test_a_served_tenants_catalog_is_read_again_every_half_ttl() -> None:
+    catalog, clock = FakeCatalog({("a", "1"): {"tags": ["old"]}}), Clock()
+    cache = MetadataCache(catalog, ttl_s=30, max_items=100, clock=clock)
+    await cache.get_many("a", ["1"])
+    await cache.idle()
+    catalog.items[("a", "1")] = {"tags": ["new"]}
+    clock.now += 10
+    await cache.get_many("a", ["1"])
+    await cache.idle()
+    assert catalog.scans == 1  # not due yet
+    clock.now += 10
+    assert (await cache.get_many("a", ["1"]))["1"] == ItemMeta(tags=("old",))  # served at once...
+    await cache.idle()
+    assert catalog.scans == 2  # ... while the catalog is read again
+    assert (await cache.get_many("a", ["1"]))["1"] == ItemMeta(tags=("new",))
+
+
 async def test_the_cache_keeps_at_most_max_items_per_tenant() -> None:
     catalog = FakeCatalog({("a", str(n)): {} for n in range(5)})
     cache = MetadataCache(catalog, ttl_s=30, max_items=3, clock=Clock())
