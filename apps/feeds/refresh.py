@@ -43,6 +43,7 @@ class Refresher:
         self._archive = archive
         self._settings = settings
         self._debounce = Debouncer(settings.refresh_debounce_s)
+        self._tokens, self._filled_at = settings.refresh_max_per_s, time.monotonic()
 
     async def refresh(self, users: list[tuple[str, str]]) -> int:
         """Schedules a refresh of each (tenant, user)'s feeds, debounced; returns how many were scheduled."""
@@ -81,7 +82,21 @@ class Refresher:
         dormant = [k for k, ts in newest.items() if ts < recent_since]
         if dormant:
             active += await self._with_feeds(dormant)
-        return await self.refresh(active)
+        return await self.refresh(self._within_budget(active))
+
+    def _within_budget(self, users: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """As many users as the refresh budget (refresh_max_per_s) allows now; the rest are skipped and counted."""
+        rate = self._settings.refresh_max_per_s
+        if rate <= 0:
+            return users
+        now = time.monotonic()
+        self._tokens = min(rate, self._tokens + (now - self._filled_at) * rate)
+        self._filled_at = now
+        allowed = users[: int(self._tokens)]
+        self._tokens -= len(allowed)
+        if len(allowed) < len(users):
+            logger.info("refresh budget spent: %d active users wait for the warm-up", len(users) - len(allowed))
+        return allowed
 
     async def _with_feeds(self, users: list[tuple[str, str]]) -> list[tuple[str, str]]:
         keys = {feed_state_key(t, u, s): (t, u) for t, u in users for s in self._settings.refresh_scenarios}

@@ -33,6 +33,10 @@ class FeedsSettings(LemoSettings):
     # An event newer than this makes its user active (a feed is computed); an older one (a backfill) refreshes
     # only users who already have a feed.
     refresh_active_s: float = Field(3600.0, ge=0)
+    # Event-triggered refreshes started per second at most (a token bucket, bursts up to one second's worth): each
+    # is a whole recommend workflow, and an ingest burst of many users would otherwise starve the online path and
+    # the event consumers of CPU. Users over the budget wait for their next event or the hourly warm-up; 0: no cap.
+    refresh_max_per_s: float = Field(5.0, ge=0)
     bulk_max_messages: int = 500
     bulk_max_await_ms: int = 500
     # The hourly warm-up: users with events in the last `warmup_window_s`, at most this many per tenant and per run.

@@ -9,7 +9,6 @@ scenario and variant, so CTR per scenario and variant can be computed from the e
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import uuid
@@ -23,6 +22,7 @@ from pydantic import BaseModel, Field
 from apps.gateway.auth import Principal, Reader
 from apps.gateway.downstream import Downstream
 from apps.gateway.events import track_many
+from apps.gateway.impressions import ImpressionBuffer
 from apps.gateway.scenarios import DEFAULT_SCENARIO, ScenarioBook
 from apps.shared.errors import ApiError
 from apps.shared.observability import RECOMMENDATIONS
@@ -68,7 +68,12 @@ class Recommender:
         self._down = down
         self._http = http
         self._settings = settings
-        self._background: set[asyncio.Task[None]] = set()
+        self.impressions = ImpressionBuffer(
+            self._send_impressions, settings.impression_flush_s, settings.impression_flush_events
+        )
+
+    async def _send_impressions(self, tenant_id: str, events: list[dict[str, Any]]) -> None:
+        await track_many(self._down, self._settings.events_app, tenant_id, events)
 
     async def recommend(
         self, tenant_id: str, user_id: str, scenario_id: str, count: int | None, debug: bool, mode: Mode
@@ -144,7 +149,7 @@ class Recommender:
         return Recommendation.model_validate(resp.json())
 
     def _log_impressions(self, tenant_id: str, user_id: str, request_id: str, result: Recommendation) -> None:
-        """Publishes one impression event per served item, after answering (never delaying the answer)."""
+        """One impression event per served item, sent in batches after answering (apps/gateway/impressions.py)."""
         if not result.items:
             return
         events = [
@@ -160,15 +165,7 @@ class Recommender:
             for position, item in enumerate(result.items)
         ]
 
-        async def publish() -> None:
-            try:
-                await track_many(self._down, self._settings.events_app, tenant_id, events)
-            except Exception:
-                logger.warning("impressions of request %s not logged", request_id, exc_info=True)
-
-        task = asyncio.create_task(publish())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self.impressions.add(tenant_id, events)
 
 
 def build_recommender(settings: Any, db: Any, http: httpx.AsyncClient, down: Downstream) -> Recommender:

@@ -1,0 +1,75 @@
+"""CPU per ingested event, per mesh process, against a running `make up` (Redis Streams profile).
+
+Sends N click events of U users of a fresh tenant through POST /v1/events/batch, waits until every consumer
+group of the events stream has read and acknowledged everything, and prints the CPU each process spent per event
+(from /proc; see lemo/bench_recommend.py). docs/scaling.md sizes the event path from these numbers.
+
+    LEMO_ADMIN_KEY=$(cat .state/admin-key) .venv/bin/python scripts/bench-event-cpu.py --events 5000 --users 500
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import time
+import uuid
+from typing import Any
+
+from lemo.bench_recommend import cpu_ms_per_request, mesh_cpu_seconds
+from lemo.client import LemoClient
+
+MESH_GROUPS = ("events", "profiles", "feeds")  # the mesh's consumers of the events topic (app ids)
+
+
+def _redis_json(port: int, *command: str) -> Any:
+    out = subprocess.run(["redis-cli", "-p", str(port), "--json", *command], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def backlog(port: int) -> int:
+    """Entries the mesh's consumer groups have not yet read (1 when any is left) or read but not acknowledged."""
+    newest = _redis_json(port, "XINFO", "STREAM", "events")["last-generated-id"]
+    groups = [g for g in _redis_json(port, "XINFO", "GROUPS", "events") if g["name"] in MESH_GROUPS]
+    return sum(int(g["pending"]) + (g["last-delivered-id"] != newest) for g in groups)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--gateway", default="http://127.0.0.1:8080")
+    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--users", type=int, default=500)
+    parser.add_argument("--redis-port", type=int, default=6380)
+    args = parser.parse_args()
+    with LemoClient(args.gateway, admin_key=os.environ["LEMO_ADMIN_KEY"]) as admin:
+        key = admin.ensure_tenant(f"cpu{uuid.uuid4().hex[:8]}")
+    events = [
+        {"user_id": f"u{n % args.users}", "item_id": f"i{n % 997}", "type": "click", "event_id": f"c{n}"}
+        for n in range(args.events)
+    ]
+    with LemoClient(args.gateway, api_key=key) as client:
+        while backlog(args.redis_port):
+            time.sleep(1)
+        before, started = mesh_cpu_seconds(), time.monotonic()
+        for offset in range(0, len(events), 1000):
+            client.track_batch(events[offset : offset + 1000])
+        while backlog(args.redis_port):
+            time.sleep(0.2)
+        seconds = time.monotonic() - started
+    cpu = cpu_ms_per_request(before, mesh_cpu_seconds(), len(events))
+    print(
+        json.dumps(
+            {
+                "events": len(events),
+                "users": args.users,
+                "seconds": round(seconds, 1),
+                "events_per_s": round(len(events) / seconds),
+                "cpu_ms_per_event": {"total": round(sum(cpu.values()), 2), **cpu},
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
