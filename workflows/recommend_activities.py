@@ -15,13 +15,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from dapr.aio.clients import DaprClient
 from dapr.ext.workflow import WorkflowActivityContext
 from pydantic import BaseModel, Field
 from pymongo import AsyncMongoClient
 
-from apps.shared.sidecar import sidecar_http
+from apps.shared.sidecar import SidecarHttp, sidecar_http
 from apps.shared.stages import Deadlines, Pipeline, StageApps, answer, shortlist
 from lemo.pipeline import StageCandidate, UserContext, feed_state_key
 from lemo.scenarios import ResolvedScenario, Scenario, default_scenario, resolve
@@ -71,7 +70,7 @@ class _LoopClients:
     """Clients bound to one event loop: the worker's (a new loop, after a reconnect, gets new ones)."""
 
     loop: asyncio.AbstractEventLoop
-    http: httpx.AsyncClient
+    http: SidecarHttp
     dapr: DaprClient
     pipeline: Pipeline
     scenarios: ScenarioRepository

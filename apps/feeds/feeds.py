@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import httpx
 from fastapi import APIRouter, Query, Request, Response, status
 
 from apps.feeds.scheduler import FeedScheduler
 from apps.shared.errors import ApiError
+from apps.shared.sidecar import SidecarHttp
 from apps.shared.stages import Recommendation
 from lemo.events import Identifier
 from lemo.pipeline import feed_state_key
@@ -68,7 +68,7 @@ async def compute_feed(
 
 @router.get("/{tenant_id}/{user_id}", response_model=Recommendation)
 async def stored_feed(tenant_id: TenantId, user_id: Identifier, request: Request, scenario: ScenarioId = "home") -> Any:
-    http: httpx.AsyncClient = request.app.state.http
+    http: SidecarHttp = request.app.state.http
     key = feed_state_key(tenant_id, user_id, scenario)
     resp = await http.get(f"/v1.0/state/{request.app.state.settings.state_store}/{key}")
     if resp.status_code == status.HTTP_204_NO_CONTENT or (resp.status_code == 200 and not resp.content):

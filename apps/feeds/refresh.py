@@ -13,13 +13,13 @@ import logging
 import time
 from typing import Any
 
-import httpx
 from fastapi import APIRouter, Body, FastAPI, Request
 from pydantic import ValidationError
 
 from apps.feeds.scheduler import Debouncer, FeedScheduler
 from apps.feeds.settings import FeedsSettings
 from apps.shared.settings import CRON_FEEDS, EVENTS_TOPIC
+from apps.shared.sidecar import SidecarHttp, SidecarUnreachable
 from apps.shared.subscriptions import Subscriptions
 from lemo.events import Event, EventType
 from lemo.pipeline import feed_state_key
@@ -36,7 +36,7 @@ _CONCURRENCY = 16
 
 class Refresher:
     def __init__(
-        self, scheduler: FeedScheduler, http: httpx.AsyncClient, archive: EventArchive, settings: FeedsSettings
+        self, scheduler: FeedScheduler, http: SidecarHttp, archive: EventArchive, settings: FeedsSettings
     ) -> None:
         self._scheduler = scheduler
         self._http = http
@@ -105,7 +105,7 @@ class Refresher:
                 f"/v1.0/state/{self._settings.state_store}/bulk", json={"keys": list(keys), "parallelism": 10}
             )
             found = [r["key"] for r in resp.json() if r.get("data") is not None] if resp.status_code == 200 else []
-        except (httpx.HTTPError, ValueError):
+        except (SidecarUnreachable, ValueError):
             logger.warning("could not check which of %d users have feeds", len(users), exc_info=True)
             return []
         return sorted({keys[k] for k in found})

@@ -21,6 +21,7 @@ from typing import Any
 from dapr.ext.workflow import WorkflowStatus
 from dapr.ext.workflow.aio import DaprWorkflowClient
 
+from apps.shared.workflow_state import workflow_state
 from workflows.recommend import RECOMMEND_WORKFLOW, RecommendRequest
 
 logger = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ class FeedScheduler:
             if start_at > now:
                 continue  # a debounced refresh that has not started yet
             try:
-                state = await self._client.get_workflow_state(instance_id, fetch_payloads=False)
+                state = await workflow_state(self._client, instance_id, fetch_payloads=False)
                 if state is not None and state.runtime_status not in _TERMINAL:
                     if now - start_at < 3600:
                         continue

@@ -10,10 +10,10 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import httpx
 from fastapi import Request, Response, status
 
 from apps.shared.errors import ApiError
+from apps.shared.sidecar import SidecarHttp, SidecarResponse, SidecarUnreachable
 
 logger = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ NDJSON = "application/x-ndjson"
 
 
 class Downstream:
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, http: SidecarHttp) -> None:
         self._http = http  # based at the gateway's sidecar
 
     async def call(
@@ -34,12 +34,12 @@ class Downstream:
         content: AsyncIterator[bytes] | bytes | None = None,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
+    ) -> SidecarResponse:
         url = f"/v1.0/invoke/{app_id}/method/{path}"
         query = {k: v for k, v in (params or {}).items() if v is not None}
         try:
             resp = await self._http.request(method, url, json=json, content=content, params=query, headers=headers)
-        except httpx.HTTPError as exc:
+        except SidecarUnreachable as exc:
             logger.warning("%s %s on %s failed: %s", method, path, app_id, exc)
             raise ApiError(
                 status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -68,7 +68,7 @@ class Downstream:
         )
 
 
-def _is_dapr_error(resp: httpx.Response) -> bool:
+def _is_dapr_error(resp: SidecarResponse) -> bool:
     try:
         return "errorCode" in resp.json()
     except ValueError:

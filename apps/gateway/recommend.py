@@ -15,7 +15,6 @@ import uuid
 from enum import StrEnum
 from typing import Any
 
-import httpx
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
@@ -26,6 +25,7 @@ from apps.gateway.impressions import ImpressionBuffer
 from apps.gateway.scenarios import DEFAULT_SCENARIO, ScenarioBook
 from apps.shared.errors import ApiError
 from apps.shared.observability import RECOMMENDATIONS
+from apps.shared.sidecar import SidecarHttp, SidecarUnreachable
 from apps.shared.stages import Deadlines, Pipeline, Recommendation, StageApps
 from lemo.events import Identifier
 from lemo.pipeline import feed_state_key
@@ -60,7 +60,7 @@ class Recommender:
         pipeline: Pipeline,
         book: ScenarioBook,
         down: Downstream,
-        http: httpx.AsyncClient,
+        http: SidecarHttp,
         settings: Any,
     ) -> None:
         self.pipeline = pipeline
@@ -122,7 +122,7 @@ class Recommender:
         key = feed_state_key(tenant_id, user_id, scenario_id)
         try:
             resp = await self._http.get(f"/v1.0/state/{self._settings.state_store}/{key}")
-        except httpx.HTTPError:
+        except SidecarUnreachable:
             return None
         if resp.status_code != 200 or not resp.content:
             return None
@@ -168,7 +168,7 @@ class Recommender:
         self.impressions.add(tenant_id, events)
 
 
-def build_recommender(settings: Any, db: Any, http: httpx.AsyncClient, down: Downstream) -> Recommender:
+def build_recommender(settings: Any, db: Any, http: SidecarHttp, down: Downstream) -> Recommender:
     apps = StageApps(
         profiles=settings.profiles_app,
         recall=settings.recall_app,

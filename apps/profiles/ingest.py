@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,14 +40,21 @@ class KnownUsers:
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._capacity = capacity
 
-    async def ensure(self, tenant_id: str, user_id: str) -> None:
-        key = user_actor_id(tenant_id, user_id)
-        if key in self._seen:
-            self._seen.move_to_end(key)
+    async def ensure(self, tenant_id: str, user_ids: Iterable[str]) -> None:
+        """Creates those of the tenant's users not seen lately and not stored yet (one query for all of them)."""
+        unseen = []
+        for user_id in dict.fromkeys(user_ids):
+            key = user_actor_id(tenant_id, user_id)
+            if key in self._seen:
+                self._seen.move_to_end(key)
+            else:
+                unseen.append(user_id)
+        if not unseen:
             return
-        await self._users.ensure(tenant_id, user_id)
-        self._seen[key] = None
-        if len(self._seen) > self._capacity:
+        await self._users.ensure_many(tenant_id, unseen)
+        for user_id in unseen:
+            self._seen[user_actor_id(tenant_id, user_id)] = None
+        while len(self._seen) > self._capacity:
             self._seen.popitem(last=False)
 
 
@@ -77,12 +85,21 @@ async def ingest_bulk(body: dict[str, Any], rt: Realtime) -> dict[str, Any]:
             continue
         by_user.setdefault(event.actor_id, []).append((entry_id, event))
 
+    by_tenant: dict[str, set[str]] = {}
+    for batch in by_user.values():
+        by_tenant.setdefault(batch[0][1].tenant_id, set()).update(e.item_id for _, e in batch)
+    keys: dict[str, dict[str, list[str]]] = {}
+    try:
+        for tenant_id, item_ids in by_tenant.items():
+            keys[tenant_id] = await rt.items.keys_many(tenant_id, item_ids)
+    except Exception:
+        logger.exception("item features of %d events not read; asking for redelivery", len(statuses))
+        retry = {entry_id: RETRY["status"] for b in by_user.values() for entry_id, _ in b}
+        return {"statuses": [{"entryId": k, "status": v} for k, v in {**statuses, **retry}.items()]}
+
     async def record(actor_id: str, batch: list[tuple[str, Event]]) -> None:
         try:
-            payload = [
-                {"event": e.model_dump(mode="json"), "keys": await rt.items.keys(e.tenant_id, e.item_id)}
-                for _, e in batch
-            ]
+            payload = [{"event": e.model_dump(mode="json"), "keys": keys[e.tenant_id][e.item_id]} for _, e in batch]
             proxy = actor_proxy(ACTOR_TYPE, actor_id, UserProfileActorInterface)
             is_new = await proxy.RecordEvents({"events": payload})
         except Exception:
@@ -98,9 +115,12 @@ async def ingest_bulk(body: dict[str, Any], rt: Realtime) -> dict[str, Any]:
                 rt.hot.count(event)
 
     await asyncio.gather(*(record(a, b) for a, b in by_user.items()))
+    users: dict[str, list[str]] = {}
+    for batch in by_user.values():
+        users.setdefault(batch[0][1].tenant_id, []).append(batch[0][1].user_id)
     try:
-        for batch in by_user.values():
-            await rt.users.ensure(batch[0][1].tenant_id, batch[0][1].user_id)
+        for tenant_id, user_ids in users.items():
+            await rt.users.ensure(tenant_id, user_ids)
     except Exception:
         logger.exception("implicit users of %d events not stored; asking for redelivery", len(statuses))
         statuses.update({entry_id: RETRY["status"] for b in by_user.values() for entry_id, _ in b})

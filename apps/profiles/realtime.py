@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict, defaultdict
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -39,14 +40,29 @@ class ItemFeatures:
         self._capacity = capacity
 
     async def keys(self, tenant_id: str, item_id: str) -> list[str]:
-        key = f"{tenant_id}/{item_id}"
-        hit = self._cache.get(key)
-        if hit is not None and (hit[0] or hit[1] > time.monotonic()):
-            self._cache.move_to_end(key)
-            return hit[0]
-        doc = await self._items.get(tenant_id, item_id)
-        self._remember(key, self._keys_of(doc) if doc else [])
-        return self._cache[key][0]
+        return (await self.keys_many(tenant_id, [item_id]))[item_id]
+
+    async def keys_many(self, tenant_id: str, item_ids: Iterable[str]) -> dict[str, list[str]]:
+        """Interest keys of each item; those not cached are read in one query (a bulk delivery's worth at once:
+        FerretDB answers every query by reading the collection, so one query per item cost a scan per event)."""
+        found: dict[str, list[str]] = {}
+        missing: list[str] = []
+        now = time.monotonic()
+        for item_id in dict.fromkeys(item_ids):
+            key = f"{tenant_id}/{item_id}"
+            hit = self._cache.get(key)
+            if hit is not None and (hit[0] or hit[1] > now):
+                self._cache.move_to_end(key)
+                found[item_id] = hit[0]
+            else:
+                missing.append(item_id)
+        if missing:
+            docs = {d["item_id"]: d for d in await self._items.get_many(tenant_id, missing, ("categories", "tags"))}
+            for item_id in missing:
+                doc = docs.get(item_id)
+                found[item_id] = self._keys_of(doc) if doc else []
+                self._remember(f"{tenant_id}/{item_id}", found[item_id])
+        return found
 
     def on_item_change(self, change: dict[str, Any]) -> None:
         item = change.get("item") or {}

@@ -7,7 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import torch
 
 from apps.recall.catalog import FIELDS, CatalogView
@@ -16,7 +15,7 @@ from apps.recall.model_cache import ModelCache
 from apps.recall.service import Recaller
 from apps.recall.settings import RecallSettings
 from apps.recall.sources import HotSource, PopularStateSource
-from apps.shared.sidecar import sidecar_http
+from apps.shared.sidecar import SidecarHttp, sidecar_http
 from lemo.artifacts import ArtifactStore
 from lemo.stores.mongo import ItemRepository, ModelRegistry, open_database
 
@@ -26,7 +25,7 @@ class Parts:
     recaller: Recaller
     models: ModelCache
     catalog: CatalogView
-    http: httpx.AsyncClient
+    http: SidecarHttp
     executor: ThreadPoolExecutor
     loader: ThreadPoolExecutor
 

@@ -17,11 +17,10 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-import httpx
-
 from actors.item_popularity import ACTOR_TYPE as HOT_ACTOR
 from actors.item_popularity import SHARDS, ItemPopularityActorInterface
 from apps.shared.actor_client import actor_proxy
+from apps.shared.sidecar import SidecarHttp
 from workflows.popularity_activities import popular_state_key
 
 logger = logging.getLogger(__name__)
@@ -77,7 +76,7 @@ class HotSource:
 
 
 class PopularStateSource:
-    def __init__(self, http: httpx.AsyncClient, store: str, ttl_s: float, size: int = 1000) -> None:
+    def __init__(self, http: SidecarHttp, store: str, ttl_s: float, size: int = 1000) -> None:
         self._http = http
         self._store = store
         self._cache = _TenantCache(self._fetch, ttl_s, size)

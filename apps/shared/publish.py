@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+from apps.shared.sidecar import SidecarHttp
 
 
 @dataclass(frozen=True)
@@ -18,7 +18,7 @@ class Entry:
 
 
 class Publisher:
-    def __init__(self, http: httpx.AsyncClient, pubsub: str) -> None:
+    def __init__(self, http: SidecarHttp, pubsub: str) -> None:
         self._http = http  # based at the sidecar, e.g. http://127.0.0.1:3500
         self._pubsub = pubsub
 

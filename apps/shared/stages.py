@@ -16,11 +16,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import pydantic_core
 from pydantic import BaseModel, Field, ValidationError
 
 from apps.shared.observability import DEGRADED, STAGE_SECONDS
+from apps.shared.sidecar import SidecarHttp, SidecarUnreachable
 from lemo.pipeline import (
     RankRequest,
     RankResponse,
@@ -128,7 +128,7 @@ def popular_state_key(tenant_id: str) -> str:
 
 
 class Pipeline:
-    def __init__(self, http: httpx.AsyncClient, apps: StageApps, deadlines: Deadlines, state_store: str) -> None:
+    def __init__(self, http: SidecarHttp, apps: StageApps, deadlines: Deadlines, state_store: str) -> None:
         self._http = http  # based at the caller's sidecar, sending the Dapr API token
         self._apps = apps
         self._deadlines = deadlines
@@ -149,7 +149,7 @@ class Pipeline:
                 )
         except TimeoutError as exc:
             raise StageError(f"{app_id} took longer than {timeout_s * 1000:.0f} ms") from exc
-        except httpx.HTTPError as exc:
+        except SidecarUnreachable as exc:
             raise StageError(f"{app_id} unreachable: {exc.__class__.__name__}") from exc
         if resp.status_code != 200:
             raise StageError(f"{app_id} answered {resp.status_code}: {resp.text[:200]}")
@@ -176,7 +176,7 @@ class Pipeline:
             async with asyncio.timeout(self._deadlines.popular):
                 resp = await self._http.get(f"/v1.0/state/{self._state_store}/{popular_state_key(tenant_id)}")
             items = resp.json().get("items", []) if resp.status_code == 200 and resp.content else []
-        except (TimeoutError, httpx.HTTPError, ValueError):
+        except (TimeoutError, SidecarUnreachable, ValueError):
             items = []
         if not items:
             try:

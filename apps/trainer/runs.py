@@ -11,6 +11,7 @@ from dapr.ext.workflow.aio import DaprWorkflowClient
 from fastapi import APIRouter, HTTPException, Request, status
 
 from apps.shared.settings import CRON_CLEANUP, CRON_POPULARITY
+from apps.shared.workflow_state import workflow_state
 from lemo.stores.mongo import EventArchive, ItemRepository
 from workflows.cleanup import CLEANUP_WORKFLOW, CleanupRequest
 from workflows.popularity import POPULARITY_WORKFLOW, PopularityRequest
@@ -33,7 +34,7 @@ async def start_popularity(body: PopularityRequest, request: Request) -> dict[st
 @router.get("/runs/{instance_id}")
 async def run_status(instance_id: str, request: Request) -> dict[str, Any]:
     client: DaprWorkflowClient = request.app.state.workflows
-    state = await client.get_workflow_state(instance_id)
+    state = await workflow_state(client, instance_id)
     if state is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail={"code": "run_not_found", "instance_id": instance_id})
     output = state.serialized_output

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Query, Request, status
 from apps.shared.errors import ApiError
 from apps.shared.observability import TRAINING_RUNS
 from apps.shared.settings import CRON_TRAIN, MODELS_TOPIC
+from apps.shared.workflow_state import workflow_state
 from lemo.events import Identifier
 from lemo.registry import ActivateBody, ModelVersion, TrainOptions
 from lemo.stores.mongo import EventArchive, ModelRegistry
@@ -55,7 +56,7 @@ async def start_training(tenant_id: TenantId, body: TrainOptions, request: Reque
 @router.get("/tenants/{tenant_id}/runs/{run_id}")
 async def training_run(tenant_id: TenantId, run_id: Identifier, request: Request) -> dict[str, Any]:
     client: DaprWorkflowClient = request.app.state.workflows
-    state = await client.get_workflow_state(run_id) if run_id.startswith(f"train-{tenant_id}-") else None
+    state = await workflow_state(client, run_id) if run_id.startswith(f"train-{tenant_id}-") else None
     owner = json.loads(state.serialized_input or "{}").get("tenant_id") if state is not None else None
     if state is None or state.name != TRAIN_WORKFLOW or owner != tenant_id:
         raise ApiError(status.HTTP_404_NOT_FOUND, "run_not_found", f"no training run {run_id}")
@@ -129,7 +130,7 @@ async def cron_train(request: Request) -> dict[str, Any]:
     started = []
     for tenant_id in await archive.tenants():
         run_id = f"train-{tenant_id}-nightly-{day}"
-        if await client.get_workflow_state(run_id, fetch_payloads=False) is not None:
+        if await workflow_state(client, run_id, fetch_payloads=False) is not None:
             continue
         await client.schedule_new_workflow(
             TRAIN_WORKFLOW, input=TrainRequest(tenant_id=tenant_id).model_dump(mode="json"), instance_id=run_id

@@ -386,6 +386,38 @@ class UserRepository:
         result = await self._users.update_one({"_id": self._id(tenant_id, user_id)}, {"$setOnInsert": doc}, upsert=True)
         return result.upserted_id is not None
 
+    async def ensure_many(self, tenant_id: str, user_ids: Sequence[str]) -> int:
+        """`ensure` for many users in two round trips (which exist, then one insert of the rest); returns how many
+        were created. A user created concurrently in between is left as it is."""
+        wanted = {self._id(tenant_id, u): u for u in dict.fromkeys(user_ids)}
+        if not wanted:
+            return 0
+        existing = {d["_id"] async for d in self._users.find({"_id": {"$in": list(wanted)}}, projection={"_id": 1})}
+        now = time.time()
+        new = [
+            {
+                "_id": key,
+                "tenant_id": tenant_id,
+                "user_id": user_id,
+                "attributes": {},
+                "created_at": now,
+                "updated_at": now,
+                "implicit": True,
+            }
+            for key, user_id in wanted.items()
+            if key not in existing
+        ]
+        if not new:
+            return 0
+        try:
+            await self._users.insert_many(new, ordered=False)
+        except BulkWriteError as exc:  # created meanwhile (another consumer, the users API): theirs stands
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != 11000 for e in errors):
+                raise
+            return len(new) - len(errors)
+        return len(new)
+
     async def get(self, tenant_id: str, user_id: str) -> dict[str, Any] | None:
         return await self._users.find_one({"_id": self._id(tenant_id, user_id)}, projection={"_id": 0})
 
