@@ -126,13 +126,17 @@ class SidecarHttp:
         headers: Mapping[str, str] | None = None,
     ) -> SidecarResponse:
         query = {k: _query_value(v) for k, v in (params or {}).items() if v is not None}
+        failed: list[BaseException] = []  # what a streamed body's own source raised (a client's body over a limit)
+        data = _tracked(content, failed) if isinstance(content, AsyncIterator) else content
         try:
             async with self._open().request(
-                method, url, json=json, data=content, params=query or None, headers=headers
+                method, url, json=json, data=data, params=query or None, headers=headers
             ) as resp:
                 body = await resp.read()
                 return SidecarResponse(resp.status, body, resp.headers)
         except (aiohttp.ClientError, TimeoutError) as exc:
+            if failed:
+                raise failed[0] from exc
             raise SidecarUnreachable(f"{method} {url}: {exc.__class__.__name__} {exc}") from exc
 
     async def get(self, url: str, **kwargs: Any) -> SidecarResponse:
@@ -150,6 +154,17 @@ class SidecarHttp:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+async def _tracked(chunks: AsyncIterator[bytes], failed: list[BaseException]) -> AsyncIterator[bytes]:
+    """Passes a streamed body through, keeping the exception its source raised: aiohttp reports it as a broken
+    upload, and the caller must see the source's own error (a 413 for a body over the limit), not a dead sidecar."""
+    try:
+        async for chunk in chunks:
+            yield chunk
+    except Exception as exc:
+        failed.append(exc)
+        raise
 
 
 def _query_value(value: Any) -> str:

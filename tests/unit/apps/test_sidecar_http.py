@@ -74,6 +74,19 @@ async def test_json_bytes_and_streamed_bodies_arrive_whole(server: str) -> None:
     assert streamed["body"] == '{"n": 0}\n{"n": 1}\n{"n": 2}\n'
 
 
+async def test_a_streamed_body_whose_source_fails_raises_the_sources_error(server: str) -> None:
+    class TooLarge(Exception):
+        pass
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"n": 0}\n'
+        raise TooLarge
+
+    async with SidecarHttp(server, 5.0, {}) as http:
+        with pytest.raises(TooLarge):
+            await http.post("/p", content=chunks(), headers={"content-type": "application/x-ndjson"})
+
+
 async def test_an_error_answer_is_a_response_until_the_caller_rejects_it(server: str) -> None:
     async with SidecarHttp(server, 5.0, {}) as http:
         resp = await http.get("/x", params={"status": 503})
