@@ -47,6 +47,7 @@ class ActivityDeps(BaseModel):
     apps: dict[str, str] = Field(default_factory=dict)  # StageApps fields
     deadlines: dict[str, float] = Field(default_factory=dict)  # Deadlines fields
     feed_ttl_s: int = 3600
+    degraded_feed_ttl_s: int = 60
     scenario_cache_ttl_s: float = 5.0
 
 
@@ -219,9 +220,9 @@ async def save_feed(_: WorkflowActivityContext, request: SaveInput) -> dict[str,
     feed.debug["feed"] = {"instance_id": request.instance_id, "computed_at": request.computed_at}
     key = feed_state_key(request.tenant_id, request.user_id, request.scenario.scenario_id)
     # Over gRPC the value is stored byte for byte; the HTTP state API re-encodes JSON values with 6-digit floats.
-    await dapr.save_state(
-        deps.state_store, key, feed.model_dump_json(), state_metadata={"ttlInSeconds": str(deps.feed_ttl_s)}
-    )
+    # A feed computed while a stage was failing is kept briefly: the next request after that recomputes it.
+    ttl_s = deps.degraded_feed_ttl_s if feed.degraded else deps.feed_ttl_s
+    await dapr.save_state(deps.state_store, key, feed.model_dump_json(), state_metadata={"ttlInSeconds": str(ttl_s)})
     return feed.model_dump(mode="json")
 
 

@@ -21,6 +21,9 @@ class FeedsSettings(LemoSettings):
     popular_deadline_s: float = 0.1
     # A stored feed expires after this long (the state store's ttlInSeconds); the hourly warm-up renews active users'.
     feed_ttl_s: int = Field(3600, ge=1)
+    # A degraded feed (a stage failed or timed out while computing it) expires this soon instead, so cached reads
+    # fall back to the online path and the next refresh replaces it rather than serving it for an hour.
+    degraded_feed_ttl_s: int = Field(60, ge=1)
     # Items in a feed the app computes on its own (events, warm-up): enough for a few pages of the default count.
     feed_size: int = Field(50, ge=1, le=200)
     # How long `POST /feeds/...?wait=true` waits for the workflow before answering 504.

@@ -33,6 +33,7 @@ def build_runtime(settings: FeedsSettings) -> WorkflowRuntime:
                 "popular": settings.popular_deadline_s,
             },
             feed_ttl_s=settings.feed_ttl_s,
+            degraded_feed_ttl_s=settings.degraded_feed_ttl_s,
         )
     )
     runtime = WorkflowRuntime(
