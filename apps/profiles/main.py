@@ -30,7 +30,7 @@ db = open_database(settings.mongodb_uri, settings.mongodb_database)
 user_repo = UserRepository(db)
 rt = ingest.Realtime(
     users=ingest.KnownUsers(user_repo),
-    items=realtime.ItemFeatures(ItemRepository(db)),
+    items=realtime.ItemFeatures(ItemRepository(db), settings.item_features_refresh_s),
     hot=realtime.HotCounter(settings.hot_flush_s),
 )
 

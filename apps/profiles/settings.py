@@ -16,3 +16,6 @@ class ProfilesSettings(LemoSettings):
     # Events are delivered in bulk: up to this many, or whatever arrived within the wait.
     bulk_max_messages: int = 200
     bulk_max_await_ms: int = 50
+    # The per-tenant catalog snapshot that gives events their items' categories and tags is read again this often
+    # (item changes on the items topic apply at once; the rebuild only catches changes that topic missed).
+    item_features_refresh_s: float = 600.0
