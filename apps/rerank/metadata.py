@@ -58,9 +58,10 @@ class MetadataCache:
 
     A request never waits on the catalog for an item it has seen before. While a tenant is being served, its
     catalog (up to `max_items`) is read in the background every `ttl_s / 2`: one scan, which a MongoDB-wire store
-    without secondary-index pushdown (FerretDB over SQLite) answers at the cost of a single id lookup. An id never
-    seen is fetched at once; an entry older than `ttl_s` (one the scans do not cover) is served as it is while a
-    background lookup refreshes it. A catalog change reaches rerank within `ttl_s` plus one request."""
+    without index use (FerretDB over SQLite) answers at the cost of a single id lookup. A request that misses ids
+    while a scan is in flight waits for the scan; an id the scan did not bring is fetched at once; an entry older
+    than `ttl_s` (one the scans do not cover) is served as it is while a background lookup refreshes it. A catalog
+    change reaches rerank within `ttl_s` plus one request."""
 
     def __init__(
         self, items: ItemLookup, ttl_s: float, max_items: int, clock: Callable[[], float] = time.monotonic
@@ -73,13 +74,14 @@ class MetadataCache:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stale: dict[str, set[str]] = {}  # tenant -> ids waiting for a background refresh
         self._scanned: dict[str, float] = {}  # tenant -> when its latest catalog scan started
+        self._scanning: dict[str, asyncio.Future[None]] = {}  # tenant -> its scan in flight
 
     async def get_many(self, tenant_id: str, item_ids: Sequence[str]) -> dict[str, ItemMeta | None]:
         cache = self._tenants.setdefault(tenant_id, OrderedDict())
         now = self._clock()
         if now - self._scanned.get(tenant_id, float("-inf")) > self._ttl_s / 2:
             self._scanned[tenant_id] = now  # one scan at a time: the next is due ttl_s / 2 after this one started
-            self._background(self._scan(tenant_id))
+            self._scanning[tenant_id] = self._background(self._scan(tenant_id))
         found: dict[str, ItemMeta | None] = {}
         missing: list[str] = []
         stale: list[str] = []
@@ -91,6 +93,15 @@ class MetadataCache:
             found[item_id] = hit[1]
             if hit[0] <= now:
                 stale.append(item_id)
+        scan = self._scanning.get(tenant_id)
+        if missing and scan is not None and not scan.done():
+            # The scan in flight reads every item: wait for it rather than read the same items again (to FerretDB a
+            # lookup of many ids costs as much as the scan, so a cold tenant's first requests each paid one).
+            await asyncio.shield(scan)
+            for item_id in missing:
+                if (hit := cache.get(item_id)) is not None:
+                    found[item_id] = hit[1]
+            missing = [i for i in missing if i not in found]
         if missing:
             found.update(await self._fetch(tenant_id, missing))
         if stale:
@@ -107,10 +118,11 @@ class MetadataCache:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
-    def _background(self, coroutine: Coroutine[Any, Any, None]) -> None:
+    def _background(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Future[None]:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)  # a reference until done, so the task is not collected mid-way
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _fetch(self, tenant_id: str, item_ids: Sequence[str]) -> dict[str, ItemMeta | None]:
         docs = {d["item_id"]: d for d in await self._items.get_many(tenant_id, item_ids, FIELDS)}

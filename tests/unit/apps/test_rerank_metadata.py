@@ -3,6 +3,7 @@ from the catalog, stale entries served while they refresh)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -108,3 +109,12 @@ async def test_the_cache_keeps_at_most_max_items_per_tenant() -> None:
     await cache.get_many("a", ["0", "1", "2", "3", "4"])
     await cache.idle()
     assert len(cache._tenants["a"]) == 3
+
+
+async def test_a_cold_tenants_requests_wait_for_its_one_catalog_read_instead_of_fetching_ids() -> None:
+    catalog = FakeCatalog({("a", str(n)): {"tags": [f"t{n}"]} for n in range(5)})
+    cache = MetadataCache(catalog, ttl_s=30, max_items=100, clock=Clock())
+    results = await asyncio.gather(*(cache.get_many("a", ["0", "1", "2", "7"]) for _ in range(4)))
+    assert all(r["2"] == ItemMeta(tags=("t2",)) and r["7"] is None for r in results)
+    assert catalog.scans == 1
+    assert all(asked == ["7"] for asked in catalog.asked)  # only the id the catalog does not hold was looked up
