@@ -15,6 +15,10 @@ _STATE_KEY = "profile"
 
 
 class UserProfileActor(Actor, UserProfileActorInterface):
+    # Seconds the state outlives the user's last event (the store's ttlInSeconds); None keeps it for good. Set by
+    # the hosting app from its settings before it registers the actor type.
+    state_ttl_s: int | None = None
+
     async def _load(self) -> RealtimeProfile:
         found, raw = await self._state_manager.try_get_state(_STATE_KEY)
         return RealtimeProfile.model_validate(raw) if found else RealtimeProfile()
@@ -30,7 +34,7 @@ class UserProfileActor(Actor, UserProfileActorInterface):
         profile = await self._load()
         applied = [profile.apply(event, keys) for event, keys in events]
         if any(applied):
-            await self._state_manager.set_state(_STATE_KEY, profile.model_dump(mode="json"))
+            await self._state_manager.set_state_ttl(_STATE_KEY, profile.model_dump(mode="json"), self.state_ttl_s)
             await self._state_manager.save_state()
         return applied
 

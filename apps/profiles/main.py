@@ -44,6 +44,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
     )
     # Both actor types save their state over kept-alive sidecar connections (apps/shared/actor_client.py).
+    UserProfileActor.state_ttl_s = settings.actor_state_ttl_s or None
     await actor.register_actor(UserProfileActor, actor_client=actor_client())
     await actor.register_actor(ItemPopularityActor, actor_client=actor_client())
     await user_repo.ensure_indexes()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from apps.shared.settings import LemoSettings
@@ -11,6 +12,9 @@ class ProfilesSettings(LemoSettings):
     # Idle actors leave memory after this long; their state stays in the actor state store.
     actor_idle_timeout_s: float = 3600.0
     actor_scan_interval_s: float = 30.0
+    # A user's realtime profile is dropped from the actor state store this long after their last event (90 days;
+    # 0 keeps it for good): inactive users stop costing store memory, and come back as new users.
+    actor_state_ttl_s: int = Field(90 * 24 * 3600, ge=0)
     # How often buffered item-popularity increments are written to the popularity actors.
     hot_flush_s: float = 1.0
     # Events are delivered in bulk: up to this many, or whatever arrived within the wait.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -12,11 +13,19 @@ import pytest
 from tests.integration.conftest import unique
 from tests.integration.mesh import App, uvicorn
 
+REDIS_PORT = 6380  # scripts/infra.sh's Redis, behind the statestore component
+STATE_TTL_S = 600
+
 
 @pytest.fixture
 def profiles(app_env: dict[str, str]) -> Iterator[App]:
     # Idle actors are deactivated after 1 s, so a short pause proves state comes back from the store.
-    env = {**app_env, "PROFILES_ACTOR_IDLE_TIMEOUT_S": "1", "PROFILES_ACTOR_SCAN_INTERVAL_S": "1"}
+    env = {
+        **app_env,
+        "PROFILES_ACTOR_IDLE_TIMEOUT_S": "1",
+        "PROFILES_ACTOR_SCAN_INTERVAL_S": "1",
+        "PROFILES_ACTOR_STATE_TTL_S": str(STATE_TTL_S),
+    }
     app = App(unique("profiles"), uvicorn("apps.profiles.main"), env=env).start()
     yield app
     app.stop()
@@ -86,3 +95,12 @@ def test_realtime_features_endpoint_reads_the_actor(profiles: App, tenant: str) 
     # Another tenant's user with the same id is a different actor with nothing in it.
     other = httpx.get(url.replace(f"/users/{tenant}/", "/users/tother/"), headers=profiles.headers, timeout=10).json()
     assert other["recent_items"] == []
+
+
+def test_a_users_state_expires_after_the_ttl_from_their_last_event(profiles: App, tenant: str) -> None:
+    actor_id = f"{tenant}:u-ttl"
+    assert _call(profiles, actor_id, "RecordEvent", _event(tenant, "u-ttl", "i1")).json() is True
+    # The actor state store keeps the key with a TTL (its keyPrefix none: app id || actor type || id || name).
+    key = f"{profiles.app_id}||UserProfileActor||{actor_id}||profile"
+    ttl = subprocess.run(["redis-cli", "-p", str(REDIS_PORT), "TTL", key], capture_output=True, text=True, check=True)
+    assert STATE_TTL_S - 60 < int(ttl.stdout.strip()) <= STATE_TTL_S, ttl.stdout
