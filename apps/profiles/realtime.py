@@ -44,6 +44,9 @@ class ItemFeatures:
         self._tenants: dict[str, tuple[float, dict[str, tuple[list[str], list[str]]]]] = {}
         self._loading: dict[str, asyncio.Task[dict[str, tuple[list[str], list[str]]]]] = {}
         self._changed_while_loading: dict[str, list[dict[str, Any]]] = {}
+        # One catalog read at a time: on FerretDB each reads the whole collection (about a core-second for a
+        # collection of 10k items), and several tenants' first events at once would starve every other process.
+        self._one_scan = asyncio.Semaphore(1)
 
     async def keys(self, tenant_id: str, item_id: str) -> list[str]:
         return (await self.keys_many(tenant_id, [item_id]))[item_id]
@@ -74,11 +77,12 @@ class ItemFeatures:
 
     async def _build(self, tenant_id: str) -> dict[str, tuple[list[str], list[str]]]:
         try:
-            started = time.monotonic()
-            snapshot = {
-                str(doc["item_id"]): self._fields_of(doc)
-                async for doc in self._items.scan(tenant_id, ("item_id", "categories", "tags"))
-            }
+            async with self._one_scan:
+                started = time.monotonic()
+                snapshot = {
+                    str(doc["item_id"]): self._fields_of(doc)
+                    async for doc in self._items.scan(tenant_id, ("item_id", "categories", "tags"))
+                }
             for change in self._changed_while_loading.get(tenant_id, []):
                 self._apply(snapshot, change)
             self._tenants[tenant_id] = (time.monotonic(), snapshot)

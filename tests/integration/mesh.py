@@ -167,8 +167,10 @@ class App:
                 "--enable-app-health-check",
                 "--app-health-probe-interval",
                 "1",
+                # Two missed probes, not one: a single probe slowed past its 500 ms timeout by a busy machine
+                # would cut off every delivery in flight. Failure is still seen within 2 s.
                 "--app-health-threshold",
-                "1",
+                "2",
             ]
             if self.app_protocol == "http":
                 cmd += ["--app-health-check-path", "/healthz"]
