@@ -69,6 +69,19 @@ async def find_by_ids(
     return await collection.find({"_id": {"$in": list(ids)}}, projection=dict(projection)).to_list(length=len(ids))
 
 
+async def insert_new(collection: AsyncCollection[dict[str, Any]], docs: Sequence[dict[str, Any]]) -> set[int]:
+    """Inserts `docs` in one unordered command; returns the positions the unique `_id` index turned away (documents
+    that exist already). Any other write error is raised."""
+    try:
+        await collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(e.get("code") != 11000 for e in errors):
+            raise
+        return {int(e["index"]) for e in errors}
+    return set()
+
+
 class EventArchive:
     """Raw events kept for training. The document id is tenant + event_id, so a redelivery is a no-op."""
 
@@ -106,11 +119,7 @@ class EventArchive:
             return
         now = time.time()
         docs = [{**e.model_dump(mode="json"), "_id": f"{e.tenant_id}/{e.event_id}", "archived_at": now} for e in events]
-        try:
-            await self._events.insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            if any(e.get("code") != 11000 for e in exc.details.get("writeErrors", [])):
-                raise
+        await insert_new(self._events, docs)  # ids already archived are redeliveries
 
     async def interactions(self, tenant_id: str, since: float = 0.0) -> AsyncIterator[Interaction]:
         cursor = self._events.find(
@@ -253,14 +262,7 @@ class ItemRepository:
         # Insert first: the unique `_id` index turns away the items that exist (no read beforehand, which FerretDB
         # answers with a scan), and those are updated below.
         new = [{"_id": self._id(tenant_id, i), **f, "tenant_id": tenant_id, "item_id": i} for i, f in latest.items()]
-        existing: set[str] = set()
-        try:
-            await self._items.insert_many(new, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != 11000 for e in errors):
-                raise
-            existing = {new[e["index"]]["_id"] for e in errors}
+        existing = {new[i]["_id"] for i in await insert_new(self._items, new)}
         gate = asyncio.Semaphore(self._UPDATE_CONCURRENCY)
 
         async def update(item_id: str, fields: Mapping[str, Any]) -> None:
@@ -435,14 +437,7 @@ class UserRepository:
         ]
         if not new:
             return 0
-        try:
-            await self._users.insert_many(new, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != 11000 for e in errors):
-                raise
-            return len(new) - len(errors)
-        return len(new)
+        return len(new) - len(await insert_new(self._users, new))
 
     async def get(self, tenant_id: str, user_id: str) -> dict[str, Any] | None:
         return await self._users.find_one({"_id": self._id(tenant_id, user_id)}, projection={"_id": 0})
