@@ -16,7 +16,7 @@ from actors.user_profile_actor import UserProfileActor
 from apps.profiles import ingest, realtime, users
 from apps.profiles.settings import ProfilesSettings
 from apps.profiles.subscriptions import subscribe
-from apps.shared.actor_client import actor_client
+from apps.shared.actor_client import ACTOR_SERIALIZER, actor_client
 from apps.shared.errors import install_error_handlers
 from apps.shared.health import health_router
 from apps.shared.logging import configure_logging
@@ -45,8 +45,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     # Both actor types save their state over kept-alive sidecar connections (apps/shared/actor_client.py).
     UserProfileActor.state_ttl_s = settings.actor_state_ttl_s or None
-    await actor.register_actor(UserProfileActor, actor_client=actor_client())
-    await actor.register_actor(ItemPopularityActor, actor_client=actor_client())
+    # Plain JSON for their messages and state (apps/shared/actor_client.py says why).
+    for actor_type in (UserProfileActor, ItemPopularityActor):
+        await actor.register_actor(
+            actor_type,
+            actor_client=actor_client(),
+            message_serializer=ACTOR_SERIALIZER,
+            state_serializer=ACTOR_SERIALIZER,
+        )
     await user_repo.ensure_indexes()
     app.state.users = user_repo
     rt.hot.start()
