@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -14,7 +13,7 @@ from fastapi import APIRouter, Query
 from actors.item_popularity import ACTOR_TYPE as HOT_ACTOR
 from actors.item_popularity import SHARDS, ItemPopularityActorInterface, popularity_actor_id
 from apps.shared.actor_client import actor_proxy
-from apps.shared.tuning import freeze_loaded
+from apps.shared.snapshots import TenantSnapshots
 from lemo.events import Event, Identifier
 from lemo.popularity import TYPE_WEIGHTS
 from lemo.realtime.hot import bucket_of
@@ -26,105 +25,69 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/hot", tags=["realtime"])
 
 
+ItemFields = tuple[list[str], list[str]]  # (categories, tags)
+
+
 class ItemFeatures:
     """Interest keys (categories, tags) per item, from a per-tenant snapshot of the catalog held in memory.
 
-    The snapshot is read with one scan of the tenant's items on the tenant's first event, rebuilt in the background
-    every `refresh_s` (the old one serves meanwhile), and the items-topic subscription applies each change at once.
-    Events never wait on a per-item lookup: FerretDB answers any lookup, by `_id` too, by reading the collection
-    (100 ms for an id it does not hold among 11,700 items), which made item lookups most of an event's CPU.
+    The snapshot is read on the tenant's first event and kept current as `TenantSnapshots` describes; the
+    items-topic subscription hands each change to `on_item_change`. Events never wait on a per-item lookup:
+    FerretDB answers any lookup, by `_id` too, by reading the collection (100 ms for an id it does not hold among
+    11,700 items), which made item lookups most of an event's CPU.
     An event for an item not in the catalog is still recorded (recent items, counts, popularity); it adds no
     category/tag interest.
     """
 
     def __init__(self, items: ItemRepository, refresh_s: float = 600.0) -> None:
         self._items = items
-        self._refresh_s = refresh_s
-        # tenant -> (built at, item id -> (categories, tags))
-        self._tenants: dict[str, tuple[float, dict[str, tuple[list[str], list[str]]]]] = {}
-        self._loading: dict[str, asyncio.Task[dict[str, tuple[list[str], list[str]]]]] = {}
-        self._changed_while_loading: dict[str, list[dict[str, Any]]] = {}
-        # One catalog read at a time: on FerretDB each reads the whole collection (about a core-second for a
-        # collection of 10k items), and several tenants' first events at once would starve every other process.
-        self._one_scan = asyncio.Semaphore(1)
+        self._snapshots: TenantSnapshots[dict[str, ItemFields]] = TenantSnapshots(
+            "item features", self._read, _apply, len, refresh_s
+        )
 
     async def keys(self, tenant_id: str, item_id: str) -> list[str]:
         return (await self.keys_many(tenant_id, [item_id]))[item_id]
 
     async def keys_many(self, tenant_id: str, item_ids: Iterable[str]) -> dict[str, list[str]]:
         """Interest keys of each item (empty for an item the catalog does not hold)."""
-        snapshot = await self._snapshot(tenant_id)
+        snapshot = await self._snapshots.get(tenant_id)
         found: dict[str, list[str]] = {}
         for item_id in item_ids:
             held = snapshot.get(item_id)
             found[item_id] = interest_keys(held[0], held[1]) if held else []
         return found
 
-    async def _snapshot(self, tenant_id: str) -> dict[str, tuple[list[str], list[str]]]:
-        held = self._tenants.get(tenant_id)
-        if held is not None:
-            if time.monotonic() - held[0] > self._refresh_s:
-                self._load(tenant_id)  # the current snapshot serves until the new one is read
-            return held[1]
-        return await asyncio.shield(self._load(tenant_id))
+    def on_item_change(self, change: Mapping[str, Any]) -> None:
+        tenant_id = (change.get("item") or {}).get("tenant_id")
+        if tenant_id is not None:
+            self._snapshots.on_change(str(tenant_id), change)
 
-    def _load(self, tenant_id: str) -> asyncio.Task[dict[str, tuple[list[str], list[str]]]]:
-        task = self._loading.get(tenant_id)
-        if task is None:
-            self._changed_while_loading[tenant_id] = []
-            task = self._loading[tenant_id] = asyncio.create_task(self._build(tenant_id))
-        return task
+    async def _read(self, tenant_id: str) -> dict[str, ItemFields]:
+        return {
+            str(doc["item_id"]): _fields_of(doc)
+            async for doc in self._items.scan(tenant_id, ("item_id", "categories", "tags"))
+        }
 
-    async def _build(self, tenant_id: str) -> dict[str, tuple[list[str], list[str]]]:
-        try:
-            async with self._one_scan:
-                started = time.monotonic()
-                snapshot = {
-                    str(doc["item_id"]): self._fields_of(doc)
-                    async for doc in self._items.scan(tenant_id, ("item_id", "categories", "tags"))
-                }
-            for change in self._changed_while_loading.get(tenant_id, []):
-                self._apply(snapshot, change)
-            self._tenants[tenant_id] = (time.monotonic(), snapshot)
-            freeze_loaded()
-            logger.info(
-                "item features: %d items in %.0f ms",
-                len(snapshot),
-                (time.monotonic() - started) * 1000,
-                extra={"tenant_id": tenant_id},
-            )
-            return snapshot
-        finally:
-            self._loading.pop(tenant_id, None)
-            self._changed_while_loading.pop(tenant_id, None)
 
-    def on_item_change(self, change: dict[str, Any]) -> None:
-        tenant_id = str((change.get("item") or {}).get("tenant_id"))
-        if tenant_id in self._loading:
-            self._changed_while_loading.setdefault(tenant_id, []).append(change)
-        held = self._tenants.get(tenant_id)
-        if held is not None:
-            self._apply(held[1], change)
+def _apply(snapshot: dict[str, ItemFields], change: Mapping[str, Any]) -> None:
+    item = change.get("item") or {}
+    item_id = item.get("item_id")
+    if item_id is None:
+        return
+    if change.get("op") == "delete":
+        snapshot.pop(str(item_id), None)
+        return
+    # A change may carry only the fields it set (a batch upsert): keep what it does not mention.
+    categories, tags = snapshot.get(str(item_id), ([], []))
+    fields = _fields_of(item)
+    snapshot[str(item_id)] = (
+        fields[0] if "categories" in item else categories,
+        fields[1] if "tags" in item else tags,
+    )
 
-    def _apply(self, snapshot: dict[str, tuple[list[str], list[str]]], change: dict[str, Any]) -> None:
-        item = change.get("item") or {}
-        item_id = item.get("item_id")
-        if item_id is None:
-            return
-        if change.get("op") == "delete":
-            snapshot.pop(str(item_id), None)
-            return
-        # A change may carry only the fields it set (a batch upsert): keep what it does not mention.
-        categories, tags = snapshot.get(str(item_id), ([], []))
-        fields = self._fields_of(item)
-        snapshot[str(item_id)] = (
-            fields[0] if "categories" in item else categories,
-            fields[1] if "tags" in item else tags,
-        )
 
-    @staticmethod
-    def _fields_of(item: dict[str, Any]) -> tuple[list[str], list[str]]:
-        return [str(c) for c in item.get("categories") or []], [str(t) for t in item.get("tags") or []]
+def _fields_of(item: Mapping[str, Any]) -> ItemFields:
+    return [str(c) for c in item.get("categories") or []], [str(t) for t in item.get("tags") or []]
 
 
 class HotCounter:

@@ -2,28 +2,23 @@
 catalog, passing the request's filters), the newest items (the `latest` channel) and the items per category/tag
 (the `tag` channel).
 
-One snapshot per tenant, read from MongoDB on first use and rebuilt every `refresh_s` (serving the old one
-meanwhile); item changes published on the items topic are applied at once, so hiding an item takes effect
-without waiting for the rebuild.
+One snapshot per tenant (`apps.shared.snapshots`), read from MongoDB on first use and rebuilt every `refresh_s`
+(serving the old one meanwhile); item changes published on the items topic are applied at once, so hiding an item
+takes effect without waiting for the rebuild, and are not lost when a rebuild replaces the snapshot.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from apps.shared.tuning import freeze_loaded
+from apps.shared.snapshots import TenantSnapshots
 from lemo.catalog import epoch_seconds
 from lemo.realtime.profile import interest_keys
 from lemo.rerank.config import FilterSpec
 from lemo.rerank.rules import FilterRule
 from lemo.rerank.types import Candidate, RerankContext
-
-logger = logging.getLogger(__name__)
 
 FIELDS = ("item_id", "categories", "tags", "attributes", "published_at", "expires_at", "hidden")
 ItemScan = Callable[[str], Awaitable[list[dict[str, Any]]]]
@@ -58,9 +53,8 @@ class ItemInfo:
 class TenantCatalog:
     """One tenant's items; derived lists are rebuilt lazily after a change."""
 
-    def __init__(self, items: Iterable[ItemInfo], built_at: float) -> None:
+    def __init__(self, items: Iterable[ItemInfo]) -> None:
         self.items = {i.item_id: i for i in items}
-        self.built_at = built_at
         self._latest: list[tuple[str, float]] | None = None
         self._by_key: dict[str, list[str]] | None = None
         self._ranked: dict[str, list[str]] = {}
@@ -140,48 +134,28 @@ def filter_rule(spec: FilterSpec) -> FilterRule | None:
 
 
 class CatalogView:
-    """Per-tenant snapshots, loaded on first use and rebuilt in the background when older than `refresh_s`."""
+    """Per-tenant catalogs, loaded on first use and kept current as `TenantSnapshots` describes."""
 
     def __init__(self, scan: ItemScan, refresh_s: float) -> None:
         self._scan = scan
-        self._refresh_s = refresh_s
-        self._tenants: dict[str, TenantCatalog] = {}
-        self._loading: dict[str, asyncio.Task[TenantCatalog]] = {}
+        self._snapshots: TenantSnapshots[TenantCatalog] = TenantSnapshots(
+            "catalog view", self._read, _apply, lambda catalog: len(catalog.items), refresh_s
+        )
 
     async def get(self, tenant_id: str) -> TenantCatalog:
-        current = self._tenants.get(tenant_id)
-        if current is not None:
-            if time.monotonic() - current.built_at > self._refresh_s:
-                self._load(tenant_id)  # serve the old snapshot meanwhile
-            return current
-        return await asyncio.shield(self._load(tenant_id))
-
-    def _load(self, tenant_id: str) -> asyncio.Task[TenantCatalog]:
-        task = self._loading.get(tenant_id)
-        if task is None:
-            task = self._loading[tenant_id] = asyncio.create_task(self._build(tenant_id))
-        return task
-
-    async def _build(self, tenant_id: str) -> TenantCatalog:
-        try:
-            started = time.monotonic()
-            docs = await self._scan(tenant_id)
-            catalog = TenantCatalog((ItemInfo.of(d) for d in docs if d.get("item_id") is not None), time.monotonic())
-            self._tenants[tenant_id] = catalog
-            freeze_loaded()
-            logger.info(
-                "catalog view: %d items in %.0f ms",
-                len(catalog.items),
-                (time.monotonic() - started) * 1000,
-                extra={"tenant_id": tenant_id},
-            )
-            return catalog
-        finally:
-            self._loading.pop(tenant_id, None)
+        return await self._snapshots.get(tenant_id)
 
     def on_item_change(self, change: Mapping[str, Any]) -> None:
         item = change.get("item") or {}
         tenant_id = item.get("tenant_id")
-        catalog = self._tenants.get(str(tenant_id)) if tenant_id else None
-        if catalog is not None and item.get("item_id") is not None:
-            catalog.apply(str(change.get("op") or "upsert"), {k: v for k, v in item.items() if k in FIELDS})
+        if tenant_id and item.get("item_id") is not None:
+            self._snapshots.on_change(str(tenant_id), change)
+
+    async def _read(self, tenant_id: str) -> TenantCatalog:
+        docs = await self._scan(tenant_id)
+        return TenantCatalog(ItemInfo.of(d) for d in docs if d.get("item_id") is not None)
+
+
+def _apply(catalog: TenantCatalog, change: Mapping[str, Any]) -> None:
+    item = change.get("item") or {}
+    catalog.apply(str(change.get("op") or "upsert"), {k: v for k, v in item.items() if k in FIELDS})
