@@ -18,7 +18,7 @@ class ProfilesSettings(LemoSettings):
     # How often buffered item-popularity increments are written to the popularity actors.
     hot_flush_s: float = 1.0
     # Events are delivered in bulk: up to this many, or whatever arrived within the wait.
-    bulk_max_messages: int = 200
+    bulk_max_messages: int = 1000
     bulk_max_await_ms: int = 50
     # The per-tenant catalog snapshot that gives events their items' categories and tags is read again this often
     # (item changes on the items topic apply at once; the rebuild only catches changes that topic missed).
