@@ -60,11 +60,12 @@ class KnownUsers:
 
 @dataclass(frozen=True)
 class Realtime:
-    """What the events consumer updates besides the user's actor."""
+    """What the events consumer updates besides the user's actor, and how many actor turns it runs at once."""
 
     users: KnownUsers
     items: ItemFeatures
     hot: HotCounter
+    turns: asyncio.Semaphore
 
 
 async def ingest_bulk(body: dict[str, Any], rt: Realtime) -> dict[str, Any]:
@@ -101,7 +102,8 @@ async def ingest_bulk(body: dict[str, Any], rt: Realtime) -> dict[str, Any]:
         try:
             payload = [{"event": e.model_dump(mode="json"), "keys": keys[e.tenant_id][e.item_id]} for _, e in batch]
             proxy = actor_proxy(ACTOR_TYPE, actor_id, UserProfileActorInterface)
-            is_new = await proxy.RecordEvents({"events": payload})
+            async with rt.turns:
+                is_new = await proxy.RecordEvents({"events": payload})
         except Exception:
             ACTOR_UPDATES.labels("retry").inc(len(batch))
             logger.exception("events for %s not recorded yet; asking for redelivery", actor_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -32,6 +33,7 @@ rt = ingest.Realtime(
     users=ingest.KnownUsers(user_repo),
     items=realtime.ItemFeatures(ItemRepository(db), settings.item_features_refresh_s),
     hot=realtime.HotCounter(settings.hot_flush_s),
+    turns=asyncio.Semaphore(settings.actor_call_concurrency),
 )
 
 

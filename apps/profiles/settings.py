@@ -20,6 +20,10 @@ class ProfilesSettings(LemoSettings):
     # Events are delivered in bulk: up to this many, or whatever arrived within the wait.
     bulk_max_messages: int = 1000
     bulk_max_await_ms: int = 50
+    # Actor turns in flight at once, across deliveries. Each turn is also a request into this app (the sidecar
+    # calls the actor here), so a delivery's thousand turns at once queued the health probe past its timeout and
+    # the sidecar took the app, and its actor types, out of service.
+    actor_call_concurrency: int = Field(32, ge=1)
     # The per-tenant catalog snapshot that gives events their items' categories and tags is read again this often
     # (item changes on the items topic apply at once; the rebuild only catches changes that topic missed).
     item_features_refresh_s: float = 600.0
