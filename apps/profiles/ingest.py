@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
+from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
 from actors.user_profile import ACTOR_TYPE, UserProfileActorInterface
 from apps.profiles.realtime import HotCounter, ItemFeatures
@@ -29,6 +30,9 @@ logger = logging.getLogger(__name__)
 SUCCESS = {"status": "SUCCESS"}
 RETRY = {"status": "RETRY"}
 DROP = {"status": "DROP"}
+
+# Tries of one actor turn before its events are answered RETRY.
+TURN_ATTEMPTS = 3
 
 
 class KnownUsers:
@@ -99,11 +103,19 @@ async def ingest_bulk(body: dict[str, Any], rt: Realtime) -> dict[str, Any]:
         return {"statuses": [{"entryId": k, "status": v} for k, v in {**statuses, **retry}.items()]}
 
     async def record(actor_id: str, batch: list[tuple[str, Event]]) -> None:
+        payload = [{"event": e.model_dump(mode="json"), "keys": keys[e.tenant_id][e.item_id]} for _, e in batch]
+        proxy = actor_proxy(ACTOR_TYPE, actor_id, UserProfileActorInterface)
         try:
-            payload = [{"event": e.model_dump(mode="json"), "keys": keys[e.tenant_id][e.item_id]} for _, e in batch]
-            proxy = actor_proxy(ACTOR_TYPE, actor_id, UserProfileActorInterface)
-            async with rt.turns:
-                is_new = await proxy.RecordEvents({"events": payload})
+            # A failed call is tried again here before the entries go back to the broker: a turn is idempotent (the
+            # actor skips event ids it has seen), and the sidecar's call into the actor can meet a kept-alive
+            # connection the app server is closing that moment ("connection reset by peer"). A bulk entry answered
+            # RETRY is not redelivered by every pub/sub component; some send it to the dead-letter topic.
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(TURN_ATTEMPTS), wait=wait_exponential(multiplier=0.2, max=2), reraise=True
+            ):
+                with attempt:
+                    async with rt.turns:
+                        is_new = await proxy.RecordEvents({"events": payload})
         except Exception:
             ACTOR_UPDATES.labels("retry").inc(len(batch))
             logger.exception("events for %s not recorded yet; asking for redelivery", actor_id)

@@ -224,6 +224,27 @@ def test_events_reach_the_realtime_profile_and_stats(api: TenantClient, mesh: di
     assert stats["counts"] == {"rate": 1, "click": 3}
 
 
+def test_a_flood_of_new_users_keeps_the_profiles_app_in_service(api: TenantClient) -> None:
+    """3,000 events of 3,000 new users: whole deliveries of one event per user, the most actor turns per event (run
+    32 at a time, each tried up to three times). Every user's actor gets its event, and nothing waits on a
+    redelivery: a profiles app taken out of service mid-delivery (its health probe unanswered) would leave events
+    to the broker's redelivery or the dead letter."""
+    now = time.time()
+    for batch in range(3):
+        events = [
+            {"user_id": f"flood{batch}-{n}", "item_id": f"f{n % 50}", "type": "click", "timestamp": now}
+            for n in range(1000)
+        ]
+        assert api.post("/v1/events/batch", json={"events": events}, timeout=60).json()["accepted"] == 1000
+    for user in ("flood0-0", "flood1-500", "flood2-999"):
+        profile = _wait(
+            lambda u=user: api.get(f"/v1/users/{u}/realtime").json(),
+            lambda p: p.get("type_counts") == {"click": 1},
+            timeout_s=90,
+        )
+        assert profile["type_counts"] == {"click": 1}, user
+
+
 def test_no_endpoint_crosses_tenants(api: httpx.Client, other: httpx.Client) -> None:
     api.put("/v1/items/secret", json={"title": "Mine"})
     api.put("/v1/users/alice", json={"attributes": {"age": 40}})
