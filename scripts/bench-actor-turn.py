@@ -26,6 +26,7 @@ from typing import Any
 
 import aiohttp
 
+from apps.shared.security import TOKEN_HEADER
 from lemo.bench_recommend import cpu_ms_per_request, mesh_cpu_seconds
 
 SHOWN = ("profiles", "profiles/daprd", "redis-server", "placement")
@@ -82,7 +83,7 @@ async def main() -> None:
     args = parser.parse_args()
     tenant = f"turnbench{uuid.uuid4().hex[:6]}"
     actor = f"{args.sidecar}/v1.0/actors/UserProfileActor"
-    headers = {"dapr-api-token": token} if (token := _token()) else {}
+    headers = {TOKEN_HEADER: token} if (token := _token()) else {}
     results: dict[str, Any] = {}
     async with aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=30)) as session:
         # Activate every actor first, so the measured turns find them in memory, as a busy user's do.

@@ -45,9 +45,6 @@ class ItemFeatures:
             "item features", self._read, _apply, len, refresh_s
         )
 
-    async def keys(self, tenant_id: str, item_id: str) -> list[str]:
-        return (await self.keys_many(tenant_id, [item_id]))[item_id]
-
     async def keys_many(self, tenant_id: str, item_ids: Iterable[str]) -> dict[str, list[str]]:
         """Interest keys of each item (empty for an item the catalog does not hold)."""
         snapshot = await self._snapshots.get(tenant_id)
