@@ -10,6 +10,8 @@ STATE_STORE = "statestore"
 PUBSUB = "pubsub"
 EVENTS_TOPIC = "events"
 EVENTS_DEAD_LETTER_TOPIC = "events-deadletter"
+# One record per served list (lemo/exposures.py), from the gateway; archived by events, folded in by profiles.
+EXPOSURES_TOPIC = "exposures"
 ITEMS_TOPIC = "items"
 MODELS_TOPIC = "models"
 CRON_POPULARITY = "cron-popularity"
