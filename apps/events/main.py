@@ -1,4 +1,5 @@
-"""events: the behavior-event intake; publishes validated events to the events topic and archives them."""
+"""events: the behavior-event intake; publishes validated events to the events topic and archives them, and the
+exposures (served lists) the gateway publishes."""
 
 from __future__ import annotations
 
@@ -17,11 +18,14 @@ from apps.shared.observability import install_observability
 from apps.shared.publish import Publisher
 from apps.shared.security import require_app_token
 from apps.shared.sidecar import sidecar_http
+from lemo.stores.exposures import ExposureArchive
 from lemo.stores.mongo import EventArchive, open_database
 
 settings = EventsSettings()
 configure_logging("events", settings.log_level)
-archive = EventArchive(open_database(settings.mongodb_uri, settings.mongodb_database), settings.archive_retention_days)
+db = open_database(settings.mongodb_uri, settings.mongodb_database)
+archive = EventArchive(db, settings.archive_retention_days)
+exposures = ExposureArchive(db)
 
 
 @asynccontextmanager
@@ -29,6 +33,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.settings = settings
     app.state.archive = archive
     await archive.ensure_indexes()
+    await exposures.ensure_indexes()
     async with sidecar_http(settings.publish_timeout_s) as http:
         app.state.publisher = Publisher(http, settings.pubsub_name)
         yield
@@ -40,4 +45,4 @@ install_observability(app)
 require_app_token(app)  # every route but /healthz: callers come through the sidecar
 app.include_router(health_router("events"))
 app.include_router(track.router)
-archiving.subscribe(app, archive, settings)
+archiving.subscribe(app, archive, exposures, settings)

@@ -47,7 +47,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ready_to_serve()  # apps/shared/tuning.py: GC and math threads
         yield
         await grpc_server.stop(grace=2)
-        await app.state.recommender.impressions.close()
+        await app.state.recommender.exposures.close()
 
 
 app = FastAPI(title="Lemo Recommender", version="0.1.0", lifespan=lifespan)

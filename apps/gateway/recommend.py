@@ -3,14 +3,16 @@
 `GET /v1/users/{user_id}/recommendations`, the old BFF's `POST /api/v1/recommendations/v2`, similar items and
 popular items. Three modes: `online` (default) runs recall -> ranking -> rerank now; `cached` serves the user's
 precomputed feed (the feeds app keeps it fresh) and falls back to online; `workflow` asks the feeds app to run
-the recommend workflow and waits for it. Every served list is logged as impression events tagged with the
-scenario and variant, so CTR per scenario and variant can be computed from the event stream.
+the recommend workflow and waits for it. Every served list is logged as ONE exposure record (lemo/exposures.py:
+request id, scenario, experiment, variant, the items in served order); clients echo the request id in the events
+that follow, so CTR per scenario and variant joins the two.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from enum import StrEnum
 from typing import Any
@@ -20,14 +22,15 @@ from pydantic import BaseModel, Field
 
 from apps.gateway.auth import Principal, Reader
 from apps.gateway.downstream import Downstream
-from apps.gateway.events import track_many
-from apps.gateway.impressions import ImpressionBuffer
+from apps.gateway.exposures import ExposureBuffer
 from apps.gateway.scenarios import DEFAULT_SCENARIO, ScenarioBook
 from apps.shared.errors import ApiError
 from apps.shared.observability import RECOMMENDATIONS
+from apps.shared.publish import Publisher
 from apps.shared.sidecar import SidecarHttp, SidecarUnreachable
 from apps.shared.stages import Deadlines, Pipeline, Recommendation, StageApps
 from lemo.events import Identifier
+from lemo.exposures import Exposure, ServedBy
 from lemo.pipeline import feed_state_key
 from lemo.scenarios import ScenarioId, resolve
 from lemo.stores.mongo import ScenarioRepository
@@ -53,7 +56,7 @@ class RecommendV2(BaseModel):
 
 
 class Recommender:
-    """Scenario resolution, the three modes and impression logging around the shared pipeline."""
+    """Scenario resolution, the three modes and exposure logging around the shared pipeline."""
 
     def __init__(
         self,
@@ -68,12 +71,9 @@ class Recommender:
         self._down = down
         self._http = http
         self._settings = settings
-        self.impressions = ImpressionBuffer(
-            self._send_impressions, settings.impression_flush_s, settings.impression_flush_events
+        self.exposures = ExposureBuffer(
+            Publisher(http, settings.pubsub_name), settings.exposure_flush_s, settings.exposure_flush_lists
         )
-
-    async def _send_impressions(self, tenant_id: str, events: list[dict[str, Any]]) -> None:
-        await track_many(self._down, self._settings.events_app, tenant_id, events)
 
     async def recommend(
         self, tenant_id: str, user_id: str, scenario_id: str, count: int | None, debug: bool, mode: Mode
@@ -96,7 +96,7 @@ class Recommender:
         if result is None:
             result = await self.pipeline.recommend(tenant_id, user_id, resolved, n, debug)
         request_id = uuid.uuid4().hex
-        self._log_impressions(tenant_id, user_id, request_id, result)
+        self._log_exposure(tenant_id, user_id, request_id, result, served_by)
         RECOMMENDATIONS.labels(
             result.scenario_id, result.variant_id or "", mode.value, "true" if result.degraded else "false"
         ).inc()
@@ -148,24 +148,25 @@ class Recommender:
             return None
         return Recommendation.model_validate(resp.json())
 
-    def _log_impressions(self, tenant_id: str, user_id: str, request_id: str, result: Recommendation) -> None:
-        """One impression event per served item, sent in batches after answering (apps/gateway/impressions.py)."""
+    def _log_exposure(
+        self, tenant_id: str, user_id: str, request_id: str, result: Recommendation, served_by: str
+    ) -> None:
+        """One exposure record per served list, published in bulk after answering (apps/gateway/exposures.py)."""
         if not result.items:
             return
-        events = [
-            {
-                "event_id": f"imp-{request_id}-{position}",
-                "user_id": user_id,
-                "item_id": item.item_id,
-                "type": "impression",
-                "scenario": result.scenario_id,
-                "variant": result.variant_id,
-                "context": {"request_id": request_id, "position": position, "experiment": result.experiment_id},
-            }
-            for position, item in enumerate(result.items)
-        ]
-
-        self.impressions.add(tenant_id, events)
+        exposure = Exposure(
+            request_id=request_id,
+            tenant_id=tenant_id,
+            user_id=user_id,
+            scenario=result.scenario_id,
+            experiment=result.experiment_id,
+            variant=result.variant_id,
+            items=[item.item_id for item in result.items],
+            mode=ServedBy(served_by.split(" ", 1)[0]),  # "online (no cached feed yet)" was served online
+            degraded=result.degraded,
+            timestamp=time.time(),
+        )
+        self.exposures.add(exposure)
 
 
 def build_recommender(settings: Any, db: Any, http: SidecarHttp, down: Downstream) -> Recommender:

@@ -35,10 +35,10 @@ class GatewaySettings(LemoSettings):
     # Seconds a scenario configuration is cached (a change is live everywhere within this time).
     scenario_cache_ttl_s: float = 5.0
     status_timeout_s: float = 2.0
-    # Served lists' impression events wait at most this long (or until this many are waiting) and go to the events
-    # app as one batch per tenant; 0 sends each list at once.
-    impression_flush_s: float = 0.25
-    impression_flush_events: int = 1000
+    # Served lists' exposure records wait at most this long (or until this many are waiting) and go onto the
+    # exposures topic in one bulk publish through the gateway's sidecar; 0 sends each list at once.
+    exposure_flush_s: float = 0.25
+    exposure_flush_lists: int = Field(1000, ge=1)
     downstream_timeout_s: float = 30.0
     # The public gRPC API (DESIGN.md section 9: LEMO_GATEWAY_GRPC_PORT, 50051 by default).
     grpc_port: int = Field(50051, validation_alias=AliasChoices("LEMO_GATEWAY_GRPC_PORT", "grpc_port"))

@@ -1,6 +1,7 @@
 """The read path end to end through real sidecars: gateway -> profiles -> recall -> ranking -> rerank on a
 tenant with MovieLens sample data and trained models. Every endpoint, scenarios and experiments, debug output,
-impression logging, and each degradation (a stage down: still a list, never a 5xx)."""
+exposure logging (one archived record per served list), and each degradation (a stage down: still a list, never a
+5xx)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from pymongo import MongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from apps.shared.settings import STATE_STORE
@@ -144,8 +146,10 @@ def test_similar_and_popular_items(trained: tuple[str, httpx.Client]) -> None:
     assert popular.status_code == 200 and len(popular.json()["items"]) == 5, popular.text
 
 
-def test_scenarios_rules_and_experiments(trained: tuple[str, httpx.Client], mesh: dict[str, App]) -> None:
-    _, api = trained
+def test_scenarios_rules_and_experiments(
+    trained: tuple[str, httpx.Client], mesh: dict[str, App], database_name: str
+) -> None:
+    tenant, api = trained
     scenario = {
         "scenario_id": "item-page",
         "channels": [{"name": "ease", "quota": 100}, {"name": "item_cf", "quota": 100}],
@@ -181,14 +185,12 @@ def test_scenarios_rules_and_experiments(trained: tuple[str, httpx.Client], mesh
         assert again["variant"] == body["variant"]  # a stable split
     assert set(variants.values()) == {"control", "learned"}
 
-    # Every served list was logged as impressions tagged with the scenario and variant.
-    def impressions() -> dict[str, Any]:
-        return dict(api.get("/v1/events/stats", params={"since": time.time() - 600, "type": "impression"}).json())
-
-    deadline = time.monotonic() + 60
-    while impressions()["total"] < 6 * 20 and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert impressions()["total"] >= 6 * 20
+    # Every served list was logged as ONE exposure record carrying the scenario and the user's variant.
+    lists = _exposures(database_name, tenant, 20, scenario="item-page")
+    assert len(lists) == 20 and all(len(e["items"]) == 6 for e in lists)
+    assert {(e["user_id"], e["experiment"], e["variant"]) for e in lists} == {
+        (user, "ranker-ab", variant) for user, variant in variants.items()
+    }
 
     _, other = _tenant(mesh["gateway"])
     assert other.get("/v1/scenarios/item-page").status_code == 404
@@ -196,22 +198,39 @@ def test_scenarios_rules_and_experiments(trained: tuple[str, httpx.Client], mesh
     assert api.get("/v1/users/2/recommendations", params={"scenario": "item-page"}).status_code == 404
 
 
-async def test_impressions_carry_scenario_and_variant(
-    trained: tuple[str, httpx.Client], db: AsyncDatabase[dict[str, Any]]
+def _exposures(database_name: str, tenant: str, want: int, **match: str) -> list[dict[str, Any]]:
+    """The tenant's archived exposure records (matching `match`), once at least `want` are there (or 60 s)."""
+    client: MongoClient[dict[str, Any]]
+    with MongoClient(MONGODB_URI) as client:
+        deadline = time.monotonic() + 60
+        while True:
+            found: list[dict[str, Any]] = list(client[database_name]["exposures"].find({"tenant_id": tenant, **match}))
+            if len(found) >= want or time.monotonic() > deadline:
+                return found
+            time.sleep(0.5)
+
+
+async def test_every_served_list_is_one_archived_exposure(
+    trained: tuple[str, httpx.Client], database_name: str, db: AsyncDatabase[dict[str, Any]]
 ) -> None:
     tenant, api = trained
-    body = api.get("/v1/users/4/recommendations", params={"count": 3}).json()
+    served = [
+        api.get("/v1/users/4/recommendations", params={"count": 3}).json(),
+        api.get("/v1/users/4/recommendations", params={"count": 4, "mode": "cached"}).json(),
+        api.post("/api/v1/recommendations/v2", json={"scenario_id": "home", "user_id": "4", "count": 5}).json(),
+    ]
+    request_ids = [body["request_id"] for body in served]
+    lists = {e["request_id"]: e for e in _exposures(database_name, tenant, 3, user_id="4")}
+    assert set(request_ids) <= set(lists), lists.keys()
+    for body in served:
+        exposure = lists[body["request_id"]]
+        assert exposure["_id"] == f"{tenant}/{body['request_id']}"  # one record per list: a redelivery is a no-op
+        assert exposure["items"] == [i["item_id"] for i in body["items"]]  # position = index
+        assert (exposure["scenario"], exposure["experiment"], exposure["variant"]) == ("home", None, None)
+        assert exposure["mode"] == body["mode"].split(" ")[0] and exposure["degraded"] == body["degraded"]
+    # The gateway no longer logs an impression event per served item.
     archive = EventArchive(db, retention_days=36500)
-    deadline = time.monotonic() + 60
-    logged: list[dict[str, Any]] = []
-    while len(logged) < 3 and time.monotonic() < deadline:
-        logged = [
-            r
-            async for r in archive.training_rows(tenant, archived_after=time.time() - 120)
-            if r["type"] == "impression" and r["user_id"] == "4"
-        ]
-        time.sleep(0.5)
-    assert {r["item_id"] for r in logged} >= {i["item_id"] for i in body["items"]}
+    assert not [r async for r in archive.training_rows(tenant) if r["type"] == "impression"]
 
 
 def _seed_popular(sidecar: App, tenant: str) -> None:
