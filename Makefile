@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install install-python install-dapr install-stores up down test lint unit eval bench bench-ingest bench-train bench-recommend
+.PHONY: install install-python install-dapr install-stores up down status test lint unit eval bench bench-ingest bench-train bench-recommend
 
 install: install-python install-dapr install-stores
 
@@ -31,6 +31,11 @@ lint: install-python
 
 unit: install-python
 	$(VENV)/bin/pytest -q tests/unit
+
+## status: every app and sidecar of `make up`: up or down, since when, restarts (the watchdog's view), then each
+## app's health through its sidecar
+status:
+	@$(PY) scripts/watchdog.py status; rc=$$?; $(VENV)/bin/lemo status || rc=1; exit $$rc
 
 ## test: lint, unit tests, then integration tests against real sidecars and stores (stopped afterwards)
 test: install lint

@@ -35,6 +35,29 @@ def _status(args: argparse.Namespace) -> int:
     return 0 if body.get("healthy") else 1
 
 
+def _dead_letters(args: argparse.Namespace) -> int:
+    """Lists the events dead letter, or replays it (admin key)."""
+    key = os.environ.get("LEMO_ADMIN_KEY")
+    if not key:
+        print("set LEMO_ADMIN_KEY (make up keeps it in .state/admin-key)", file=sys.stderr)
+        return 2
+    params = {"tenant_id": args.tenant} if args.tenant else {}
+    path = "/v1/admin/deadletters/replay" if args.action == "replay" else "/v1/admin/deadletters"
+    try:
+        resp = httpx.request(
+            "POST" if args.action == "replay" else "GET",
+            f"{args.gateway}{path}",
+            params=params,
+            headers={"X-Admin-Key": key},
+            timeout=60,
+        )
+    except httpx.HTTPError as exc:
+        print(f"gateway not reachable at {args.gateway}: {exc} (is `make up` running?)", file=sys.stderr)
+        return 2
+    print(json.dumps(resp.json(), indent=2))
+    return 0 if resp.status_code == 200 else 1
+
+
 def _client(args: argparse.Namespace) -> LemoClient:
     client = LemoClient(args.gateway, api_key=args.api_key, admin_key=os.environ.get("LEMO_ADMIN_KEY"))
     if not client.api_key:
@@ -83,6 +106,11 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="health of every app, asked through the sidecars")
     status.add_argument("--json", action="store_true", help="also print the raw status document")
     status.set_defaults(run=_status)
+
+    dead = commands.add_parser("deadletters", help="events the pipeline gave up on: list them, or replay them")
+    dead.add_argument("action", nargs="?", choices=["list", "replay"], default="list")
+    dead.add_argument("--tenant", default=None, help="only this tenant's (default: every tenant)")
+    dead.set_defaults(run=_dead_letters)
 
     load = commands.add_parser("load", help="load data through the public API (safe to run twice)")
     sources = load.add_subparsers(dest="source", required=True)

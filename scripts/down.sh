@@ -4,6 +4,9 @@
 source "$(dirname "$0")/common.sh"
 cd "$LEMO_ROOT"
 
+# The watchdog first, so nothing is started again while the mesh stops; it stops what it restarted itself.
+stop_bg watchdog
+rm -rf "$LEMO_STATE/watchdog"
 if is_running mesh; then
   for f in dapr.yaml .dapr-run.yaml; do [ -f "$f" ] && dapr stop -f "$f" >/dev/null 2>&1 || true; done
 fi

@@ -33,6 +33,9 @@ if [ "$profile" != redis ]; then
 fi
 
 start_bg mesh dapr run -f "$run_file"
+# `dapr run -f` only logs an app or sidecar that exits; the watchdog starts it again (scripts/watchdog.py). On a
+# partly broken mesh (an app killed, the mesh left running) this is also what repairs it: `make up` then only waits.
+start_bg watchdog "$VENV/bin/python" scripts/watchdog.py run --run-file "$run_file"
 
 gateway_port="${LEMO_GATEWAY_HTTP_PORT:-8080}"
 log "waiting for every app to answer through its sidecar (logs: .dapr/logs, $LEMO_STATE/logs/mesh.log)"
@@ -70,4 +73,5 @@ for _ in $(seq 1 180); do
   sleep 1
 done
 log "the mesh did not become healthy in 180s; last status:"; cat "$LEMO_STATE/status.json" >&2 2>/dev/null || true
+"$VENV/bin/python" scripts/watchdog.py status >&2 || true
 exit 1

@@ -1,13 +1,15 @@
-"""/v1/admin: tenants and their API keys (admin key only). A new key is shown once, in the response."""
+"""/v1/admin: tenants and their API keys, and the events dead letter (admin key only). A new key is shown once, in
+the response."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from apps.gateway.auth import Admin
+from apps.gateway.downstream import Downstream
 from apps.shared.errors import ApiError
 from lemo.stores.mongo import TenantAlreadyExists, TenantRepository
 from lemo.tenancy import Scope, Tenant, TenantId, issue_key
@@ -79,3 +81,25 @@ async def create_key(tenant_id: TenantId, body: NewKey, request: Request) -> dic
 async def revoke_key(tenant_id: TenantId, key_id: str, request: Request) -> None:
     if not await _repo(request).revoke_key(tenant_id, key_id):
         raise ApiError(status.HTTP_404_NOT_FOUND, "key_not_found", f"no key {key_id} for tenant {tenant_id}")
+
+
+def _profiles(request: Request) -> tuple[Downstream, str]:
+    return request.app.state.downstream, request.app.state.settings.profiles_app
+
+
+@router.get("/deadletters")
+async def list_dead_letters(
+    request: Request, tenant_id: TenantId | None = None, limit: int = Query(20, ge=0, le=1000)
+) -> Response:
+    """Events the pipeline gave up on (malformed, or failing past every redelivery), oldest first, with the count."""
+    down, app_id = _profiles(request)
+    return await down.relay(app_id, "GET", "deadletters", params={"tenant_id": tenant_id, "limit": limit})
+
+
+@router.post("/deadletters/replay")
+async def replay_dead_letters(
+    request: Request, tenant_id: TenantId | None = None, limit: int = Query(1000, ge=1, le=1000)
+) -> Response:
+    """Publishes up to `limit` dead letters to the events topic again (idempotent: an event never counts twice)."""
+    down, app_id = _profiles(request)
+    return await down.relay(app_id, "POST", "deadletters/replay", params={"tenant_id": tenant_id, "limit": limit})

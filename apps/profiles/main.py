@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from actors.item_popularity_actor import ItemPopularityActor
 from actors.user_profile_actor import UserProfileActor
-from apps.profiles import ingest, realtime, users
+from apps.profiles import deadletters, ingest, realtime, users
 from apps.profiles.settings import ProfilesSettings
 from apps.profiles.subscriptions import subscribe
 from apps.shared.actor_client import ACTOR_SERIALIZER, actor_client
@@ -57,6 +57,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
     await user_repo.ensure_indexes()
     app.state.users = user_repo
+    app.state.dead_letters = db["dead_letters"]
     rt.hot.start()
     yield
     await rt.hot.stop()
@@ -70,6 +71,7 @@ app.include_router(health_router("profiles"))  # before DaprActor, whose own /he
 actor = DaprActor(app)
 app.include_router(users.router)
 app.include_router(realtime.router)
+app.include_router(deadletters.router)
 
 
 subscribe(app, rt, db["dead_letters"], settings)

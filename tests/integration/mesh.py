@@ -250,6 +250,9 @@ def uvicorn(module: str) -> list[str]:
         "--port",
         "{port}",
         "--no-access-log",
+        # Longer than daprd keeps an idle connection into its app (90 s), as in dapr.yaml.
+        "--timeout-keep-alive",
+        "120",
     ]
 
 

@@ -460,3 +460,37 @@ def test_configuration_keeps_the_local_settings_and_adds_tracing_and_mtls() -> N
     assert 0 < float(k8s["tracing"]["samplingRate"]) <= 1
     assert k8s["tracing"].get("otel") or k8s["tracing"].get("zipkin")
     assert k8s["mtls"]["enabled"] is True
+
+
+def test_local_runs_retry_deliveries_as_kubernetes_does() -> None:
+    """Without an inbound retry policy a delivery that fails (an entry answered RETRY, an app that just died) goes
+    straight to the dead letter; locally and on Kubernetes it is retried first, with the same policy."""
+    from apps.shared.settings import PUBSUB
+
+    [local] = [d for d in _docs(ROOT / "components" / "resiliency.yaml") if d["kind"] == "Resiliency"]
+    k8s = _one("Resiliency", "lemo")["spec"]
+    local_rule = local["spec"]["targets"]["components"][PUBSUB]["inbound"]
+    k8s_rule = k8s["targets"]["components"][PUBSUB]["inbound"]
+    assert local_rule == k8s_rule
+    for kind, section in (("retry", "retries"), ("timeout", "timeouts")):
+        assert local["spec"]["policies"][section][local_rule[kind]] == k8s["policies"][section][k8s_rule[kind]]
+    retry = local["spec"]["policies"]["retries"][local_rule["retry"]]
+    # Long enough to cover an app restart: at least a minute of backoff before anything is dead-lettered.
+    waits = [min(0.5 * 2**n, _seconds(retry["maxInterval"])) for n in range(int(retry["maxRetries"]))]
+    assert sum(waits) >= 60
+
+
+# daprd's app channel is Go's default transport: an idle connection into the app is dropped after 90 s.
+DAPRD_IDLE_CONN_S = 90
+
+
+def test_apps_keep_idle_connections_longer_than_their_sidecars() -> None:
+    """An app server that closes an idle connection first races the sidecar reusing it ("connection reset by
+    peer" on a delivery or an actor turn): every uvicorn app, locally and on Kubernetes, waits longer."""
+    run = yaml.safe_load((ROOT / "dapr.yaml").read_text())
+    assert float(run["common"]["env"]["UVICORN_TIMEOUT_KEEP_ALIVE"]) > DAPRD_IDLE_CONN_S
+    for deployment in _of("Deployment"):
+        command = _container(deployment)["command"]
+        if "uvicorn" in command[0]:
+            keep_alive = command[command.index("--timeout-keep-alive") + 1]
+            assert float(keep_alive) > DAPRD_IDLE_CONN_S, deployment["metadata"]["name"]
