@@ -1,10 +1,11 @@
-"""The recommend workflow: one user's feed for one scenario, computed by the read path's stages as activities and
-kept in the state store (lemo.pipeline.feed_state_key) for the gateway's `mode=cached`.
+"""The recommend workflow: one user's feed for one scenario, computed by the read path's steps as activities and
+kept in the state store (lemo.serving.contract.feed_state_key) for the gateway's `mode=cached`.
 
 resolve the scenario -> user context -> recall -> rank -> rerank (or popular items when recall gave nothing)
--> save the feed with a TTL. The stages are the gateway's own (apps/shared/stages.Pipeline), so a precomputed feed
-is the list the online path would have served, with the same fallbacks and reasons. The body does no I/O and
-reads time only from the context clock, so replays are deterministic.
+-> save the feed with a TTL. The steps are the online path's own (lemo.serving.pipeline.Pipeline) and the answer
+is assembled by the same `Trace`, so a precomputed feed is the list the online path would have served, with the
+same fallbacks and reasons. The body does no I/O and reads time only from the context clock, so replays are
+deterministic.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from dapr.ext.workflow import DaprWorkflowContext, RetryPolicy
 from pydantic import BaseModel, Field
 
 from lemo.events import Identifier
-from lemo.scenarios import ScenarioId
+from lemo.scenarios import ResolvedScenario, ScenarioId
+from lemo.serving.pipeline import ItemsOutcome, ProfileOutcome, RankOutcome, RecallOutcome, Trace
+from lemo.serving.scenarios import DEFAULT_SCENARIO
 from workflows import recommend_activities as act
 
 RECOMMEND_WORKFLOW = "recommend"
@@ -30,7 +33,7 @@ _STAGE_RETRY = RetryPolicy(first_retry_interval=timedelta(milliseconds=100), max
 class RecommendRequest(BaseModel):
     tenant_id: Identifier
     user_id: Identifier
-    scenario_id: ScenarioId = act.DEFAULT_SCENARIO
+    scenario_id: ScenarioId = DEFAULT_SCENARIO
     # None: the scenario's default count.
     count: int | None = Field(default=None, ge=1, le=200)
     debug: bool = False
@@ -45,81 +48,86 @@ def recommend_workflow(ctx: DaprWorkflowContext, request: RecommendRequest) -> G
     )
     if resolved["scenario"] is None:
         return {"error": "scenario_not_found", "scenario_id": request.scenario_id}
-    scenario = resolved["scenario"]
-    count = request.count or int(scenario["default_count"])
-    timings: dict[str, float] = {}
-    info: dict[str, Any] = {}
+    scenario = ResolvedScenario.model_validate(resolved["scenario"])
+    count = request.count or scenario.default_count
+    trace = Trace()
 
-    profile = yield ctx.call_activity(
-        act.USER_CONTEXT, input=act.UserInput(tenant_id=tenant, user_id=user_id), retry_policy=_STAGE_RETRY
-    )
-    timings["profile"] = profile["ms"]
-    reasons: list[str] = list(profile["reasons"])
-    user = profile["user"]
-
-    recalled = yield ctx.call_activity(
-        act.RECALL,
-        input=act.RecallInput(tenant_id=tenant, user=user, scenario=scenario),
-        retry_policy=_STAGE_RETRY,
-    )
-    timings["recall"] = recalled["ms"]
-    reasons += recalled["reasons"]
-    if recalled["channels"] is not None:
-        info["channels"] = recalled["channels"]
-    seen = sorted(set(recalled["seen"]) | set(user["recent_items"]))
-
-    if not recalled["candidates"]:
-        popular = yield ctx.call_activity(
-            act.POPULAR, input=act.PopularInput(tenant_id=tenant, count=count, seen=seen), retry_policy=_STAGE_RETRY
+    profile = ProfileOutcome.model_validate(
+        (
+            yield ctx.call_activity(
+                act.USER_CONTEXT, input=act.UserInput(tenant_id=tenant, user_id=user_id), retry_policy=_STAGE_RETRY
+            )
         )
-        timings["popular"] = popular["ms"]
-        items, reasons = popular["items"], reasons + popular["reasons"]
+    )
+    trace.add("profile", profile)
+    user = profile.user
+
+    recalled = RecallOutcome.model_validate(
+        (
+            yield ctx.call_activity(
+                act.RECALL,
+                input=act.RecallInput(tenant_id=tenant, user=user, scenario=scenario),
+                retry_policy=_STAGE_RETRY,
+            )
+        )
+    )
+    trace.add("recall", recalled)
+    seen = sorted(set(recalled.seen) | set(user.recent_items))
+
+    if not recalled.candidates.item_ids:
+        final = ItemsOutcome.model_validate(
+            (
+                yield ctx.call_activity(
+                    act.POPULAR,
+                    input=act.PopularInput(tenant_id=tenant, count=count, seen=seen),
+                    retry_policy=_STAGE_RETRY,
+                )
+            )
+        )
+        trace.add("popular", final)
     else:
-        ranked = yield ctx.call_activity(
-            act.RANK,
-            input=act.RankInput(
-                tenant_id=tenant, user=user, scenario=scenario, count=count, candidates=recalled["candidates"]
-            ),
-            retry_policy=_STAGE_RETRY,
+        ranked = RankOutcome.model_validate(
+            (
+                yield ctx.call_activity(
+                    act.RANK,
+                    input=act.RankInput(
+                        tenant_id=tenant, user=user, scenario=scenario, count=count, candidates=recalled.candidates
+                    ),
+                    retry_policy=_STAGE_RETRY,
+                )
+            )
         )
-        timings["ranking"] = ranked["ms"]
-        reasons += ranked["reasons"]
-        if ranked["ranker"] is not None:
-            info["ranker"] = ranked["ranker"]
-        reranked = yield ctx.call_activity(
-            act.RERANK,
-            input=act.RerankInput(
-                tenant_id=tenant,
-                user_id=user_id,
-                scenario=scenario,
-                count=count,
-                candidates=ranked["candidates"],
-                seen=seen,
-            ),
-            retry_policy=_STAGE_RETRY,
+        trace.add("ranking", ranked)
+        final = ItemsOutcome.model_validate(
+            (
+                yield ctx.call_activity(
+                    act.RERANK,
+                    input=act.RerankInput(
+                        tenant_id=tenant,
+                        user_id=user_id,
+                        scenario=scenario,
+                        count=count,
+                        candidates=ranked.candidates,
+                        seen=seen,
+                    ),
+                    retry_policy=_STAGE_RETRY,
+                )
+            )
         )
-        timings["rerank"] = reranked["ms"]
-        reasons += reranked["reasons"]
-        if reranked["rules"] is not None:
-            info["rules"] = reranked["rules"]
-        items = reranked["items"]
+        trace.add("rerank", final)
 
-    # Time inside the stages; the workflow's own overhead shows as the difference to the caller's wall time.
-    timings["total"] = round(sum(timings.values()), 2)
-    feed = yield ctx.call_activity(
+    # Time inside the stages (total_ms omitted); the workflow's own overhead shows as the difference to the
+    # caller's wall time.
+    feed = trace.answer(scenario, final.items, request.debug)
+    saved = yield ctx.call_activity(
         act.SAVE,
         input=act.SaveInput(
             tenant_id=tenant,
             user_id=user_id,
-            scenario=scenario,
-            items=items,
-            reasons=reasons,
-            debug=request.debug,
-            info=info,
-            timings=timings,
+            feed=feed,
             instance_id=ctx.instance_id,
             computed_at=ctx.current_utc_datetime.timestamp(),
         ),
         retry_policy=_STORE_RETRY,
     )
-    return {"feed": feed}
+    return {"feed": saved}

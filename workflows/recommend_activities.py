@@ -1,18 +1,18 @@
-"""Activities of the recommend workflow: the read path's stages, one activity each, calling the same stage code as
-the gateway's online path (apps/shared/stages.Pipeline), then the feed saved to the state store with a TTL.
+"""Activities of the recommend workflow: the read path's steps, one activity each, calling the same pipeline steps
+as the gateway's online path (lemo.serving.pipeline.Pipeline), then the feed saved to the state store with a TTL.
 
-Each takes one pydantic model and returns a JSON-able dict. A stage that fails degrades (the Pipeline's fallbacks)
-instead of raising, so only the store steps (scenario lookup, saving the feed) are retried. They run on the
-workflow worker's own event loop, so their clients (sidecar HTTP, MongoDB) are opened there and kept for it.
+Each takes one pydantic model and returns a JSON-able dict (a step outcome of lemo.serving.pipeline). A stage that
+fails degrades (the pipeline's fallbacks) instead of raising, so only the store steps (scenario lookup, saving the
+feed) are retried. They run on the workflow worker's own event loop, so their clients (sidecar HTTP, MongoDB) are
+opened there and kept for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from dapr.aio.clients import DaprClient
@@ -21,9 +21,12 @@ from pydantic import BaseModel, Field
 from pymongo import AsyncMongoClient
 
 from apps.shared.sidecar import SidecarHttp, sidecar_http
-from apps.shared.stages import Deadlines, Pipeline, StageApps, answer, shortlist
-from lemo.pipeline import StageCandidate, UserContext, feed_state_key
-from lemo.scenarios import ResolvedScenario, Scenario, default_scenario, resolve
+from apps.shared.stage_client import DaprStageClient
+from lemo.scenarios import ResolvedScenario
+from lemo.serving.contract import Candidates, UserContext, feed_state_key
+from lemo.serving.pipeline import Pipeline, Recommendation, shortlist
+from lemo.serving.scenarios import ScenarioBook
+from lemo.serving.settings import ReadPathSettings
 from lemo.stores.mongo import ScenarioRepository
 
 logger = logging.getLogger(__name__)
@@ -36,19 +39,14 @@ RERANK = "rerank_candidates"
 POPULAR = "popular_candidates"
 SAVE = "save_feed"
 
-# Every tenant has this scenario until it configures its own (as the gateway's scenario book).
-DEFAULT_SCENARIO = "home"
-
 
 class ActivityDeps(BaseModel):
     mongodb_uri: str
     mongodb_database: str
     state_store: str
-    apps: dict[str, str] = Field(default_factory=dict)  # StageApps fields
-    deadlines: dict[str, float] = Field(default_factory=dict)  # Deadlines fields
+    read_path: ReadPathSettings = Field(default_factory=ReadPathSettings)
     feed_ttl_s: int = 3600
     degraded_feed_ttl_s: int = 60
-    scenario_cache_ttl_s: float = 5.0
 
 
 _deps: ActivityDeps | None = None
@@ -74,8 +72,7 @@ class _LoopClients:
     http: SidecarHttp
     dapr: DaprClient
     pipeline: Pipeline
-    scenarios: ScenarioRepository
-    cache: dict[tuple[str, str], tuple[float, Scenario | None]] = field(default_factory=dict)
+    book: ScenarioBook
 
 
 _clients: _LoopClients | None = None
@@ -87,17 +84,13 @@ def _on_this_loop() -> _LoopClients:
     if _clients is None or _clients.loop is not loop:
         deps = _require_deps()
         http = sidecar_http()
-        pipeline = Pipeline(http, StageApps(**deps.apps), Deadlines(**deps.deadlines), deps.state_store)
+        pipeline = Pipeline(DaprStageClient(http, deps.read_path, deps.state_store), deps.read_path)
         mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
             deps.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=5000, appname="lemo-feeds"
         )
-        dapr = DaprClient()
-        _clients = _LoopClients(loop, http, dapr, pipeline, ScenarioRepository(mongo[deps.mongodb_database]))
+        book = ScenarioBook(ScenarioRepository(mongo[deps.mongodb_database]), deps.read_path.scenario_cache_ttl_s)
+        _clients = _LoopClients(loop, http, DaprClient(), pipeline, book)
     return _clients
-
-
-def _ms(since: float) -> float:
-    return round((time.perf_counter() - since) * 1000, 2)
 
 
 class ResolveInput(BaseModel):
@@ -122,7 +115,7 @@ class RankInput(BaseModel):
     user: UserContext
     scenario: ResolvedScenario
     count: int
-    candidates: list[StageCandidate]
+    candidates: Candidates
 
 
 class RerankInput(BaseModel):
@@ -130,7 +123,7 @@ class RerankInput(BaseModel):
     user_id: str
     scenario: ResolvedScenario
     count: int
-    candidates: list[StageCandidate]
+    candidates: Candidates
     seen: list[str] = Field(default_factory=list)
 
 
@@ -143,82 +136,63 @@ class PopularInput(BaseModel):
 class SaveInput(BaseModel):
     tenant_id: str
     user_id: str
-    scenario: ResolvedScenario
-    items: list[StageCandidate]
-    reasons: list[str] = Field(default_factory=list)
-    debug: bool = False
-    info: dict[str, Any] = Field(default_factory=dict)
-    timings: dict[str, float] = Field(default_factory=dict)
+    feed: Recommendation
     instance_id: str
     computed_at: float
 
 
+def _dump(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json", by_alias=True)
+
+
 async def resolve_scenario(_: WorkflowActivityContext, request: ResolveInput) -> dict[str, Any]:
     """The scenario this user gets (experiment variant applied); {"scenario": None} when the tenant has none."""
-    clients, deps = _on_this_loop(), _require_deps()
-    key = (request.tenant_id, request.scenario_id)
-    hit = clients.cache.get(key)
-    if hit is not None and time.monotonic() - hit[0] < deps.scenario_cache_ttl_s:
-        scenario = hit[1]
-    else:
-        doc = await clients.scenarios.get(request.tenant_id, request.scenario_id)
-        scenario = Scenario.model_validate(doc) if doc is not None else None
-        if scenario is None and request.scenario_id == DEFAULT_SCENARIO:
-            scenario = default_scenario(DEFAULT_SCENARIO)
-        if len(clients.cache) > 10_000:
-            clients.cache.clear()
-        clients.cache[key] = (time.monotonic(), scenario)
-    if scenario is None:
-        return {"scenario": None}
-    return {"scenario": resolve(scenario, request.tenant_id, request.user_id).model_dump(mode="json", by_alias=True)}
+    resolved = await _on_this_loop().book.resolve(request.tenant_id, request.scenario_id, request.user_id)
+    return {"scenario": _dump(resolved) if resolved is not None else None}
 
 
 async def user_context(_: WorkflowActivityContext, request: UserInput) -> dict[str, Any]:
-    started = time.perf_counter()
-    user, problem = await _on_this_loop().pipeline.user_context(request.tenant_id, request.user_id)
-    return {"user": user.model_dump(mode="json"), "reasons": [problem] if problem else [], "ms": _ms(started)}
+    return _dump(await _on_this_loop().pipeline.user_context(request.tenant_id, request.user_id))
 
 
 async def recall_candidates(_: WorkflowActivityContext, request: RecallInput) -> dict[str, Any]:
-    started = time.perf_counter()
-    outcome = await _on_this_loop().pipeline.recall(request.tenant_id, request.user, request.scenario)
-    return {**outcome.model_dump(mode="json"), "ms": _ms(started)}
+    """Recall's candidates with each channel's scores: a stored feed explains its items as an online debug list."""
+    pipeline = _on_this_loop().pipeline
+    return _dump(await pipeline.recall(request.tenant_id, request.user, request.scenario, channel_scores=True))
 
 
 async def rank_candidates(_: WorkflowActivityContext, request: RankInput) -> dict[str, Any]:
     """Ranks the candidates; returns only the shortlist rerank chooses from (the workflow's history stays small)."""
-    started = time.perf_counter()
     pipeline = _on_this_loop().pipeline
     outcome = await pipeline.rank(request.tenant_id, request.user, request.scenario, request.candidates)
     outcome.candidates = shortlist(outcome.candidates, request.count)
-    return {**outcome.model_dump(mode="json"), "ms": _ms(started)}
+    return _dump(outcome)
 
 
 async def rerank_candidates(_: WorkflowActivityContext, request: RerankInput) -> dict[str, Any]:
     """Reranks the shortlist, then tops it up with popular items when rules left too few."""
-    started = time.perf_counter()
     pipeline, seen = _on_this_loop().pipeline, set(request.seen)
     outcome = await pipeline.rerank(
         request.tenant_id, request.user_id, request.scenario, request.count, request.candidates, seen
     )
     outcome.items = await pipeline.top_up(request.tenant_id, request.count, outcome.items, seen)
-    return {**outcome.model_dump(mode="json"), "ms": _ms(started)}
+    return _dump(outcome)
 
 
 async def popular_candidates(_: WorkflowActivityContext, request: PopularInput) -> dict[str, Any]:
     """Recall gave nothing: the tenant's popular items the user has not seen."""
-    started = time.perf_counter()
-    items, reasons = await _on_this_loop().pipeline.popular_instead(request.tenant_id, request.count, set(request.seen))
-    return {"items": [i.model_dump(mode="json") for i in items], "reasons": reasons, "ms": _ms(started)}
+    pipeline = _on_this_loop().pipeline
+    return _dump(await pipeline.popular_instead(request.tenant_id, request.count, set(request.seen)))
 
 
 async def save_feed(_: WorkflowActivityContext, request: SaveInput) -> dict[str, Any]:
-    """Assembles the Recommendation as the online path does and stores it under the feed key with a TTL."""
+    """Stores the feed (assembled by the workflow as the online path assembles its answer) under the feed key
+    with a TTL."""
     deps, dapr = _require_deps(), _on_this_loop().dapr
-    feed = answer(request.scenario, request.items, request.reasons, request.debug, request.info, request.timings)
+    feed = request.feed
     # Which run computed the stored feed and when: the one debug entry every stored feed carries.
     feed.debug["feed"] = {"instance_id": request.instance_id, "computed_at": request.computed_at}
-    key = feed_state_key(request.tenant_id, request.user_id, request.scenario.scenario_id)
+    key = feed_state_key(request.tenant_id, request.user_id, feed.scenario_id)
     # Over gRPC the value is stored byte for byte; the HTTP state API re-encodes JSON values with 6-digit floats.
     # A feed computed while a stage was failing is kept briefly: the next request after that recomputes it.
     ttl_s = deps.degraded_feed_ttl_s if feed.degraded else deps.feed_ttl_s

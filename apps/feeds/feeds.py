@@ -15,10 +15,10 @@ from fastapi import APIRouter, Query, Request, Response, status
 from apps.feeds.scheduler import FeedScheduler
 from apps.shared.errors import ApiError
 from apps.shared.sidecar import SidecarHttp
-from apps.shared.stages import Recommendation
 from lemo.events import Identifier
-from lemo.pipeline import feed_state_key
 from lemo.scenarios import ScenarioId
+from lemo.serving.contract import feed_state_key
+from lemo.serving.pipeline import Recommendation
 from lemo.tenancy import TenantId
 from workflows.recommend import RecommendRequest
 

@@ -22,7 +22,7 @@ from apps.shared.settings import CRON_FEEDS, EVENTS_TOPIC
 from apps.shared.sidecar import SidecarHttp, SidecarUnreachable
 from apps.shared.subscriptions import Subscriptions
 from lemo.events import Event, EventType
-from lemo.pipeline import feed_state_key
+from lemo.serving.contract import feed_state_key
 from lemo.stores.mongo import EventArchive
 from workflows.recommend import RecommendRequest
 

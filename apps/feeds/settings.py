@@ -4,21 +4,15 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from apps.shared.settings import LemoSettings
+from lemo.serving.settings import ReadPathSettings
 
 
-class FeedsSettings(LemoSettings):
+class FeedsSettings(LemoSettings, ReadPathSettings):
+    """The feeds app's settings; the read path's section (stage app ids, deadlines: the workflow runs the gateway's
+    stages) is lemo.serving.settings.ReadPathSettings, read here as FEEDS_RECALL_DEADLINE_S and so on."""
+
     model_config = SettingsConfigDict(env_prefix="FEEDS_", extra="ignore", populate_by_name=True)
 
-    # The read path's stages and their deadlines (seconds), as the gateway's: the workflow runs the same stages.
-    profiles_app: str = "profiles"
-    recall_app: str = "recall"
-    ranking_app: str = "ranking"
-    rerank_app: str = "rerank"
-    profile_deadline_s: float = 0.1
-    recall_deadline_s: float = 0.3
-    ranking_deadline_s: float = 0.2
-    rerank_deadline_s: float = 0.1
-    popular_deadline_s: float = 0.1
     # A stored feed expires after this long (the state store's ttlInSeconds); the hourly warm-up renews active users'.
     feed_ttl_s: int = Field(3600, ge=1)
     # A degraded feed (a stage failed or timed out while computing it) expires this soon instead, so cached reads

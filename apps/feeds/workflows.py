@@ -6,6 +6,7 @@ from dapr.ext.workflow import WorkflowRuntime
 from dapr.ext.workflow.logger import LoggerOptions
 
 from apps.feeds.settings import FeedsSettings
+from lemo.serving.settings import ReadPathSettings
 from workflows import recommend_activities as act
 from workflows.recommend import RECOMMEND_WORKFLOW, recommend_workflow
 
@@ -19,19 +20,7 @@ def build_runtime(settings: FeedsSettings) -> WorkflowRuntime:
             mongodb_uri=settings.mongodb_uri,
             mongodb_database=settings.mongodb_database,
             state_store=settings.state_store,
-            apps={
-                "profiles": settings.profiles_app,
-                "recall": settings.recall_app,
-                "ranking": settings.ranking_app,
-                "rerank": settings.rerank_app,
-            },
-            deadlines={
-                "profile": settings.profile_deadline_s,
-                "recall": settings.recall_deadline_s,
-                "ranking": settings.ranking_deadline_s,
-                "rerank": settings.rerank_deadline_s,
-                "popular": settings.popular_deadline_s,
-            },
+            read_path=ReadPathSettings.section(settings),
             feed_ttl_s=settings.feed_ttl_s,
             degraded_feed_ttl_s=settings.degraded_feed_ttl_s,
         )

@@ -23,16 +23,18 @@ from pydantic import BaseModel, Field
 from apps.gateway.auth import Principal, Reader
 from apps.gateway.downstream import Downstream
 from apps.gateway.exposures import ExposureBuffer
-from apps.gateway.scenarios import DEFAULT_SCENARIO, ScenarioBook
 from apps.shared.errors import ApiError
 from apps.shared.observability import RECOMMENDATIONS
 from apps.shared.publish import Publisher
 from apps.shared.sidecar import SidecarHttp, SidecarUnreachable
-from apps.shared.stages import Deadlines, Pipeline, Recommendation, StageApps
+from apps.shared.stage_client import DaprStageClient, record_stage
 from lemo.events import Identifier
 from lemo.exposures import Exposure, ServedBy
-from lemo.pipeline import feed_state_key
-from lemo.scenarios import ScenarioId, resolve
+from lemo.scenarios import ScenarioId
+from lemo.serving.contract import feed_state_key
+from lemo.serving.pipeline import Pipeline, Recommendation
+from lemo.serving.scenarios import DEFAULT_SCENARIO, ScenarioBook
+from lemo.serving.settings import ReadPathSettings
 from lemo.stores.mongo import ScenarioRepository
 
 logger = logging.getLogger(__name__)
@@ -78,10 +80,9 @@ class Recommender:
     async def recommend(
         self, tenant_id: str, user_id: str, scenario_id: str, count: int | None, debug: bool, mode: Mode
     ) -> dict[str, Any]:
-        scenario = await self.book.get(tenant_id, scenario_id)
-        if scenario is None:
+        resolved = await self.book.resolve(tenant_id, scenario_id, user_id)
+        if resolved is None:
             raise ApiError(status.HTTP_404_NOT_FOUND, "scenario_not_found", f"no scenario {scenario_id}")
-        resolved = resolve(scenario, tenant_id, user_id)
         n = count or resolved.default_count
         result: Recommendation | None = None
         served_by = mode.value
@@ -170,21 +171,10 @@ class Recommender:
 
 
 def build_recommender(settings: Any, db: Any, http: SidecarHttp, down: Downstream) -> Recommender:
-    apps = StageApps(
-        profiles=settings.profiles_app,
-        recall=settings.recall_app,
-        ranking=settings.ranking_app,
-        rerank=settings.rerank_app,
-    )
-    deadlines = Deadlines(
-        profile=settings.profile_deadline_s,
-        recall=settings.recall_deadline_s,
-        ranking=settings.ranking_deadline_s,
-        rerank=settings.rerank_deadline_s,
-        popular=settings.popular_deadline_s,
-    )
-    book = ScenarioBook(ScenarioRepository(db), settings.scenario_cache_ttl_s)
-    return Recommender(Pipeline(http, apps, deadlines, settings.state_store), book, down, http, settings)
+    read_path = ReadPathSettings.section(settings)
+    pipeline = Pipeline(DaprStageClient(http, read_path, settings.state_store), read_path, observe=record_stage)
+    book = ScenarioBook(ScenarioRepository(db), read_path.scenario_cache_ttl_s)
+    return Recommender(pipeline, book, down, http, settings)
 
 
 def _recommender(request: Request) -> Recommender:

@@ -1,10 +1,10 @@
 """/v1/scenarios: the tenant's scenario configurations (channels, quotas, weights, ranker, rule chain, filters,
-default count, experiments): the old "backend-configurable features". Read on every recommendation, so the
-gateway keeps them for a few seconds; a change is live everywhere within that time."""
+default count, experiments): the old "backend-configurable features". Read on every recommendation through the
+read path's scenario book (lemo.serving.scenarios), which keeps them for a few seconds; a change is live
+everywhere within that time, and at once in this gateway (the book forgets what was changed here)."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
@@ -12,37 +12,10 @@ from fastapi import APIRouter, Request, Response, status
 from apps.gateway.auth import Principal, Reader, Writer
 from apps.shared.errors import ApiError
 from lemo.scenarios import Scenario, ScenarioId, default_scenario
+from lemo.serving.scenarios import DEFAULT_SCENARIO, ScenarioBook
 from lemo.stores.mongo import ScenarioRepository
 
 router = APIRouter(prefix="/v1/scenarios", tags=["scenarios"])
-
-DEFAULT_SCENARIO = "home"
-
-
-class ScenarioBook:
-    """Scenarios by (tenant, id) with a short cache. `home` exists for every tenant until it configures its own."""
-
-    def __init__(self, repo: ScenarioRepository, ttl_s: float) -> None:
-        self._repo = repo
-        self._ttl_s = ttl_s
-        self._cache: dict[tuple[str, str], tuple[float, Scenario | None]] = {}
-
-    async def get(self, tenant_id: str, scenario_id: str) -> Scenario | None:
-        key = (tenant_id, scenario_id)
-        hit = self._cache.get(key)
-        if hit is not None and time.monotonic() - hit[0] < self._ttl_s:
-            return hit[1]
-        doc = await self._repo.get(tenant_id, scenario_id)
-        scenario = Scenario.model_validate(doc) if doc is not None else None
-        if scenario is None and scenario_id == DEFAULT_SCENARIO:
-            scenario = default_scenario(DEFAULT_SCENARIO)
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[key] = (time.monotonic(), scenario)
-        return scenario
-
-    def forget(self, tenant_id: str, scenario_id: str) -> None:
-        self._cache.pop((tenant_id, scenario_id), None)
 
 
 def _book(request: Request) -> ScenarioBook:

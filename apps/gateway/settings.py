@@ -4,9 +4,13 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from apps.shared.settings import LemoSettings
+from lemo.serving.settings import ReadPathSettings
 
 
-class GatewaySettings(LemoSettings):
+class GatewaySettings(LemoSettings, ReadPathSettings):
+    """The gateway's settings; the read path's section (stage app ids, deadlines, scenario cache) is
+    lemo.serving.settings.ReadPathSettings, read here as GATEWAY_RECALL_DEADLINE_S and so on."""
+
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore", populate_by_name=True)
 
     # Authorizes tenant administration (DESIGN.md section 9 names it LEMO_ADMIN_KEY). Unset: admin API off.
@@ -15,25 +19,14 @@ class GatewaySettings(LemoSettings):
     key_cache_ttl_s: float = 30.0
     # The apps behind the gateway, by Dapr app id.
     catalog_app: str = "catalog"
-    profiles_app: str = "profiles"
     events_app: str = "events"
     trainer_app: str = "trainer"
     # The apps /v1/status checks through their sidecars.
     mesh_apps: list[str] = Field(
         default_factory=lambda: ["events", "profiles", "catalog", "recall", "ranking", "rerank", "trainer", "feeds"]
     )
-    # The read path's stages and their deadlines (seconds); past a deadline the pipeline goes on without it.
-    recall_app: str = "recall"
-    ranking_app: str = "ranking"
-    rerank_app: str = "rerank"
+    # The feeds app, which `mode=workflow` asks to run the recommend workflow.
     feeds_app: str = "feeds"
-    profile_deadline_s: float = 0.1
-    recall_deadline_s: float = 0.3
-    ranking_deadline_s: float = 0.2
-    rerank_deadline_s: float = 0.1
-    popular_deadline_s: float = 0.1
-    # Seconds a scenario configuration is cached (a change is live everywhere within this time).
-    scenario_cache_ttl_s: float = 5.0
     status_timeout_s: float = 2.0
     # Served lists' exposure records wait at most this long (or until this many are waiting) and go onto the
     # exposures topic in one bulk publish through the gateway's sidecar; 0 sends each list at once.

@@ -36,9 +36,9 @@ class RankingMethods:
         self._pool = pool
 
     def rank(self, request: InvokeMethodRequest) -> InvokeMethodResponse:
-        """Method `rank`. Body (JSON): a lemo.pipeline.RankRequest plus the tenant:
+        """Method `rank`. Body (JSON): a lemo.serving.contract.RankRequest plus the tenant, candidates as columns:
             {"tenant_id": "acme", "user": {"user_id": "42", "recent_items": [...], "attributes": {...}},
-             "ranker": "fusion", "candidates": [{"item_id": "7", "score": 0.9, "sources": {"item_cf": 3.1}}],
+             "ranker": "fusion", "candidates": {"item_ids": ["7"], "scores": [0.9], "channels": {"item_cf": [3.1]}},
              "context": {"seed": 7, "weights": {"recall": 1.0, "item_cf": 0.2}}}
         Answer: a RankResponse {"scores": [...aligned with candidates], "ranker", "version", "fallback", "ms"}.
         `context.seed` seeds `random`; `context.weights` weighs `weighted`'s features ("recall" = the merged recall
@@ -48,7 +48,7 @@ class RankingMethods:
             call = RankCall.model_validate_json(request.data)
         except ValidationError as exc:
             return _invalid(exc)
-        return _json(rank_stage(call, self._pool).model_dump())
+        return InvokeMethodResponse(rank_stage(call, self._pool).model_dump_json().encode(), JSON)
 
     def on_model_event(self, event: v1.Event) -> TopicEventResponse:
         """The `models` topic: a model-activated event refreshes the tenant's rankers it concerns."""

@@ -1,10 +1,10 @@
-"""Wire schemas of the ranking app: the stage contract (lemo.pipeline) plus the tenant."""
+"""Wire schemas of the ranking app: the stage contract (lemo.serving.contract) plus the tenant."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from lemo.pipeline import RankRequest
+from lemo.serving.contract import RankRequest
 from lemo.tenancy import TenantId
 
 

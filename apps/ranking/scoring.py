@@ -19,8 +19,8 @@ import numpy as np
 from apps.ranking.pool import RankerPool
 from apps.ranking.schemas import RankCall
 from lemo.models import RANKER_KINDS, UserMeta
-from lemo.pipeline import RankResponse, StageCandidate
 from lemo.ranking.weighted import weighted_score
+from lemo.serving.contract import Candidates, RankResponse
 
 logger = logging.getLogger(__name__)
 
@@ -62,18 +62,24 @@ def learned_scores(model: Any, call: RankCall) -> list[float]:
     """One `score` call, hence one forward pass, for all candidates. The user's attributes come from the request
     (the gateway fills them from the profile); history is the realtime recent items."""
     user = UserMeta(str(call.user.user_id), dict(call.user.attributes))
-    ids = [c.item_id for c in call.candidates]
+    ids = call.candidates.item_ids
     logits = np.asarray(model.score(user, call.user.recent_items, ids, context=call.context), dtype=np.float64)
     if logits.shape != (len(ids),):
         raise ValueError(f"the model returned {logits.shape} scores for {len(ids)} candidates")
     return np.nan_to_num(logits, nan=-1e9, posinf=1e9, neginf=-1e9).tolist()
 
 
-def weighted(candidates: list[StageCandidate], weights: Any) -> list[float]:
-    """sum(weight * feature) per candidate over its merged recall score and channel scores (see RECALL_FEATURE);
-    weights come from the request context's `weights` when it is a mapping of names to numbers."""
+def weighted(candidates: Candidates, weights: Any) -> list[float]:
+    """sum(weight * feature) per candidate over its merged recall score and channel scores (see RECALL_FEATURE;
+    a channel score the candidate lacks counts 0); weights come from the request context's `weights` when it is a
+    mapping of names to numbers."""
     chosen = _weights(weights)
-    return [weighted_score({**c.sources, RECALL_FEATURE: c.score}, chosen) for c in candidates]
+    if set(chosen) == {RECALL_FEATURE}:  # the usual case: recall's own order, scaled
+        return [chosen[RECALL_FEATURE] * s for s in candidates.scores]
+    return [
+        weighted_score({**candidates.sources(i), RECALL_FEATURE: score}, chosen)
+        for i, score in enumerate(candidates.scores)
+    ]
 
 
 def random_scores(n: int, seed: Any) -> list[float]:

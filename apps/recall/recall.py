@@ -1,11 +1,11 @@
-"""POST /recall/{tenant_id}: the recall stage (lemo/pipeline.py's RecallRequest -> RecallResponse)."""
+"""POST /recall/{tenant_id}: the recall stage (lemo.serving.contract's RecallRequest -> RecallResponse)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from apps.recall.service import Recaller
-from lemo.pipeline import RecallRequest, RecallResponse
+from lemo.serving.contract import RecallRequest, RecallResponse
 from lemo.tenancy import TenantId
 
 router = APIRouter(prefix="/recall", tags=["recall"])
@@ -15,7 +15,9 @@ def recaller(request: Request) -> Recaller:
     return request.app.state.recaller  # type: ignore[no-any-return]
 
 
-@router.post("/{tenant_id}")
-async def recall(tenant_id: TenantId, body: RecallRequest, request: Request) -> RecallResponse:
-    """Candidates from every requested channel, merged; a channel that fails reports why and the others fill."""
-    return await recaller(request).recall(tenant_id, body)
+@router.post("/{tenant_id}", response_model=RecallResponse)
+async def recall(tenant_id: TenantId, body: RecallRequest, request: Request) -> Response:
+    """Candidates from every requested channel, merged (as columns); a channel that fails reports why and the
+    others fill. The answer is encoded once, by pydantic-core, not validated again on the way out."""
+    result = await recaller(request).recall(tenant_id, body)
+    return Response(result.model_dump_json(), media_type="application/json")

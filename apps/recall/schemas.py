@@ -1,5 +1,5 @@
 """Wire schemas of the recall app's own routes (the stage contract, RecallRequest/RecallResponse, is
-lemo/pipeline.py)."""
+lemo/serving/contract.py)."""
 
 from __future__ import annotations
 

@@ -20,9 +20,9 @@ from apps.recall.catalog import CatalogView, TenantCatalog, filter_rule, passes
 from apps.recall.channels import ChannelError, Channels, UserView, similar
 from apps.recall.model_cache import ModelCache
 from apps.recall.sources import HotSource, PopularStateSource, Ranked
-from lemo.pipeline import ChannelReport, RecallRequest, RecallResponse, StageCandidate
-from lemo.recall_merge import merge_channels
+from lemo.recall_merge import MergedCandidate, merge_channels
 from lemo.scenarios import ChannelConfig
+from lemo.serving.contract import Candidates, ChannelReport, RecallRequest, RecallResponse
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class Recaller:
             reports.append(outcome.report.model_copy(update={"count": count}) if outcome.report.ok else outcome.report)
         merged = merge_channels(results, configs, (), request.limit)
         return RecallResponse(
-            candidates=[StageCandidate(item_id=m.item_id, score=m.score, sources=m.source_scores()) for m in merged],
+            candidates=as_columns(merged, [r.name for r in reports if r.ok] if request.channel_scores else None),
             channels=reports,
             seen=seen,
         )
@@ -187,6 +187,18 @@ class Recaller:
             logger.warning("popular list unavailable: %r", exc, extra={"tenant_id": tenant_id})
             listed = []
         return Listed(self._live(catalog, listed, k), "popular_state" if listed else None, None)
+
+
+def as_columns(merged: Sequence[MergedCandidate], channels: Sequence[str] | None) -> Candidates:
+    """The merged candidates as columns; with `channels`, each one's raw score per candidate (None: not found)."""
+    columns = None
+    if channels is not None:
+        columns = {
+            name: [hit.score if (hit := m.sources.get(name)) is not None else None for m in merged] for name in channels
+        }
+    return Candidates.model_construct(
+        item_ids=[m.item_id for m in merged], scores=[m.score for m in merged], channels=columns
+    )
 
 
 def _unique(items: Sequence[str]) -> list[str]:

@@ -1,4 +1,5 @@
 """The rerank stage: a RerankRequest's candidates with their catalog metadata, through the rule chain, cut to count.
+Candidates come and go as columns; channel scores, when the request carries them, are kept with each item.
 
 Before the rules run, candidates the tenant's catalog marks hidden or expired are removed (reported as the
 effect "available"); candidates the catalog does not know are kept with no metadata or removed, per settings
@@ -14,8 +15,8 @@ from collections.abc import Mapping
 
 from apps.rerank.embeddings import EmbeddingSource, ItemVectors
 from apps.rerank.metadata import ItemMeta, MetadataCache
-from lemo.pipeline import RerankRequest, RerankResponse, RuleEffectOut, StageCandidate
 from lemo.rerank import Candidate, MMRRuleConfig, PinRuleConfig, RerankContext, apply_rules
+from lemo.serving.contract import Candidates, RerankRequest, RerankResponse, RuleEffectOut
 
 AVAILABILITY = "available"
 
@@ -30,20 +31,22 @@ class RerankStage:
         started = time.perf_counter()
         now = request.now if request.now is not None else time.time()
         pinned = [p.item_id for r in request.rules if isinstance(r, PinRuleConfig) for p in r.pins]
-        metadata = await self._metadata.get_many(tenant_id, [c.item_id for c in request.candidates] + pinned)
+        columns = request.candidates
+        metadata = await self._metadata.get_many(tenant_id, [*columns.item_ids, *pinned])
         vectors = None
         if any(isinstance(r, MMRRuleConfig) and r.by == "embedding" for r in request.rules):
             vectors = self._embeddings.current(tenant_id)
         candidates, unavailable, seen_ids = [], [], set()
-        for c in request.candidates:
-            if c.item_id in seen_ids:  # recall never repeats an item; a caller might
+        for index, (item_id, score) in enumerate(zip(columns.item_ids, columns.scores, strict=True)):
+            if item_id in seen_ids:  # recall never repeats an item; a caller might
                 continue
-            seen_ids.add(c.item_id)
-            meta = metadata.get(c.item_id)
+            seen_ids.add(item_id)
+            meta = metadata.get(item_id)
             if (meta is None and self._drop_unknown) or (meta is not None and not meta.available(now)):
-                unavailable.append(c.item_id)
+                unavailable.append(item_id)
                 continue
-            candidates.append(_candidate(c.item_id, c.score, c.sources, meta, vectors))
+            sources = columns.sources(index) if columns.channels else {}
+            candidates.append(_candidate(item_id, score, sources, meta, vectors))
         context = RerankContext(
             now=now,
             count=request.count,
@@ -57,10 +60,20 @@ class RerankStage:
             for e in effects
         ]
         return RerankResponse(
-            items=[StageCandidate(item_id=c.item_id, score=c.score, sources=dict(c.sources)) for c in ranked],
+            items=_columns(ranked, with_channels=columns.channels is not None),
             effects=out,
             ms=round((time.perf_counter() - started) * 1000.0, 3),
         )
+
+
+def _columns(ranked: list[Candidate], with_channels: bool) -> Candidates:
+    channels = None
+    if with_channels:
+        names = dict.fromkeys(name for c in ranked for name in c.sources)
+        channels = {name: [c.sources.get(name) for c in ranked] for name in names}
+    return Candidates.model_construct(
+        item_ids=[c.item_id for c in ranked], scores=[c.score for c in ranked], channels=channels
+    )
 
 
 def _candidate(

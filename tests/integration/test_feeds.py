@@ -22,8 +22,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from apps.shared.settings import EVENTS_TOPIC, PUBSUB, STATE_STORE
 from lemo.events import Event, EventType
-from lemo.pipeline import feed_state_key
 from lemo.scenarios import ChannelConfig, Scenario
+from lemo.serving.contract import feed_state_key
 from lemo.stores.mongo import EventArchive, ScenarioRepository
 from tests.integration.conftest import MONGODB_URI, unique
 from tests.integration.mesh import ROOT, App, python_module, uvicorn

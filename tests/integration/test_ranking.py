@@ -18,6 +18,7 @@ from pymongo import AsyncMongoClient
 
 from lemo.datasets import movielens
 from lemo.registry import ModelVersion
+from tests.integration.columns import columns
 from tests.integration.conftest import MONGODB_URI, unique
 from tests.integration.mesh import App, python_module
 from tests.integration.trained import load_sample, train_in_process
@@ -94,7 +95,8 @@ def rank(app: App, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def request(tenant: str, ranker: str, candidates: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    return {"tenant_id": tenant, "user": {"user_id": "u1"}, "ranker": ranker, "candidates": candidates, **extra}
+    body = {"tenant_id": tenant, "user": {"user_id": "u1"}, "ranker": ranker, **extra}
+    return {**body, "candidates": columns(candidates)}
 
 
 def recall_candidates(n: int) -> list[dict[str, Any]]:
@@ -153,7 +155,7 @@ def test_learned_ranker_scores_500_candidates_and_puts_held_out_likes_first(
             "tenant_id": trained.tenant,
             "user": case.user,
             "ranker": kind,
-            "candidates": [{"item_id": i, "score": 0.0} for i in case.candidates],
+            "candidates": columns([{"item_id": i, "score": 0.0} for i in case.candidates]),
         }
         result = rank(ranking, body)
         assert (result["ranker"], result["fallback"]) == (kind, None), result
@@ -201,7 +203,7 @@ def test_random_is_reproducible_per_seed_and_differs_between_seeds(ranking: App,
 def test_an_unknown_ranker_falls_back_and_a_bad_body_is_an_error(ranking: App, trained: Trained) -> None:
     result = rank(ranking, request(trained.tenant, "xgboost", recall_candidates(3)))
     assert (result["ranker"], result["fallback"]) == ("weighted", "unknown ranker 'xgboost'")
-    error = rank(ranking, {"user": {"user_id": "u1"}, "ranker": "fusion", "candidates": []})  # no tenant
+    error = rank(ranking, {"user": {"user_id": "u1"}, "ranker": "fusion", "candidates": columns([])})  # no tenant
     assert error["error"]["code"] == "invalid_request"
     assert any(d["loc"] == ["tenant_id"] for d in error["error"]["details"])
 

@@ -24,6 +24,7 @@ from lemo.realtime.hot import bucket_of
 from lemo.registry import ModelVersion
 from lemo.scenarios import default_scenario
 from lemo.stores.mongo import ItemRepository, ModelRegistry
+from tests.integration.columns import rows
 from tests.integration.conftest import MONGODB_URI, unique
 from tests.integration.mesh import App, uvicorn
 from tests.integration.trained import load_sample, train_in_process
@@ -97,10 +98,11 @@ def call(app: App, method: str, body: dict[str, Any] | None = None) -> httpx.Res
 
 
 def recall_of(app: App, tenant: str, body: dict[str, Any]) -> dict[str, Any]:
-    resp = call(app, f"recall/{tenant}", body)
+    """Recall's answer with its candidate columns (channel scores asked for) turned into rows."""
+    resp = call(app, f"recall/{tenant}", {**body, "channel_scores": True})
     assert resp.status_code == 200, resp.text
     result: dict[str, Any] = resp.json()
-    return result
+    return {**result, "candidates": rows(result["candidates"])}
 
 
 def reports(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -171,6 +173,8 @@ def test_every_channel_returns_candidates_for_a_movielens_user(recall: App, trai
     result = until(all_answer)
     assert result, recall_of(recall, trained.tenant, request)["channels"]
     by_name = reports(result)
+    lean = call(recall, f"recall/{trained.tenant}", request).json()["candidates"]  # channel scores not asked for
+    assert lean["channels"] is None and len(lean["item_ids"]) == len(lean["scores"]) > 0
     logger.info("channels for user %s: %s", USER, {n: (r["count"], r["ms"]) for n, r in by_name.items()})
     for kind in MODEL_CHANNELS:
         assert by_name[kind]["version"] == trained.versions[kind].version, kind

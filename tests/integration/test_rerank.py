@@ -14,6 +14,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from lemo.stores.mongo import ItemRepository
+from tests.integration.columns import columns, rows
 from tests.integration.conftest import MONGODB_URI, unique
 from tests.integration.mesh import App, uvicorn
 
@@ -57,9 +58,12 @@ def rerank_app(app_env: dict[str, str], tenants: tuple[str, str]) -> Iterator[Ap
 
 def call(app: App, tenant: str, body: dict[str, Any], status: int = 200) -> dict[str, Any]:
     url = f"{app.sidecar}/v1.0/invoke/{app.app_id}/method/rerank/{tenant}"
-    resp = httpx.post(url, json={"user_id": "u1", "now": NOW, **body}, headers=app.headers, timeout=30)
+    wire = {"user_id": "u1", "now": NOW, **body, "candidates": columns(body.get("candidates", []))}
+    resp = httpx.post(url, json=wire, headers=app.headers, timeout=30)
     assert resp.status_code == status, resp.text
     result: dict[str, Any] = resp.json()
+    if status == 200:  # the items come back as columns too; the tests read them as rows
+        result["items"] = rows(result["items"])
     return result
 
 

@@ -13,8 +13,8 @@ from apps.rerank.metadata import MetadataCache
 from apps.rerank.stage import RerankStage
 from lemo.artifacts import ArtifactStore
 from lemo.models.text import ContentRecall
-from lemo.pipeline import RerankRequest
 from lemo.registry import ModelStatus, ModelVersion
+from lemo.serving.contract import RerankRequest
 from tests.unit.apps.test_rerank_metadata import FakeCatalog
 
 
@@ -45,7 +45,7 @@ def stage(tmp_path: Path, drop_unknown: bool = False) -> tuple[RerankStage, Embe
 
 
 def request(rules: list[dict[str, Any]], *item_ids: str) -> RerankRequest:
-    candidates = [{"item_id": i, "score": 1.0 - 0.01 * n} for n, i in enumerate(item_ids)]
+    candidates = {"item_ids": list(item_ids), "scores": [1.0 - 0.01 * n for n in range(len(item_ids))]}
     return RerankRequest.model_validate({"user_id": "u", "count": 3, "rules": rules, "candidates": candidates})
 
 
@@ -53,18 +53,30 @@ async def test_mmr_by_embedding_uses_the_content_vectors_once_loaded(tmp_path: P
     rerank, embeddings = stage(tmp_path)
     mmr = [{"type": "mmr", "lambda": 0.5, "by": "embedding"}]
     before = await rerank.rerank("t1", request(mmr, "a", "b", "c"))
-    assert [i.item_id for i in before.items] == ["a", "b", "c"]  # not loaded yet: categories, all alike
+    assert before.items.item_ids == ["a", "b", "c"]  # not loaded yet: categories, all alike
     assert await embeddings.wait_loaded("t1") is not None
     after = await rerank.rerank("t1", request(mmr, "a", "b", "c"))
-    assert [i.item_id for i in after.items] == ["a", "c", "b"]
+    assert after.items.item_ids == ["a", "c", "b"]
 
 
 async def test_unavailable_items_go_first_and_unknown_ones_follow_the_setting(tmp_path: Path) -> None:
     keep, _ = stage(tmp_path)
     result = await keep.rerank("t1", request([], "h", "a", "zz"))
-    assert [i.item_id for i in result.items] == ["a", "zz"]
+    assert result.items.item_ids == ["a", "zz"]
     assert [(e.rule, e.removed) for e in result.effects] == [("available", ["h"])]
     drop, _ = stage(tmp_path / "drop", drop_unknown=True)
     result = await drop.rerank("t1", request([], "h", "a", "zz"))
-    assert [i.item_id for i in result.items] == ["a"]
+    assert result.items.item_ids == ["a"]
     assert [(e.rule, e.removed) for e in result.effects] == [("available", ["h", "zz"])]
+
+
+async def test_channel_scores_travel_with_their_items_only_when_sent(tmp_path: Path) -> None:
+    rerank, _ = stage(tmp_path)
+    plain = await rerank.rerank("t1", request([], "c", "b", "a"))
+    assert plain.items.channels is None
+    body = request([], "c", "b", "a").model_dump()
+    body["candidates"]["channels"] = {"item_cf": [0.3, None, 0.1], "popular": [None, 2.0, None]}
+    pinned = [{"type": "pin", "pins": [{"item_id": "a", "slot": 0}]}]
+    result = await rerank.rerank("t1", RerankRequest.model_validate({**body, "rules": pinned}))
+    assert result.items.item_ids == ["a", "c", "b"]
+    assert [result.items.sources(i) for i in range(3)] == [{"item_cf": 0.1}, {"item_cf": 0.3}, {"popular": 2.0}]
