@@ -7,6 +7,8 @@ version per (tenant, kind, run) exists, whatever the retries, because the run id
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -35,6 +37,9 @@ class ActivationPolicy(StrEnum):
 # rankers score given candidates.
 RECALL_PRIMARY_METRIC = "ndcg@10"
 RANKER_PRIMARY_METRIC = "auc"
+# A ranker's own metrics include its whole pipeline's (recall -> this ranker -> top 10) under this prefix, measured
+# on the same validation split as the channels' own NDCG: the ranker guard compares the two.
+PIPELINE_PREFIX = "pipeline_"
 
 
 class ModelVersion(BaseModel):
@@ -52,6 +57,10 @@ class ModelVersion(BaseModel):
     # Rankers that use recall channels' scores as features: the artifacts of those channels (kind -> URI),
     # which serving must load beside the ranker.
     inputs: dict[str, str] = Field(default_factory=dict)
+    # Rankers only: the recall channel whose order serves in this ranker's place, because the ranker's pipeline
+    # did not beat that channel alone on the validation split (`ranker_guard`); `note` says by how much.
+    serves: str | None = None
+    note: str = ""
     created_at: float
     activated_at: float | None = None
 
@@ -86,6 +95,53 @@ def should_activate(
     if new >= old * (1.0 + min_gain):
         return True, f"{metric} {new:.4f} >= active {old:.4f}"
     return False, f"{metric} {new:.4f} < active {old:.4f}"
+
+
+@dataclass(frozen=True)
+class GuardDecision:
+    serve_ranker: bool
+    channel: str | None  # the best single channel on validation (None: no channel to compare with)
+    reason: str
+
+
+def ranker_guard(
+    ranker_metrics: Mapping[str, float],
+    channel_metrics: Mapping[str, Mapping[str, float]],
+    metric: str = RECALL_PRIMARY_METRIC,
+) -> GuardDecision:
+    """Whether a ranker serves: only when its pipeline's `metric` beats the best single channel's on the same
+    validation split. A tie goes to the channel (the simpler order, and the cheaper one to serve); a ranker
+    whose pipeline was not measured does not serve when there is a channel to serve instead."""
+    scored = {k: m[metric] for k, m in channel_metrics.items() if metric in m}
+    if not scored:
+        return GuardDecision(True, None, "no channel to compare with")
+    channel = max(sorted(scored), key=lambda k: scored[k])
+    best = scored[channel]
+    pipeline = ranker_metrics.get(PIPELINE_PREFIX + metric)
+    if pipeline is None:
+        return GuardDecision(False, channel, f"pipeline {metric} not measured; {channel}'s order serves")
+    if pipeline > best:
+        return GuardDecision(True, channel, f"pipeline {metric} {pipeline:.4f} > {channel} alone {best:.4f}")
+    return GuardDecision(
+        False, channel, f"pipeline {metric} {pipeline:.4f} <= {channel} alone {best:.4f}; {channel}'s order serves"
+    )
+
+
+def decide_activation(
+    candidate: ModelVersion,
+    active: ModelVersion | None,
+    policy: ActivationPolicy,
+    metric: str,
+    min_gain: float = 0.0,
+) -> tuple[bool, str]:
+    """`should_activate`, with the ranker guard's outcome first: a ranker version that serves a channel's order
+    (`serves`) is activated as this run's decision, so an older ranker stops serving over newer channels; a
+    ranker that passed its guard replaces such a fallback whatever their AUCs."""
+    if policy is not ActivationPolicy.MANUAL and candidate.serves is not None:
+        return True, f"ranker not served: {candidate.note}"
+    if policy is not ActivationPolicy.MANUAL and active is not None and active.serves is not None:
+        return True, f"replaces a fallback to {active.serves}'s order ({candidate.note or 'guard passed'})"
+    return should_activate(candidate, active, policy, metric, min_gain)
 
 
 class TrainOptions(BaseModel):

@@ -170,6 +170,7 @@ def train_workflow(ctx: DaprWorkflowContext, request: TrainRequest) -> Generator
                 metrics=evaluated[k]["metrics"],
                 train_seconds=r["seconds"],
                 inputs=recall_artifacts if k in RANKER_KINDS else {},
+                channel_metrics={c: evaluated[c]["metrics"] for c in recall_artifacts} if k in RANKER_KINDS else {},
             )
             for k, r in trained.items()
         },
@@ -212,6 +213,8 @@ def train_workflow(ctx: DaprWorkflowContext, request: TrainRequest) -> Generator
                 "train_seconds": trained[k]["seconds"],
                 "activated": activation["decisions"][k]["activated"],
                 "reason": activation["decisions"][k]["reason"],
+                # a ranker that lost to a channel alone on the holdout serves that channel's order instead
+                "serves": registered[k].get("serves"),
             }
             for k in trained
         },

@@ -25,9 +25,16 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from lemo import models
 from lemo.artifacts import ArtifactStore
-from lemo.evaluation.protocol import evaluate_ranker, evaluate_recall
+from lemo.evaluation.protocol import evaluate_pipeline, evaluate_ranker, evaluate_recall
 from lemo.models.rankers import LearnedRanker
-from lemo.registry import ActivationPolicy, ModelVersion, primary_metric, should_activate
+from lemo.registry import (
+    PIPELINE_PREFIX,
+    ActivationPolicy,
+    ModelVersion,
+    decide_activation,
+    primary_metric,
+    ranker_guard,
+)
 from lemo.stores.mongo import EventArchive, ItemRepository, ModelRegistry, UserRepository
 from lemo.stores.vectors import VectorIndex
 from lemo.training import archived_after, load_run_data, merge_snapshot, read_snapshot, write_export, write_snapshot
@@ -202,7 +209,12 @@ def evaluate_model(_: WorkflowActivityContext, request: EvaluateInput) -> dict[s
     if request.kind in models.RANKER_KINDS:
         recall = _recall_models(store, request.recall_artifacts)
         model = models.load_model(request.kind, store.path(request.artifact_uri), recall=recall)
-        metrics = evaluate_ranker(cast(LearnedRanker, model), run.train, run.holdout, seed=request.seed)
+        ranker = cast(LearnedRanker, model)
+        metrics = evaluate_ranker(ranker, run.train, run.holdout, seed=request.seed)
+        # The whole pipeline with this ranker on the same holdout the channels are scored on: the ranker guard
+        # compares it with the best channel alone (the holdout is this run's validation split; no test exists).
+        pipeline = evaluate_pipeline(recall, ranker, run.train, run.holdout, k=10)
+        metrics |= {PIPELINE_PREFIX + name: value for name, value in pipeline.items()}
     else:
         model = models.load_model(request.kind, store.path(request.artifact_uri))
         metrics = evaluate_recall(cast(models.RecallModel, model), run.train, run.holdout, k=10)
@@ -216,10 +228,17 @@ class RegisterInput(RunRef):
     metrics: dict[str, float]
     train_seconds: float
     inputs: dict[str, str] = Field(default_factory=dict)
+    # Rankers: the holdout metrics of the channels they fuse, for the ranker guard.
+    channel_metrics: dict[str, dict[str, float]] = Field(default_factory=dict)
 
 
 async def register_model(_: WorkflowActivityContext, request: RegisterInput) -> dict[str, Any]:
-    """Registers this run's version of one model; a retry returns the version registered the first time."""
+    """Registers this run's version of one model; a retry returns the version registered the first time. A ranker
+    whose pipeline did not beat its best channel alone is registered to serve that channel's order instead."""
+    serves, note = None, ""
+    if request.kind in models.RANKER_KINDS:
+        guard = ranker_guard(request.metrics, request.channel_metrics)
+        serves, note = (None if guard.serve_ranker else guard.channel), guard.reason
     async with mongo_session() as db:
         registry = ModelRegistry(db)
         await registry.ensure_indexes()
@@ -234,6 +253,8 @@ async def register_model(_: WorkflowActivityContext, request: RegisterInput) -> 
                 artifact_uri=request.artifact_uri,
                 train_seconds=request.train_seconds,
                 inputs=request.inputs,
+                serves=serves,
+                note=note,
                 created_at=time.time(),
             )
         )
@@ -302,7 +323,7 @@ async def activate_models(_: WorkflowActivityContext, request: ActivateInput) ->
                 decisions[version.kind] = {"version": version.version, "activated": True, "reason": "already active"}
                 continue
             metric = primary_metric(version.kind, models.RANKER_KINDS)
-            activate, reason = should_activate(version, active, request.policy, metric, request.min_gain)
+            activate, reason = decide_activation(version, active, request.policy, metric, request.min_gain)
             if activate:
                 await registry.activate(request.tenant_id, version.kind, version.version)
             decisions[version.kind] = {"version": version.version, "activated": activate, "reason": reason}

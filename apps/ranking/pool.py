@@ -31,6 +31,8 @@ from typing import Protocol
 from apps.shared.tuning import freeze_loaded
 from lemo.artifacts import ArtifactStore
 from lemo.models import RANKER_KINDS, RankerModel, RecallModel, load_model
+from lemo.models.base import CatalogRecall
+from lemo.models.channel_order import ChannelOrder
 from lemo.registry import ModelVersion
 
 logger = logging.getLogger(__name__)
@@ -212,6 +214,10 @@ class ArtifactLoader:
         self._channels: OrderedDict[str, RecallModel] = OrderedDict()  # used from the single loader thread only
 
     def __call__(self, version: ModelVersion, inputs: Mapping[str, str]) -> RankerModel:
+        if version.serves is not None and version.serves in inputs:  # the ranker guard chose a channel's order
+            channel = self._channel(version.serves, inputs[version.serves])
+            if isinstance(channel, CatalogRecall):
+                return ChannelOrder(version.serves, channel, f"{version.kind} v{version.version}: {version.note}")
         recall = {channel: self._channel(channel, uri) for channel, uri in inputs.items()}
         model = load_model(version.kind, self._artifacts.path(version.artifact_uri), recall=recall)
         assert isinstance(model, RankerModel)

@@ -45,6 +45,8 @@ def rank(call: RankCall, pool: RankerPool) -> RankResponse:
             try:
                 scores = learned_scores(served.model, call)
                 version = served.version
+                # the ranker guard's choice: a channel's order serves in the ranker's place, and says why
+                fallback = getattr(served.model, "fallback_reason", None)
             except Exception as exc:
                 logger.exception("%s v%d failed to score", ranker, served.version, extra={"tenant_id": call.tenant_id})
                 fallback = f"{ranker} v{served.version}: scoring failed ({type(exc).__name__})"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,7 +21,7 @@ from torch import nn
 from lemo.models.base import CatalogRecall, RecallModel, read_meta, top_k, write_meta
 from lemo.models.data import TrainingData, UserMeta
 from lemo.models.ranker_nets import DeepFMNet, LinearFusionNet, WideDeepNet
-from lemo.models.ranking_features import ChannelScorer, FeatureBatch, FeatureSpace, pair_features
+from lemo.models.ranking_features import ChannelScorer, FeatureBatch, FeatureSpace, id_vocabulary, pair_features
 
 RANKER_DEFAULTS: dict[str, Any] = {
     "dim": 8,
@@ -38,6 +38,7 @@ RANKER_DEFAULTS: dict[str, Any] = {
     "candidates_per_channel": 100,
     "validation_ratio": 0.25,
     "negatives_per_positive": 4,  # only without recall channels
+    "min_item_positives": 3,  # items labelled positive fewer times share the "unknown" id vector (id_vocabulary)
 }
 
 
@@ -96,6 +97,7 @@ class RankingExamples:
         u, i = np.concatenate(pair_users), np.concatenate(pair_items)
         truth = set(zip(valid.rows.tolist(), (valid.cols + 1).tolist(), strict=True))
         labels = np.fromiter(((a, b) in truth for a, b in zip(u.tolist(), i.tolist(), strict=True)), np.float32)
+        space = replace(space, id_items=id_vocabulary(i, labels, int(p["min_item_positives"])))
         return cls(space, pair_features(space, users, histories, u, i, scores), labels, per_channel)
 
     @classmethod
@@ -113,6 +115,7 @@ class RankingExamples:
         i = np.concatenate([positives_i, negatives_i[keep]])
         labels = np.concatenate([np.ones(len(positives_u), np.float32), np.zeros(int(keep.sum()), np.float32)])
         users = [data.users.get(x, UserMeta(x)) for x in data.user_ids]
+        space = replace(space, id_items=id_vocabulary(i, labels, int(p["min_item_positives"])))
         features = pair_features(space, users, data.histories(), u, i, [])
         return cls(space, features, labels, 0)
 
@@ -184,6 +187,7 @@ class LearnedRanker:
         order = np.argsort(features.fields[:, 0], kind="stable")  # examples grouped by user
         fields = torch.as_tensor(features.fields[order], device=device)
         dense = torch.as_tensor(features.dense[order], device=device)
+        items = torch.as_tensor(features.items[order], device=device)
         target = torch.as_tensor(labels[order], device=device)
         categories = torch.as_tensor(space.category_table, device=device)
         group_starts = np.flatnonzero(np.r_[True, np.diff(features.fields[order, 0]) != 0])
@@ -199,7 +203,7 @@ class LearnedRanker:
             if hide_ids:
                 hide = torch.rand(f.shape[0], 2, device=device) < float(p["id_dropout"])
                 f = torch.cat([torch.where(hide, 0, f[:, :2]), f[:, 2:]], dim=1)
-            logits = net(f, categories[fields[rows, 1]], dense[rows])
+            logits = net(f, categories[items[rows]], dense[rows])
             pointwise = nn.functional.binary_cross_entropy_with_logits(logits, target[rows])
             return _listwise_loss(logits, target[rows], group, len(chosen)) + float(p["pointwise_weight"]) * pointwise
 
@@ -232,7 +236,7 @@ class LearnedRanker:
     def logits(self, batch: FeatureBatch) -> np.ndarray:
         fields = torch.as_tensor(batch.fields)
         with torch.inference_mode():
-            out = self.net(fields, self.category_table[fields[:, 1]], torch.as_tensor(batch.dense))
+            out = self.net(fields, self.category_table[torch.as_tensor(batch.items)], torch.as_tensor(batch.dense))
         return np.asarray(out.numpy(), dtype=np.float32)
 
     def score_many(

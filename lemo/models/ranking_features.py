@@ -35,6 +35,9 @@ class FeatureSpace:
     item_categories: list[list[int]]  # per item, 1-based category indices
     popularity: list[float]  # per item, log1p(count) / max
     channels: list[str]
+    # 1-based indices of the items with an id embedding of their own; every other item shares the "unknown"
+    # vector 0. None: all items (artifacts written before the field existed). See `id_vocabulary`.
+    id_items: list[int] | None = None
 
     def __post_init__(self) -> None:
         self.user_index = {u: n + 1 for n, u in enumerate(self.user_ids)}
@@ -52,6 +55,10 @@ class FeatureSpace:
             shape=(len(self.item_ids) + 1, max(1, len(self.categories))),
         )
         self.popularity_table = np.concatenate(([0.0], self.popularity)).astype(np.float32)
+        self.item_field = np.arange(len(self.item_ids) + 1, dtype=np.int64)
+        if self.id_items is not None:
+            self.item_field[:] = 0
+            self.item_field[np.asarray(self.id_items, dtype=np.int64)] = np.asarray(self.id_items, dtype=np.int64)
 
     @classmethod
     def fit(cls, data: TrainingData, channels: Sequence[str]) -> FeatureSpace:
@@ -73,7 +80,16 @@ class FeatureSpace:
         )
 
     def to_json(self) -> dict[str, Any]:
-        names = ("user_ids", "item_ids", "attributes", "categories", "item_categories", "popularity", "channels")
+        names = (
+            "user_ids",
+            "item_ids",
+            "attributes",
+            "categories",
+            "item_categories",
+            "popularity",
+            "channels",
+            "id_items",
+        )
         return {name: getattr(self, name) for name in names}
 
     @property
@@ -213,12 +229,30 @@ def history_features(space: FeatureSpace, seen: sp.csr_matrix, users: np.ndarray
     return np.stack([space.popularity_table[items], affinity, length], axis=1).astype(np.float32)
 
 
+def id_vocabulary(items: np.ndarray, labels: np.ndarray, min_positives: int) -> list[int] | None:
+    """The 1-based items that keep an id embedding: those labelled positive at least `min_positives` times
+    (0: every item, as before this rule).
+
+    Why: an item that appears among the candidates but (almost) never as a positive only ever has its id
+    vector pushed down, while an item that never appears keeps its initial vector near 0. At scoring time the
+    never-seen item then outranks the trained one on the id terms alone, which on a sparse catalog (most items
+    never a candidate) drove DeepFM's AUC to chance (docs/evaluation.md). Rare items share "unknown" (index 0)
+    instead, which learns from all of them together, and unseen items get the same vector."""
+    if min_positives <= 0:
+        return None
+    counts = np.bincount(items[labels > 0].astype(np.int64), minlength=1)
+    return np.flatnonzero(counts >= min_positives).astype(int).tolist()
+
+
 @dataclass
 class FeatureBatch:
-    """Model inputs for n pairs: sparse fields int64 [n, n_fields], dense float32 [n, n_dense]."""
+    """Model inputs for n pairs: sparse fields int64 [n, n_fields] (the item field is the id vocabulary's index,
+    0 for items without an id vector), the 1-based catalog item int64 [n] (for categories), dense float32
+    [n, n_dense]."""
 
     fields: np.ndarray
     dense: np.ndarray
+    items: np.ndarray
 
 
 def pair_features(
@@ -231,7 +265,7 @@ def pair_features(
 ) -> FeatureBatch:
     """Features for pairs (row in `users`, 1-based item index); `channel_scores` from `ChannelScorer.scores`."""
     user_fields = space.user_fields(users)[pair_users]
-    fields = np.concatenate([user_fields[:, :1], pair_items[:, None], user_fields[:, 1:]], axis=1)
+    fields = np.concatenate([user_fields[:, :1], space.item_field[pair_items][:, None], user_fields[:, 1:]], axis=1)
     seen = space.history_rows(histories)
     dense = np.concatenate(
         [
@@ -240,4 +274,4 @@ def pair_features(
         ],
         axis=1,
     )
-    return FeatureBatch(fields.astype(np.int64), dense.astype(np.float32))
+    return FeatureBatch(fields.astype(np.int64), dense.astype(np.float32), pair_items.astype(np.int64))
