@@ -22,6 +22,12 @@ class UserProfileActorInterface(ActorInterface):
         returns, per event, whether it was new."""
         raise NotImplementedError
 
+    @actormethod(name="RecordExposures")
+    async def record_exposures(self, payload: dict[str, Any]) -> list[bool]:
+        """`{"exposures": [<lemo.exposures.Exposure as JSON>, ...]}`: served lists, in one turn and one state write;
+        returns, per list, whether it was new (a list already taken changes nothing)."""
+        raise NotImplementedError
+
     @actormethod(name="GetProfile")
     async def get_profile(self) -> dict[str, Any]:
         raise NotImplementedError

@@ -9,6 +9,7 @@ from dapr.actor import Actor
 
 from actors.user_profile import UserProfileActorInterface
 from lemo.events import Event
+from lemo.exposures import Exposure
 from lemo.realtime.profile import RealtimeProfile
 
 _STATE_KEY = "profile"
@@ -33,10 +34,23 @@ class UserProfileActor(Actor, UserProfileActorInterface):
                 raise ValueError(f"event for {event.actor_id} sent to actor {self.id.id}")
         profile = await self._load()
         applied = [profile.apply(event, keys) for event, keys in events]
-        if any(applied):
+        await self._save_if(profile, any(applied))
+        return applied
+
+    async def record_exposures(self, payload: dict[str, Any]) -> list[bool]:
+        exposures = [Exposure.model_validate(e) for e in payload["exposures"]]
+        for exposure in exposures:
+            if exposure.actor_id != self.id.id:
+                raise ValueError(f"exposure for {exposure.actor_id} sent to actor {self.id.id}")
+        profile = await self._load()
+        applied = [profile.apply_exposure(exposure) for exposure in exposures]
+        await self._save_if(profile, any(applied))
+        return applied
+
+    async def _save_if(self, profile: RealtimeProfile, changed: bool) -> None:
+        if changed:
             await self._state_manager.set_state_ttl(_STATE_KEY, profile.model_dump(mode="json"), self.state_ttl_s)
             await self._state_manager.save_state()
-        return applied
 
     async def get_profile(self) -> dict[str, Any]:
         return (await self._load()).public_view(time.time())

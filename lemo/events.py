@@ -62,6 +62,9 @@ class Event(EventBody):
     """An event on the events topic: the body plus the tenant the gateway resolved from the API key."""
 
     tenant_id: Identifier
+    # When the events app took it (its clock, strictly increasing per process): the realtime profile's dedupe
+    # order (lemo/realtime/dedupe.py). Set by the events app only; None for events published straight to the topic.
+    accepted_at: float | None = None
 
     @property
     def actor_id(self) -> str:

@@ -1,4 +1,5 @@
-"""The profiles app's pub/sub subscriptions: events (in bulk), their dead letters, and item changes."""
+"""The profiles app's pub/sub subscriptions: events (in bulk), their dead letters, served lists (exposures, in
+bulk) and item changes."""
 
 from __future__ import annotations
 
@@ -6,15 +7,18 @@ from typing import Any
 
 from fastapi import Body, FastAPI
 
-from apps.profiles import ingest
+from apps.profiles import exposures, ingest
 from apps.profiles.settings import ProfilesSettings
-from apps.shared.settings import EVENTS_DEAD_LETTER_TOPIC, EVENTS_TOPIC, ITEMS_TOPIC
+from apps.shared.settings import EVENTS_DEAD_LETTER_TOPIC, EVENTS_TOPIC, EXPOSURES_TOPIC, ITEMS_TOPIC
 from apps.shared.subscriptions import Subscriptions
 
 
 def subscribe(app: FastAPI, rt: ingest.Realtime, dead_letters: Any, settings: ProfilesSettings) -> None:
     async def on_events(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
         return await ingest.ingest_bulk(body, rt)
+
+    async def on_exposures(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+        return await exposures.ingest_exposures_bulk(body, rt.turns)
 
     async def on_dead_letter(cloud_event: dict[str, Any] = Body(...)) -> dict[str, str]:
         return await ingest.keep_dead_letter(cloud_event, dead_letters)
@@ -40,4 +44,11 @@ def subscribe(app: FastAPI, rt: ingest.Realtime, dead_letters: Any, settings: Pr
         bulk_max_await_ms=settings.bulk_max_await_ms,
     )
     subscriptions.add(settings.pubsub_name, EVENTS_DEAD_LETTER_TOPIC, on_dead_letter)
+    subscriptions.add(
+        settings.pubsub_name,
+        EXPOSURES_TOPIC,
+        on_exposures,
+        bulk_max_messages=settings.bulk_max_messages,
+        bulk_max_await_ms=settings.bulk_max_await_ms,
+    )
     subscriptions.add(settings.pubsub_name, ITEMS_TOPIC, on_item_changes, bulk_max_messages=1000, bulk_max_await_ms=100)

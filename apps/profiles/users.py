@@ -96,5 +96,6 @@ async def recommendation_context(tenant_id: Identifier, user_id: Identifier, req
         "user_id": user_id,
         "recent_items": profile.get("recent_items", []),
         "interests": profile.get("interests", {}),
+        "shown_items": profile.get("shown_items", []),  # recently served lists, newest first (exclude-seen, fatigue)
         "attributes": (user or {}).get("attributes", {}),
     }

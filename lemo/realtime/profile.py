@@ -5,12 +5,13 @@ Bounded by construction (target <= 1 KB of JSON per user) and idempotent per eve
 - counts per event type, and the last active time;
 - category/tag counts over a sliding 1-hour window, kept as a few time buckets of the top keys;
 - a long-term interest vector over categories and tags, exponentially decayed (7-day half-life);
-- short hashes of the last event ids, so a redelivered event changes nothing.
+- recently shown items, from the served lists (exposures) the gateway logs: for exclude-seen and fatigue, never
+  interest;
+- which events and lists it took (lemo/realtime/dedupe.py), so a redelivery changes nothing, however late.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections import deque
 from typing import Any
@@ -18,12 +19,15 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from lemo.events import Event, EventType
+from lemo.exposures import Exposure
+from lemo.realtime.dedupe import SeenIds
 
 RECENT_ITEMS = 20
-SEEN_EVENT_IDS = 20
+SHOWN_ITEMS = 10  # a list's worth: the state budget (1 KB per user) has no room for more
 WINDOW_S = 3600.0
 BUCKET_S = 900.0  # four 15-minute buckets make the sliding hour
-KEYS_PER_BUCKET = 5
+# Top keys kept per bucket (was 5: the 1 KB state budget now also holds shown items and the dedupe watermark).
+KEYS_PER_BUCKET = 4
 INTEREST_KEYS = 10
 INTEREST_HALF_LIFE_S = 7 * 86400.0
 
@@ -51,17 +55,17 @@ class RealtimeProfile(BaseModel):
     types: dict[str, int] = Field(default_factory=dict)
     last: float = 0.0
     # [[bucket_start, {key: count}], ...], oldest first.
-    window: list[tuple[float, dict[str, int]]] = Field(default_factory=list)
+    window: list[tuple[int, dict[str, int]]] = Field(default_factory=list)
     interests: dict[str, float] = Field(default_factory=dict)
     interests_at: float = 0.0
-    seen: list[str] = Field(default_factory=list)
+    # Recently shown items, the newest list first (each in served order).
+    shown: list[str] = Field(default_factory=list)
+    seen: SeenIds = Field(default_factory=SeenIds)
 
     def apply(self, event: Event, keys: list[str]) -> bool:
         """Folds one event (with its item's interest keys) in; False, changing nothing, for one already seen."""
-        digest = hashlib.blake2b(event.event_id.encode(), digest_size=4).hexdigest()
-        if digest in self.seen:
+        if not self.seen.first_time(event.event_id, event.accepted_at):
             return False
-        self.seen = list(deque([*self.seen, digest], maxlen=SEEN_EVENT_IDS))
         self.types[event.type.value] = self.types.get(event.type.value, 0) + 1
         self.last = max(self.last, event.timestamp)
         if event.type is not EventType.IMPRESSION:
@@ -75,8 +79,19 @@ class RealtimeProfile(BaseModel):
             self._add_interest(event.timestamp, keys, weight)
         return True
 
+    def apply_exposure(self, exposure: Exposure) -> bool:
+        """Folds one served list in: its items become the most recently shown. It says nothing about interest, so
+        nothing else changes. False, changing nothing, for a list already taken (its request id is remembered
+        like an event id; "/" cannot occur in an event id, so the two never meet)."""
+        if not self.seen.first_time(f"x/{exposure.request_id}", exposure.timestamp):
+            return False
+        served = list(dict.fromkeys(exposure.items))
+        earlier = [item for item in self.shown if item not in set(served)]
+        self.shown = (served + earlier)[:SHOWN_ITEMS]
+        return True
+
     def _count_in_window(self, ts: float, keys: list[str]) -> None:
-        start = math.floor(ts / BUCKET_S) * BUCKET_S
+        start = int(math.floor(ts / BUCKET_S) * BUCKET_S)  # whole seconds: stored once per bucket
         bucket = next((b for s, b in self.window if s == start), None)
         if bucket is None:
             bucket = {}
@@ -124,6 +139,7 @@ class RealtimeProfile(BaseModel):
             "last_active": self.last,
             "window_1h": self.window_counts(now),
             "interests": self.interests_at_time(now),
+            "shown_items": list(self.shown),
         }
 
 

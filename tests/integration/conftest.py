@@ -12,7 +12,7 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from apps.shared.settings import EVENTS_DEAD_LETTER_TOPIC, EVENTS_TOPIC, ITEMS_TOPIC, MODELS_TOPIC
+from apps.shared.settings import EVENTS_DEAD_LETTER_TOPIC, EVENTS_TOPIC, EXPOSURES_TOPIC, ITEMS_TOPIC, MODELS_TOPIC
 from tests.integration.mesh import App, port_open
 
 MONGODB_URI = os.environ.get("LEMO_MONGODB_URI", "mongodb://127.0.0.1:27018/")
@@ -79,7 +79,7 @@ def _fresh_streams() -> None:
     development setup leaves it unset, since trimming under another run's consumers would lose their messages."""
     if os.environ.get("LEMO_TEST_TRIM_STREAMS") != "1":
         return
-    for topic in (EVENTS_TOPIC, EVENTS_DEAD_LETTER_TOPIC, ITEMS_TOPIC, MODELS_TOPIC):
+    for topic in (EVENTS_TOPIC, EVENTS_DEAD_LETTER_TOPIC, EXPOSURES_TOPIC, ITEMS_TOPIC, MODELS_TOPIC):
         subprocess.run(
             ["redis-cli", "-p", str(INFRA["redis"]), "XTRIM", topic, "MAXLEN", "0"],
             capture_output=True,

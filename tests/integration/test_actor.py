@@ -1,4 +1,5 @@
-"""UserProfileActor through a real sidecar: state survives deactivation and restarts; dedupe by event_id."""
+"""UserProfileActor through a real sidecar: state survives deactivation and restarts; dedupe by event_id with no
+small window; served lists (exposures) taken once each, never as interest."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -31,7 +33,7 @@ def profiles(app_env: dict[str, str]) -> Iterator[App]:
     app.stop()
 
 
-def _event(tenant: str, user: str, item: str, event_id: str | None = None) -> dict[str, object]:
+def _event(tenant: str, user: str, item: str, event_id: str | None = None) -> dict[str, Any]:
     event = {
         "tenant_id": tenant,
         "user_id": user,
@@ -105,3 +107,56 @@ def test_a_users_state_expires_after_the_ttl_from_their_last_event(profiles: App
     key = f"{profiles.app_id}||UserProfileActor||{actor_id}||profile"
     ttl = subprocess.run(["redis-cli", "-p", str(REDIS_PORT), "TTL", key], capture_output=True, text=True, check=True)
     assert STATE_TTL_S - 60 < int(ttl.stdout.strip()) <= STATE_TTL_S, ttl.stdout
+
+
+def _stable(profile: dict[str, object]) -> dict[str, object]:
+    # window_1h and interests are computed at read time from the clock; the stored counters and items are compared.
+    return {k: profile.get(k) for k in ("type_counts", "recent_items", "last_active", "shown_items")}
+
+
+def test_a_redelivery_after_a_hundred_newer_events_changes_nothing(profiles: App, tenant: str) -> None:
+    actor_id = f"{tenant}:u-late"
+    accepted = time.time()
+
+    def stamped(n: int) -> dict[str, Any]:
+        payload = _event(tenant, "u-late", f"i{n}", event_id=f"{tenant}-e{n}")
+        payload["event"]["accepted_at"] = accepted + n / 1000  # as the events app stamps it
+        return payload
+
+    first = stamped(0)
+    assert _call(profiles, actor_id, "RecordEvent", first).json() is True
+    newer = _call(profiles, actor_id, "RecordEvents", {"events": [stamped(n) for n in range(1, 101)]})
+    assert newer.json() == [True] * 100, newer.text
+    before = _call(profiles, actor_id, "GetProfile").json()
+    assert before["type_counts"] == {"click": 101}
+
+    # The user's first event again, as a broker redelivery brings it after 100 newer ones: nothing changes.
+    assert _call(profiles, actor_id, "RecordEvent", first).json() is False
+    assert _call(profiles, actor_id, "RecordEvents", {"events": [first, stamped(50)]}).json() == [False, False]
+    time.sleep(3)  # deactivated: what follows comes from the stored state
+    after = _call(profiles, actor_id, "GetProfile").json()
+    assert _stable(after) == _stable(before)
+
+
+def test_a_served_list_is_taken_once_and_never_as_interest(profiles: App, tenant: str) -> None:
+    actor_id = f"{tenant}:u-shown"
+
+    def served(request_id: str, items: list[str]) -> dict[str, Any]:
+        return {
+            "request_id": request_id,
+            "tenant_id": tenant,
+            "user_id": "u-shown",
+            "scenario": "home",
+            "variant": "control",
+            "items": items,
+            "timestamp": time.time(),
+        }
+
+    lists = [served("r1", ["5m", "b", "c"]), served("r2", ["d", "b"])]
+    assert _call(profiles, actor_id, "RecordExposures", {"exposures": lists}).json() == [True, True]
+    assert _call(profiles, actor_id, "RecordExposures", {"exposures": lists[:1]}).json() == [False]
+    profile = _call(profiles, actor_id, "GetProfile").json()
+    assert profile["shown_items"] == ["d", "b", "5m", "c"]  # the newest list first, each in served order
+    assert profile["type_counts"] == {} and profile["recent_items"] == [] and profile["interests"] == {}
+    foreign = served("r3", ["x"]) | {"tenant_id": "someone-else"}
+    assert _call(profiles, actor_id, "RecordExposures", {"exposures": [foreign]}).status_code >= 400

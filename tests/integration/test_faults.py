@@ -322,9 +322,10 @@ def test_redelivered_events_change_nothing(ingest: tuple[App, App], tenant: str,
     (same event_ids) are bulk-published straight to the topic again, as a broker redelivery or a consumer-group
     reset would bring them. Afterwards every user's realtime counters and the archive are exactly as before.
 
-    Bound: the user's actor remembers its last 20 event ids (lemo/realtime/profile.py SEEN_EVENT_IDS), so a
-    redelivery is harmless for up to 20 newer events of that user; 10 per user stays inside it. The archive keys
-    on tenant + event_id and has no such bound.
+    Bound: this redelivery goes onto the topic without the events app's acceptance stamp, so the actor recognises
+    it by the digests of its last 12-24 ids alone (lemo/realtime/dedupe.py); 10 per user stays inside them. A
+    stamped redelivery has no such bound (tests/integration/test_actor.py), nor does the archive (tenant +
+    event_id).
 
     Each user's 10 events are published one after another (a backfill, or a replayed backlog), so a bulk delivery
     holds several events per user, one actor turn each; interleaved users would cost one actor call per event

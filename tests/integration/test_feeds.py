@@ -1,7 +1,7 @@
 """The feeds app through real sidecars: the recommend workflow runs the read path's stages (profiles, recall,
 ranking, rerank: whichever exist) for a tenant with trained models and stores the feed with a TTL; events refresh
-it (impressions do not); the hourly warm-up refreshes active users' feeds; a missing stage degrades the feed
-instead of failing it; one tenant never reads another's feed."""
+it (served lists, the exposures, and impressions do not); the hourly warm-up refreshes active users' feeds; a
+missing stage degrades the feed instead of failing it; one tenant never reads another's feed."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from apps.shared.settings import EVENTS_TOPIC, PUBSUB, STATE_STORE
+from apps.shared.settings import EVENTS_TOPIC, EXPOSURES_TOPIC, PUBSUB, STATE_STORE
 from lemo.events import Event, EventType
+from lemo.exposures import Exposure
 from lemo.scenarios import ChannelConfig, Scenario
 from lemo.serving.contract import feed_state_key
 from lemo.stores.mongo import EventArchive, ScenarioRepository
@@ -151,6 +152,16 @@ def _publish(sidecar: App, tenant: str, user: str, item: str, kind: EventType) -
     assert resp.status_code == 204, resp.text
 
 
+def _publish_exposure(sidecar: App, tenant: str, user: str, items: list[str]) -> None:
+    """A served list, as the gateway publishes it."""
+    exposure = Exposure(
+        request_id=uuid.uuid4().hex, tenant_id=tenant, user_id=user, scenario="home", items=items, timestamp=time.time()
+    )
+    url = f"{sidecar.sidecar}/v1.0/publish/{PUBSUB}/{EXPOSURES_TOPIC}"
+    resp = httpx.post(url, json=exposure.model_dump(mode="json"), headers=sidecar.headers, timeout=10)
+    assert resp.status_code == 204, resp.text
+
+
 async def _until(check: Any, timeout_s: float, every_s: float = 0.5) -> Any:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -216,7 +227,7 @@ def test_an_unknown_scenario_is_404(feeds: App, trained: Trained) -> None:
     assert resp.json()["error"]["code"] == "scenario_not_found"
 
 
-async def test_an_event_refreshes_the_feed_and_an_impression_does_not(
+async def test_an_event_refreshes_the_feed_and_an_exposure_does_not(
     feeds: App, trained: Trained, bare_sidecar: App
 ) -> None:
     tenant = trained.tenant
@@ -224,14 +235,16 @@ async def test_an_event_refreshes_the_feed_and_an_impression_does_not(
         assert _compute(feeds, tenant, user, count=10).status_code == 200
     before = {u: _run_of(_stored(bare_sidecar, tenant, u)) for u in ("4", "5")}
 
-    # The gateway logs an impression for every served item; user 4 gets only those, user 5 also clicks.
+    # The gateway logs one exposure per served list (and older clients may still send impressions); user 4 gets
+    # only those, user 5 also clicks.
+    _publish_exposure(bare_sidecar, tenant, "4", ["50", "51"])
+    _publish_exposure(bare_sidecar, tenant, "5", ["50", "51"])
     _publish(bare_sidecar, tenant, "4", "50", EventType.IMPRESSION)
-    _publish(bare_sidecar, tenant, "5", "50", EventType.IMPRESSION)
     _publish(bare_sidecar, tenant, "5", "50", EventType.CLICK)
 
     refreshed = await _until(lambda: _run_of(_stored(bare_sidecar, tenant, "5")) != before["5"], 60)
     assert refreshed, f"a click did not refresh the feed:\n{feeds.logs()}"
-    # Both users' events came in the same deliveries: had impressions refreshed, user 4's feed would be new too.
+    # Both users' messages came at the same time: had exposures or impressions refreshed, user 4's feed would be new.
     await asyncio.sleep(3)
     assert _run_of(_stored(bare_sidecar, tenant, "4")) == before["4"]
 

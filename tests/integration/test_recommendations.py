@@ -228,6 +228,15 @@ async def test_every_served_list_is_one_archived_exposure(
         assert exposure["items"] == [i["item_id"] for i in body["items"]]  # position = index
         assert (exposure["scenario"], exposure["experiment"], exposure["variant"]) == ("home", None, None)
         assert exposure["mode"] == body["mode"].split(" ")[0] and exposure["degraded"] == body["degraded"]
+    # The profiles app folded each list into user 4's recently shown items once (newest list first), as shown
+    # items only: no impression counts, no interest.
+    newest = [i["item_id"] for i in served[-1]["items"]]
+    deadline = time.monotonic() + 60
+    while (profile := api.get("/v1/users/4/realtime").json()).get("shown_items", [])[:5] != newest:
+        assert time.monotonic() < deadline, profile
+        time.sleep(0.5)
+    assert set(profile["shown_items"]) <= {i["item_id"] for body in served for i in body["items"]}
+    assert "impression" not in profile["type_counts"]
     # The gateway no longer logs an impression event per served item.
     archive = EventArchive(db, retention_days=36500)
     assert not [r async for r in archive.training_rows(tenant) if r["type"] == "impression"]

@@ -5,7 +5,9 @@ import json
 import pytest
 
 from lemo.events import Event
-from lemo.realtime.profile import INTEREST_HALF_LIFE_S, RECENT_ITEMS, SEEN_EVENT_IDS, RealtimeProfile, interest_keys
+from lemo.exposures import Exposure
+from lemo.realtime.dedupe import GENERATION, digest
+from lemo.realtime.profile import INTEREST_HALF_LIFE_S, RECENT_ITEMS, SHOWN_ITEMS, RealtimeProfile, interest_keys
 
 T0 = 1_700_000_000.0
 
@@ -19,6 +21,13 @@ def _event(item: str, n: int, type_: str = "click", ts: float | None = None, val
         event_id=f"e{n}",
         timestamp=ts if ts is not None else T0 + n,
         value=value,
+        accepted_at=T0 + 1000.123456 + n,  # as the events app stamps it (microseconds)
+    )
+
+
+def _list(n: int, items: list[str], ts: float | None = None) -> Exposure:
+    return Exposure(
+        request_id=f"r{n}", tenant_id="t", user_id="u", scenario="home", items=items, timestamp=ts or T0 + 1000 + n
     )
 
 
@@ -59,6 +68,7 @@ def test_ratings_push_interest_up_or_down_impressions_do_nothing() -> None:
 
 def test_state_stays_under_one_kilobyte() -> None:
     profile = RealtimeProfile()
+    sizes: list[int] = []
     genres = [
         "Action",
         "Adventure",
@@ -81,7 +91,55 @@ def test_state_stays_under_one_kilobyte() -> None:
     for n in range(200):
         keys = interest_keys([genres[n % len(genres)], genres[(n * 7) % len(genres)]], [])
         profile.apply(_event(str(1000 + n), n, "rate", ts=T0 + n * 60, value=1 + n % 5), keys)
-    assert len(profile.recent) == RECENT_ITEMS
-    assert len(profile.seen) == SEEN_EVENT_IDS
-    size = len(json.dumps(profile.model_dump(mode="json"), separators=(",", ":")))
-    assert size <= 1024, size
+        if n % 10 == 0:  # a list served every ten events, with ids like the events'
+            profile.apply_exposure(_list(n, [str(2000 + n + k) for k in range(10)]))
+        sizes.append(len(json.dumps(profile.model_dump(mode="json"), separators=(",", ":"))))
+    assert len(profile.recent) == RECENT_ITEMS and len(profile.shown) == SHOWN_ITEMS
+    assert len(profile.seen) >= GENERATION
+    assert max(sizes) <= 1024, max(sizes)  # at every step, whatever the dedupe generations hold
+
+
+def test_a_redelivery_after_a_hundred_newer_events_changes_nothing() -> None:
+    profile = RealtimeProfile()
+    first = _event("a", 0)
+    assert profile.apply(first, ["c:drama"]) is True
+    for n in range(1, 101):
+        assert profile.apply(_event(f"i{n}", n), ["c:comedy"]) is True
+    before = profile.model_dump()
+    assert profile.apply(first, ["c:drama"]) is False  # long forgotten by id, but below the floor
+    assert profile.model_dump() == before
+    assert profile.types == {"click": 101}
+
+
+def test_a_backfill_of_old_history_in_any_order_is_taken_whole() -> None:
+    # Client event times run backwards (a file of 1998 ratings in no order); the acceptance stamps run forwards.
+    profile = RealtimeProfile()
+    for n in range(300):
+        assert profile.apply(_event(str(n), n, "rate", ts=T0 - 86400 * (n % 37), value=4), []) is True
+    assert profile.types == {"rate": 300}
+
+
+def test_served_lists_are_shown_items_once_each_and_never_interest() -> None:
+    profile = RealtimeProfile()
+    profile.apply(_event("a", 1), ["c:drama"])
+    before = profile.model_dump(exclude={"shown", "seen"})
+    assert profile.apply_exposure(_list(1, ["x", "y", "z"])) is True
+    assert profile.apply_exposure(_list(2, ["w", "x"])) is True
+    assert profile.shown == ["w", "x", "y", "z"]  # newest list first, each in served order
+    assert profile.apply_exposure(_list(1, ["x", "y", "z"])) is False  # the same list redelivered
+    assert profile.shown == ["w", "x", "y", "z"]
+    assert profile.model_dump(exclude={"shown", "seen"}) == before  # no interest, counts, recent items
+    view = profile.public_view(T0 + 2000)
+    assert view["shown_items"] == ["w", "x", "y", "z"]
+    assert view["recent_items"] == ["a"] and view["type_counts"] == {"click": 1}
+
+
+def test_state_written_with_a_list_of_digests_still_loads_and_dedupes() -> None:
+    old = RealtimeProfile()
+    old.apply(_event("a", 1), [])
+    legacy = {**old.model_dump(mode="json"), "seen": [digest("e1").hex(), "00000000"]}  # as earlier versions stored
+    profile = RealtimeProfile.model_validate(legacy)
+    assert len(profile.seen) == 2
+    assert profile.apply(_event("a", 1), []) is False
+    assert profile.apply(_event("b", 2), []) is True
+    assert RealtimeProfile.model_validate(profile.model_dump(mode="json")) == profile  # and round-trips as written

@@ -1,0 +1,61 @@
+"""The exposures-topic consumer: served lists go to their users' actors, one turn per user per delivery.
+
+A list only updates the user's recently shown items (lemo/realtime/profile.py, `apply_exposure`): never interest,
+recent items, type counts or item popularity. Each list is taken at most once (the actor remembers its request id).
+Replies follow Dapr's bulk contract: SUCCESS once the actor holds the list, RETRY when the turn failed, DROP for a
+malformed record (the subscription has no dead-letter topic: exposures are best-effort telemetry).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from pydantic import ValidationError
+from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
+
+from actors.user_profile import ACTOR_TYPE, UserProfileActorInterface
+from apps.shared.actor_client import actor_proxy
+from lemo.exposures import Exposure
+
+logger = logging.getLogger(__name__)
+
+# Tries of one actor turn before its lists are answered RETRY (as for events: a turn is idempotent).
+TURN_ATTEMPTS = 3
+
+
+async def ingest_exposures_bulk(body: dict[str, Any], turns: asyncio.Semaphore) -> dict[str, Any]:
+    """A bulk delivery from the exposures topic: one actor turn per user, with all of that user's lists."""
+    statuses: dict[str, str] = {}
+    by_user: dict[str, list[tuple[str, Exposure]]] = {}
+    for entry in body.get("entries") or []:
+        entry_id = str(entry.get("entryId"))
+        cloud_event = entry.get("event")
+        data = cloud_event.get("data") if isinstance(cloud_event, dict) else None
+        try:
+            exposure = Exposure.model_validate(data)
+        except ValidationError as exc:
+            logger.warning("dropping malformed exposure %s: %s", entry_id, exc.errors()[:3])
+            statuses[entry_id] = "DROP"
+            continue
+        by_user.setdefault(exposure.actor_id, []).append((entry_id, exposure))
+
+    async def record(actor_id: str, lists: list[tuple[str, Exposure]]) -> None:
+        proxy = actor_proxy(ACTOR_TYPE, actor_id, UserProfileActorInterface)
+        payload = {"exposures": [e.model_dump(mode="json") for _, e in lists]}
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_attempt(TURN_ATTEMPTS), wait=wait_exponential(multiplier=0.2, max=2), reraise=True
+            ):
+                with attempt:
+                    async with turns:
+                        await proxy.RecordExposures(payload)
+        except Exception:
+            logger.exception("%d exposures for %s not recorded yet; asking for redelivery", len(lists), actor_id)
+            statuses.update({entry_id: "RETRY" for entry_id, _ in lists})
+            return
+        statuses.update({entry_id: "SUCCESS" for entry_id, _ in lists})
+
+    await asyncio.gather(*(record(actor_id, lists) for actor_id, lists in by_user.items()))
+    return {"statuses": [{"entryId": k, "status": v} for k, v in statuses.items()]}
