@@ -5,7 +5,7 @@ import time
 import pytest
 from pydantic import ValidationError
 
-from lemo.events import Event, user_actor_id
+from lemo.events import Event, EventBody, user_actor_id
 
 
 def test_defaults_assign_an_event_id_and_timestamp() -> None:
@@ -35,3 +35,16 @@ def test_invalid_events_are_rejected(change: dict[str, object]) -> None:
 
 def test_small_clock_skew_is_accepted() -> None:
     Event(tenant_id="t1", user_id="u1", item_id="i1", type="view", timestamp=time.time() + 60)
+
+
+def test_a_click_carries_the_request_id_of_the_list_it_came_from() -> None:
+    # Clients echo a recommendation's request_id in `context`: it travels and is archived with the event.
+    body = {"user_id": "u1", "item_id": "i1", "type": "click", "context": {"request_id": "4f1c2b", "position": 2}}
+    event = Event(tenant_id="t1", **EventBody.model_validate(body).model_dump())
+    assert event.model_dump(mode="json")["context"] == {"request_id": "4f1c2b", "position": 2}
+
+
+def test_clients_cannot_set_the_acceptance_stamp() -> None:
+    # `accepted_at` orders the realtime profile's dedupe; only the events app sets it.
+    with pytest.raises(ValidationError):
+        EventBody.model_validate({"user_id": "u1", "item_id": "i1", "type": "click", "accepted_at": 1.0})
