@@ -45,6 +45,12 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
         default=list(PIPELINE_CHANNELS),
         help=f"channels merged and fused in the pipeline (default: {','.join(PIPELINE_CHANNELS)})",
     )
+    parser.add_argument(
+        "--split",
+        choices=["random", "temporal", "both"],
+        default="both",
+        help="holdout protocol: each user's random 25%%, newest 25%%, or both (default)",
+    )
     parser.add_argument("--diversity", type=float, default=0.0, help="MMR category-diversity weight in rerank")
     parser.add_argument(
         "--output-dir",
@@ -62,24 +68,30 @@ def run_eval(args: argparse.Namespace) -> int:
     else:
         data, dataset, output = movielens_data(), "MovieLens-100k", args.output_dir or Path("docs")
     loaded = time.perf_counter() - started
-    report = run_protocol(
-        data,
-        dataset=dataset,
-        k=args.k,
-        seed=args.seed,
-        channels=args.channels,
-        rankers=args.rankers,
-        pipeline_channels=args.pipeline_channels,
-        quick=args.quick,
-        diversity=args.diversity,
-        quiet=args.quiet,
-        log=lambda line: print(line, file=sys.stderr),
-    )
-    report.timings = {"load data": loaded, **report.timings}
-    print(render_text(report))
+    reports = {}
+    for split in ("random", "temporal") if args.split == "both" else (args.split,):
+        reports[split] = run_protocol(
+            data,
+            dataset=dataset,
+            k=args.k,
+            seed=args.seed,
+            channels=args.channels,
+            rankers=args.rankers,
+            pipeline_channels=args.pipeline_channels,
+            quick=args.quick,
+            diversity=args.diversity,
+            quiet=args.quiet,
+            split=split,
+            log=lambda line: print(line, file=sys.stderr),
+        )
+        reports[split].timings = {"load data": loaded, **reports[split].timings}
+        print(render_text(reports[split]) + "\n")
+    report = reports.get("random") or reports["temporal"]
     if output is not None:
         command = "lemo eval" + (f" --interactions {args.interactions}" if args.interactions else "")
-        write_docs(report, output / "evaluation.md", command=command)
+        command += f" --split {args.split}" if args.split != "both" else ""
+        temporal = reports.get("temporal") if report is not reports.get("temporal") else None
+        write_docs(report, output / "evaluation.md", command=command, temporal=temporal)
         write_chart(report, output / "evaluation.png")
         print(f"\nwrote {output / 'evaluation.md'} and {output / 'evaluation.png'}")
     return 0

@@ -7,6 +7,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 import numpy as np
 
+from lemo.evaluation.beyond import beyond_accuracy
 from lemo.evaluation.metrics import classification_metrics, ranking_metrics
 from lemo.models.base import CatalogRecall, RecallModel, top_k
 from lemo.models.data import TrainingData, UserMeta
@@ -23,6 +24,18 @@ def holdout_users(test: TrainingData) -> np.ndarray:
 def relevant_items(test: TrainingData, users: np.ndarray) -> list[set[str]]:
     m = test.matrix
     return [{test.item_ids[c] for c in m.indices[m.indptr[u] : m.indptr[u + 1]]} for u in users]
+
+
+def list_metrics(lists: Sequence[Sequence[str]], train: TrainingData, test: TrainingData, k: int) -> dict[str, float]:
+    """Accuracy (`ranking_metrics`) and beyond-accuracy (`beyond_accuracy`) metrics of the holdout users' lists,
+    with popularity counted on train."""
+    relevant = relevant_items(test, holdout_users(test))
+    counts = train.item_popularity()
+    popularity = {item: float(counts[n]) for n, item in enumerate(train.item_ids)}
+    categories = {i: m.categories for i, m in train.items.items() if m.categories}
+    return ranking_metrics(lists, relevant, k, train.n_items) | beyond_accuracy(
+        lists, relevant, k, popularity, train.n_users, categories
+    )
 
 
 def recall_lists(
@@ -47,7 +60,7 @@ def evaluate_recall(model: RecallModel, train: TrainingData, test: TrainingData,
     """NDCG@k, Precision@k, Recall@k, HR@k and coverage of one channel's own top k."""
     users = holdout_users(test)
     lists = recall_lists(model, train, users, k, train.histories())
-    return ranking_metrics([[i for i, _ in r] for r in lists], relevant_items(test, users), k, train.n_items)
+    return list_metrics([[i for i, _ in r] for r in lists], train, test, k)
 
 
 def evaluate_ranker(
@@ -146,4 +159,4 @@ def evaluate_pipeline(
         scores = ranker.score_many(metas, [histories[users[n]] for n in chunk], batch)
         for cands, s in zip(batch, scores, strict=True):
             final.append(rerank(list(zip(cands, s.tolist(), strict=True)), k, categories, diversity))
-    return ranking_metrics(final, relevant_items(test, users), k, train.n_items)
+    return list_metrics(final, train, test, k)

@@ -33,10 +33,13 @@ from lemo.models import (
 from lemo.models.rankers import LearnedRanker
 from lemo.models.registry import train_recall
 from lemo.models.text import item_text
+from lemo.registry import PIPELINE_PREFIX, GuardDecision, ranker_guard
 
 T = TypeVar("T")
 
 PIPELINE_CHANNELS = FUSED_CHANNELS
+PIPELINE_RANKER = "fusion"  # the pipeline's ranker, chosen on validation (docs/evaluation.md)
+SPLITS = ("random", "temporal")
 
 # Small settings for --quick (tests and smoke runs): the same code paths, a fraction of the epochs.
 QUICK_PARAMS: dict[str, dict[str, Any]] = {
@@ -57,6 +60,12 @@ class EvalReport:
     rankers: dict[str, dict[str, float]] = field(default_factory=dict)  # ranker -> auc, logloss
     timings: dict[str, float] = field(default_factory=dict)  # step -> seconds
     data_stats: dict[str, int] = field(default_factory=dict)
+    split: str = "random"
+    # The ranker guard on the validation split (never test): ranker -> its decision; `served` names the row that
+    # the served pipeline (PIPELINE_RANKER, or its best channel when the guard says no) scores on test.
+    guard: dict[str, GuardDecision] = field(default_factory=dict)
+    validation: dict[str, float] = field(default_factory=dict)  # channel or "pipeline (ranker)" -> valid NDCG
+    served: str = ""
 
 
 def movielens_data() -> TrainingData:
@@ -99,11 +108,20 @@ def run_protocol(
     quick: bool = False,
     diversity: float = 0.0,
     quiet: bool = False,
+    split: str = "random",
     log: Callable[[str], None] = lambda _: None,
 ) -> EvalReport:
-    report = EvalReport(dataset, k, seed)
+    """`split`: "random" (each user's 25% at random, seed `seed`) or "temporal" (each user's newest 25%); the
+    validation split inside train follows the same rule (seed + 1), so the guard predicts what test will do."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+    report = EvalReport(dataset, k, seed, split=split)
+
+    def divide(d: TrainingData, s: int) -> tuple[TrainingData, TrainingData]:
+        return d.temporal_split(0.25) if split == "temporal" else d.split(0.25, seed=s)
+
     with _timed(report, "split"):
-        train, test = data.split(0.25, seed=seed)
+        train, test = divide(data, seed)
     report.data_stats = {
         "users": data.n_users,
         "items": data.n_items,
@@ -132,6 +150,8 @@ def run_protocol(
     per_channel = int(examples.candidates_per_channel)
     with _timed(report, "pipeline recall stage (channels merged)"):
         candidates = pipeline_candidates(fused, train, test, per_channel)
+    with _timed(report, "ranker guard on the validation split"):
+        _guard(report, divide(train, seed + 1), fused, rankers, params, seed, k)
     for kind in _each(list(rankers), "rankers", quiet):
         with _timed(report, f"train {kind}"):
             ranker = train_model(kind, train, params(kind), seed=seed, recall=fused, examples=examples)
@@ -143,4 +163,36 @@ def run_protocol(
                 fused, ranker, train, test, k, per_channel, diversity, candidates
             )
         log(f"pipeline ({kind}): ndcg@{k} {report.rows[f'pipeline ({kind})'][f'ndcg@{k}']:.4f}")
+    chosen = PIPELINE_RANKER if PIPELINE_RANKER in report.guard else rankers[0]
+    decision = report.guard[chosen]
+    report.served = f"pipeline ({chosen})" if decision.serve_ranker else str(decision.channel)
+    report.rows["served"] = dict(report.rows[report.served])
+    log(f"served: {report.served} ({decision.reason})")
     return report
+
+
+def _guard(
+    report: EvalReport,
+    validation: tuple[TrainingData, TrainingData],
+    fused: dict[str, RecallModel],
+    rankers: Sequence[str],
+    params: Callable[[str], dict[str, Any]],
+    seed: int,
+    k: int,
+) -> None:
+    """What the train workflow decides, on a validation split carved from train: channels and rankers trained on
+    its fit part, each ranker's pipeline against the best channel alone on its validation part."""
+    fit, valid = validation
+    channels = {kind: train_recall(kind, fit, params(kind), seed=seed) for kind in fused}
+    channel_metrics = {kind: evaluate_recall(m, fit, valid, k) for kind, m in channels.items()}
+    report.validation = {kind: m[f"ndcg@{k}"] for kind, m in channel_metrics.items()}
+    examples = RankingExamples.build(fit, channels, params(rankers[0]), seed=seed)
+    per_channel = int(examples.candidates_per_channel)
+    candidates = pipeline_candidates(channels, fit, valid, per_channel)
+    for kind in rankers:
+        ranker = train_model(kind, fit, params(kind), seed=seed, recall=channels, examples=examples)
+        assert isinstance(ranker, LearnedRanker)
+        pipeline = evaluate_pipeline(channels, ranker, fit, valid, k, per_channel, 0.0, candidates)
+        report.validation[f"pipeline ({kind})"] = pipeline[f"ndcg@{k}"]
+        metrics = {PIPELINE_PREFIX + name: value for name, value in pipeline.items()}
+        report.guard[kind] = ranker_guard(metrics, channel_metrics, f"ndcg@{k}")

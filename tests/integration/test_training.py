@@ -17,7 +17,7 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from lemo.events import Event, EventType
-from lemo.models import MODEL_KINDS, RANKER_KINDS
+from lemo.models import FUSED_CHANNELS, MODEL_KINDS, RANKER_KINDS
 from lemo.stores.mongo import EventArchive, ItemRepository, ModelRegistry
 from lemo.stores.vectors import VectorIndex
 from tests.integration.conftest import unique
@@ -96,6 +96,11 @@ async def test_train_registers_evaluates_indexes_and_activates_every_model(
         assert model["activated"], (kind, model)
         metric = "auc" if kind in RANKER_KINDS else "ndcg@10"
         assert model["metrics"][metric] > (0.5 if metric == "auc" else 0.0), (kind, model["metrics"])
+        if kind in RANKER_KINDS:  # the ranker guard: its pipeline against the best channel alone, on the holdout
+            best = max(models[c]["metrics"]["ndcg@10"] for c in FUSED_CHANNELS)
+            beats = model["metrics"]["pipeline_ndcg@10"] > best
+            assert (model["serves"] is None) == beats, (kind, model)
+            assert model["reason"].startswith("ranker not served") != beats, (kind, model)
 
     registry = ModelRegistry(db)
     versions = await registry.for_run(tenant, run_id)

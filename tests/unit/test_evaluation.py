@@ -12,6 +12,7 @@ import pytest
 from lemo.evaluation import classification_metrics, evaluate_recall, ndcg_at_k, ranking_metrics
 from lemo.evaluation.cli import add_eval_arguments, run_eval
 from lemo.evaluation.protocol import holdout_users, merge_candidates, recall_lists, rerank
+from lemo.evaluation.runner import run_protocol
 from lemo.models import RecallModel, train_model, train_recall
 from tests.unit.synthetic_data import planted
 
@@ -83,7 +84,23 @@ def test_run_eval_quick_on_an_interactions_file(tmp_path: Path, capsys: pytest.C
     assert "| ease |" in out.out and "| pipeline (fusion) |" in out.out and "| train ease |" in out.out
     assert "content channel skipped" in out.err  # no titles in a bare interactions file
     assert (tmp_path / "evaluation.png").stat().st_size > 0
-    assert "lemo eval --interactions" in (tmp_path / "evaluation.md").read_text()
+    written = (tmp_path / "evaluation.md").read_text()
+    assert "lemo eval --interactions" in written
+    # both protocols, each with the beyond-accuracy columns and the served pipeline the ranker guard chose
+    assert "(random split)" in out.out and "(temporal split)" in out.out
+    assert out.out.count("| **served** (") == 2 and out.out.count("| novelty | diversity | popularity_lift |") == 2
+    assert "## Temporal split" in written and "### Ranker guard (validation split)" in written
+
+
+def test_the_served_row_is_what_the_guard_chose_on_validation() -> None:
+    report = run_protocol(planted(), dataset="planted", quick=True, quiet=True, channels=["ease", "item_cf"])
+    decision = report.guard["fusion"]
+    assert report.served == ("pipeline (fusion)" if decision.serve_ranker else decision.channel)
+    assert report.rows["served"] == report.rows[report.served]
+    best = max(("ease", "item_cf"), key=lambda c: report.validation[c])
+    assert decision.channel == best
+    assert decision.serve_ranker == (report.validation["pipeline (fusion)"] > report.validation[best])
+    assert {"novelty", "diversity", "popularity_lift", "coverage"} <= set(report.rows["ease"])
 
 
 def test_eval_rejects_unknown_channels() -> None:
