@@ -10,7 +10,10 @@ from pathlib import Path
 from lemo.evaluation.docs import write_docs
 from lemo.evaluation.report import render_text, write_chart
 from lemo.evaluation.runner import PIPELINE_CHANNELS, file_data, movielens_data, run_protocol
+from lemo.evaluation.suite import run_suite, suite_section, summary_table, write_suite_chart
 from lemo.models import RANKER_KINDS, RECALL_KINDS
+
+SUITE_CHART = "evaluation-suite.png"
 
 
 def _kinds(value: str, allowed: tuple[str, ...]) -> list[str]:
@@ -51,6 +54,12 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
         default="both",
         help="holdout protocol: each user's random 25%%, newest 25%%, or both (default)",
     )
+    parser.add_argument(
+        "--suite",
+        nargs="?",
+        const="all",
+        help="also run the robustness suite (all datasets, or a comma-separated list; lemo/evaluation/suite.py)",
+    )
     parser.add_argument("--diversity", type=float, default=0.0, help="MMR category-diversity weight in rerank")
     parser.add_argument(
         "--output-dir",
@@ -87,11 +96,24 @@ def run_eval(args: argparse.Namespace) -> int:
         reports[split].timings = {"load data": loaded, **reports[split].timings}
         print(render_text(reports[split]) + "\n")
     report = reports.get("random") or reports["temporal"]
+    suite_text = ""
+    if args.suite:
+        results = run_suite(
+            None if args.suite == "all" else args.suite.split(","),
+            quick=args.quick,
+            quiet=args.quiet,
+            log=lambda line: print(line, file=sys.stderr),
+        )
+        print(summary_table(results))
+        if output is not None:
+            write_suite_chart(results, output / SUITE_CHART)
+            suite_text = suite_section(results, SUITE_CHART)
     if output is not None:
         command = "lemo eval" + (f" --interactions {args.interactions}" if args.interactions else "")
         command += f" --split {args.split}" if args.split != "both" else ""
+        command += (" --suite" + ("" if args.suite == "all" else f" {args.suite}")) if args.suite else ""
         temporal = reports.get("temporal") if report is not reports.get("temporal") else None
-        write_docs(report, output / "evaluation.md", command=command, temporal=temporal)
+        write_docs(report, output / "evaluation.md", command=command, temporal=temporal, suite=suite_text)
         write_chart(report, output / "evaluation.png")
         print(f"\nwrote {output / 'evaluation.md'} and {output / 'evaluation.png'}")
     return 0
