@@ -3,7 +3,9 @@
 EASE learns one item-item weight matrix by ridge regression of each item on all others, with a zero diagonal so
 an item cannot explain itself. On dense, mid-sized catalogs it beats most neural recommenders and trains in well
 under a second, so it is the strongest single channel here. Its dense matrix grows with the square of the
-catalog, so only the `max_items` most popular items are modelled.
+catalog (and its inverse with the cube), so only items with at least one interaction are modelled, and of those
+only the `max_items` most popular: 10,000 items take 0.8 GB per dense matrix and three live at once while
+training. Items past that are left to the other channels.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import scipy.sparse as sp
 from lemo.models.base import CatalogRecall, load_arrays, nan_rows_without_history
 from lemo.models.data import TrainingData
 
-EASE_DEFAULTS: dict[str, Any] = {"l2": 800.0, "max_items": 20000}
+EASE_DEFAULTS: dict[str, Any] = {"l2": 800.0, "max_items": 10_000}
 
 
 class Ease(CatalogRecall):
@@ -32,7 +34,9 @@ class Ease(CatalogRecall):
     def train(cls, data: TrainingData, params: Mapping[str, Any]) -> Ease:
         p = {**EASE_DEFAULTS, **params}
         popularity = data.item_popularity()
-        kept = np.sort(np.argsort(-popularity, kind="stable")[: int(p["max_items"])])
+        # an item nobody interacted with gets all-zero weights: modelling it costs memory and says nothing
+        ranked = np.argsort(-popularity, kind="stable")[: int(p["max_items"])]
+        kept = np.sort(ranked[popularity[ranked] > 0])
         x = data.matrix[:, kept]
         gram = (x.T @ x).toarray().astype(np.float64)
         gram[np.diag_indices_from(gram)] += float(p["l2"])
