@@ -38,7 +38,10 @@ RANKER_DEFAULTS: dict[str, Any] = {
     "candidates_per_channel": 100,
     "validation_ratio": 0.25,
     "negatives_per_positive": 4,  # only without recall channels
-    "min_item_positives": 3,  # items labelled positive fewer times share the "unknown" id vector (id_vocabulary)
+    "min_item_positives": 3,
+    # Per user, also train on items no channel retrieved: the user's held positives plus this many random items,
+    # so scores of unretrieved items mean something too (0: channel candidates only).
+    "outside_candidates": 0,  # items labelled positive fewer times share the "unknown" id vector (id_vocabulary)
 }
 
 
@@ -86,12 +89,18 @@ class RankingExamples:
         users = [data.users.get(u, UserMeta(u)) for u in data.user_ids]
         scores = ChannelScorer(space, refit).scores(histories, data.user_ids)
         per_channel = int(p["candidates_per_channel"])
+        outside = int(p["outside_candidates"])
+        rng = np.random.default_rng(seed + 2)
+        held = valid.matrix
         pair_users, pair_items = [], []
         for row in range(data.n_users):
             found: set[int] = set()
             for matrix in scores:
                 if matrix is not None:
                     found.update(top_k(matrix[row], per_channel).tolist())
+            if outside > 0:  # what no channel retrieved: the user's held positives and random catalog items
+                found.update((held.indices[held.indptr[row] : held.indptr[row + 1]] + 1).tolist())
+                found.update(rng.integers(1, data.n_items + 1, outside).tolist())
             pair_users.append(np.full(len(found), row))
             pair_items.append(np.fromiter(sorted(found), dtype=np.int64, count=len(found)))
         u, i = np.concatenate(pair_users), np.concatenate(pair_items)
