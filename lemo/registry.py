@@ -58,7 +58,8 @@ class ModelVersion(BaseModel):
     # which serving must load beside the ranker.
     inputs: dict[str, str] = Field(default_factory=dict)
     # Rankers only: the recall channel whose order serves in this ranker's place, because the ranker's pipeline
-    # did not beat that channel alone on the validation split (`ranker_guard`); `note` says by how much.
+    # did not beat that channel alone on the validation split (`ranker_guard`). `note`: the guard's reason, or
+    # what a model that steps aside past a catalog size leaves out (lemo.models.linear.coverage_note).
     serves: str | None = None
     note: str = ""
     created_at: float

@@ -26,6 +26,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from lemo import models
 from lemo.artifacts import ArtifactStore
 from lemo.evaluation.protocol import evaluate_pipeline, evaluate_ranker, evaluate_recall
+from lemo.models.linear import coverage_note
 from lemo.models.rankers import LearnedRanker
 from lemo.registry import (
     PIPELINE_PREFIX,
@@ -235,7 +236,7 @@ class RegisterInput(RunRef):
 async def register_model(_: WorkflowActivityContext, request: RegisterInput) -> dict[str, Any]:
     """Registers this run's version of one model; a retry returns the version registered the first time. A ranker
     whose pipeline did not beat its best channel alone is registered to serve that channel's order instead."""
-    serves, note = None, ""
+    serves, note = None, coverage_note(request.params)
     if request.kind in models.RANKER_KINDS:
         guard = ranker_guard(request.metrics, request.channel_metrics)
         serves, note = (None if guard.serve_ranker else guard.channel), guard.reason

@@ -43,6 +43,8 @@ class Ease(CatalogRecall):
         inverse = np.linalg.inv(gram)
         weights = -inverse / np.diag(inverse)
         np.fill_diagonal(weights, 0.0)
+        # what the model list shows: how much of the catalog the dense model covers (see `coverage_note`)
+        p |= {"modelled_items": len(kept), "catalog_items": data.n_items}
         return cls([data.item_ids[n] for n in kept], p, weights)
 
     def score_matrix(self, histories: sp.csr_matrix, user_ids: Sequence[str | None]) -> np.ndarray:
@@ -56,6 +58,17 @@ class Ease(CatalogRecall):
     def load(cls, directory: Path) -> Ease:
         meta, arrays = load_arrays(directory)
         return cls(meta["item_ids"], meta["params"], arrays["weights"])
+
+
+def coverage_note(params: Mapping[str, Any]) -> str:
+    """ "" or what a model that steps aside past a catalog size leaves out, for the model list."""
+    modelled, catalog = params.get("modelled_items"), params.get("catalog_items")
+    if modelled is None or catalog is None or modelled >= catalog:
+        return ""
+    return (
+        f"models {modelled:,} of {catalog:,} items (those with interactions, at most max_items = "
+        f"{params.get('max_items')}, the most popular first); the rest are left to the other channels"
+    )
 
 
 class Popular(CatalogRecall):

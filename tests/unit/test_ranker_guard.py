@@ -81,3 +81,17 @@ def test_only_items_labelled_positive_often_enough_keep_an_id_vector() -> None:
     assert id_vocabulary(items, labels, 2) == [1, 4]
     assert id_vocabulary(items, labels, 1) == [1, 2, 4]
     assert id_vocabulary(items, labels, 0) is None  # every item, as before the rule
+
+
+def test_ease_steps_aside_past_its_catalog_size_and_says_so() -> None:
+    from lemo.datasets.synthetic import SyntheticShape, generate
+    from lemo.models.linear import Ease, coverage_note
+
+    data = generate(SyntheticShape(n_users=100, n_items=300, mean_history=8, cold_share=0.3, seed=2))
+    interacted = len(np.unique(data.cols))
+    full = Ease.train(data, {})
+    assert full.params["modelled_items"] == interacted < data.n_items == full.params["catalog_items"]
+    capped = Ease.train(data, {"max_items": 50})
+    assert len(capped.item_ids) == capped.params["modelled_items"] == 50
+    assert coverage_note(capped.params).startswith("models 50 of 300 items")
+    assert coverage_note({"modelled_items": 300, "catalog_items": 300}) == ""
