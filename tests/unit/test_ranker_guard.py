@@ -3,6 +3,8 @@ validation split; otherwise that channel's order serves, and the reason travels 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -95,3 +97,19 @@ def test_ease_steps_aside_past_its_catalog_size_and_says_so() -> None:
     assert len(capped.item_ids) == capped.params["modelled_items"] == 50
     assert coverage_note(capped.params).startswith("models 50 of 300 items")
     assert coverage_note({"modelled_items": 300, "catalog_items": 300}) == ""
+
+
+def test_the_ranking_app_loads_the_channel_order_for_a_guarded_version(tmp_path: Path) -> None:
+    from apps.ranking.pool import ArtifactLoader
+    from lemo.artifacts import ArtifactStore
+
+    store = ArtifactStore(tmp_path.as_uri())
+    data = planted()
+    ease = train_model("ease", data)
+    final = store.model_dir("t", "ease", "r1")
+    with store.writing(final) as tmp:
+        ease.save(tmp)
+    version = _ranker(2, 0.8, serves="ease")
+    model = ArtifactLoader(store)(version, {"ease": store.uri(final)})
+    assert isinstance(model, ChannelOrder) and model.channel == "ease"
+    assert model.fallback_reason == "deepfm v2: why"
