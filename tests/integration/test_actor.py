@@ -136,6 +136,12 @@ def test_a_redelivery_after_a_hundred_newer_events_changes_nothing(profiles: App
     time.sleep(3)  # deactivated: what follows comes from the stored state
     after = _call(profiles, actor_id, "GetProfile").json()
     assert _stable(after) == _stable(before)
+    # The state as stored (the statestore keeps it in a hash's `data` field) stays within the 1 KB budget.
+    key = f"{profiles.app_id}||UserProfileActor||{actor_id}||profile"
+    stored = subprocess.run(
+        ["redis-cli", "-p", str(REDIS_PORT), "HGET", key, "data"], capture_output=True, check=True
+    ).stdout.rstrip(b"\n")
+    assert 200 < len(stored) <= 1024, len(stored)
 
 
 def test_a_served_list_is_taken_once_and_never_as_interest(profiles: App, tenant: str) -> None:
