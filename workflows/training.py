@@ -170,7 +170,9 @@ def train_workflow(ctx: DaprWorkflowContext, request: TrainRequest) -> Generator
                 metrics=evaluated[k]["metrics"],
                 train_seconds=r["seconds"],
                 inputs=recall_artifacts if k in RANKER_KINDS else {},
-                channel_metrics={c: evaluated[c]["metrics"] for c in recall_artifacts} if k in RANKER_KINDS else {},
+                # the ranker guard compares the ranker's pipeline with every channel alone, fused or not
+                channel_metrics={c: evaluated[c]["metrics"] for c in recall_kinds} if k in RANKER_KINDS else {},
+                channel_artifacts={c: trained[c]["artifact_uri"] for c in recall_kinds} if k in RANKER_KINDS else {},
             )
             for k, r in trained.items()
         },

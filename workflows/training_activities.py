@@ -229,17 +229,21 @@ class RegisterInput(RunRef):
     metrics: dict[str, float]
     train_seconds: float
     inputs: dict[str, str] = Field(default_factory=dict)
-    # Rankers: the holdout metrics of the channels they fuse, for the ranker guard.
+    # Rankers: every channel's holdout metrics and artifact, for the ranker guard (the channel that serves in a
+    # ranker's place may be one the ranker does not fuse, such as popular).
     channel_metrics: dict[str, dict[str, float]] = Field(default_factory=dict)
+    channel_artifacts: dict[str, str] = Field(default_factory=dict)
 
 
 async def register_model(_: WorkflowActivityContext, request: RegisterInput) -> dict[str, Any]:
     """Registers this run's version of one model; a retry returns the version registered the first time. A ranker
     whose pipeline did not beat its best channel alone is registered to serve that channel's order instead."""
-    serves, note = None, coverage_note(request.params)
+    serves, note, inputs = None, coverage_note(request.params), dict(request.inputs)
     if request.kind in models.RANKER_KINDS:
         guard = ranker_guard(request.metrics, request.channel_metrics)
         serves, note = (None if guard.serve_ranker else guard.channel), guard.reason
+        if serves is not None and serves in request.channel_artifacts:  # serving loads it from the inputs
+            inputs[serves] = request.channel_artifacts[serves]
     async with mongo_session() as db:
         registry = ModelRegistry(db)
         await registry.ensure_indexes()
@@ -253,7 +257,7 @@ async def register_model(_: WorkflowActivityContext, request: RegisterInput) -> 
                 params=request.params,
                 artifact_uri=request.artifact_uri,
                 train_seconds=request.train_seconds,
-                inputs=request.inputs,
+                inputs=inputs,
                 serves=serves,
                 note=note,
                 created_at=time.time(),

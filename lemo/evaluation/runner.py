@@ -151,7 +151,7 @@ def run_protocol(
     with _timed(report, "pipeline recall stage (channels merged)"):
         candidates = pipeline_candidates(fused, train, test, per_channel)
     with _timed(report, "ranker guard on the validation split"):
-        _guard(report, divide(train, seed + 1), fused, rankers, params, seed, k)
+        _guard(report, divide(train, seed + 1), list(models), list(fused), rankers, params, seed, k)
     for kind in _each(list(rankers), "rankers", quiet):
         with _timed(report, f"train {kind}"):
             ranker = train_model(kind, train, params(kind), seed=seed, recall=fused, examples=examples)
@@ -174,18 +174,21 @@ def run_protocol(
 def _guard(
     report: EvalReport,
     validation: tuple[TrainingData, TrainingData],
-    fused: dict[str, RecallModel],
+    kinds: Sequence[str],
+    fused: Sequence[str],
     rankers: Sequence[str],
     params: Callable[[str], dict[str, Any]],
     seed: int,
     k: int,
 ) -> None:
     """What the train workflow decides, on a validation split carved from train: channels and rankers trained on
-    its fit part, each ranker's pipeline against the best channel alone on its validation part."""
+    its fit part, each ranker's pipeline (over the `fused` channels) against the best of all `kinds` alone on its
+    validation part."""
     fit, valid = validation
-    channels = {kind: train_recall(kind, fit, params(kind), seed=seed) for kind in fused}
-    channel_metrics = {kind: evaluate_recall(m, fit, valid, k) for kind, m in channels.items()}
+    every = {kind: train_recall(kind, fit, params(kind), seed=seed) for kind in kinds}
+    channel_metrics = {kind: evaluate_recall(m, fit, valid, k) for kind, m in every.items()}
     report.validation = {kind: m[f"ndcg@{k}"] for kind, m in channel_metrics.items()}
+    channels = {kind: every[kind] for kind in fused}
     examples = RankingExamples.build(fit, channels, params(rankers[0]), seed=seed)
     per_channel = int(examples.candidates_per_channel)
     candidates = pipeline_candidates(channels, fit, valid, per_channel)
