@@ -21,6 +21,7 @@ from apps.shared.settings import EVENTS_TOPIC, EXPOSURES_TOPIC
 from apps.shared.subscriptions import Subscriptions
 from lemo.events import Event
 from lemo.exposures import Exposure
+from lemo.stores.event_counts import EventCounts
 from lemo.stores.exposures import ExposureArchive
 from lemo.stores.mongo import EventArchive
 
@@ -54,9 +55,20 @@ async def _archive_entries(
     return {"statuses": [{"entryId": k, "status": v} for k, v in statuses.items()]}
 
 
-async def archive_bulk(body: dict[str, Any], archive: EventArchive) -> dict[str, Any]:
-    """A bulk delivery of the events topic, archived in one insert."""
-    return await _archive_entries(body, Event, archive.append_many)
+async def archive_bulk(body: dict[str, Any], archive: EventArchive, counts: EventCounts) -> dict[str, Any]:
+    """A bulk delivery of the events topic, archived in one insert, then counted (`/events/stats` reads the counts).
+    Only events archived for the first time are counted, so a redelivery never counts twice; when counting fails,
+    they leave the archive again and the delivery is retried, so nothing is left uncounted either."""
+
+    async def archive_and_count(events: Sequence[Event]) -> None:
+        new = await archive.append_many(events)
+        try:
+            await counts.add(new)
+        except Exception:
+            await archive.forget(new)
+            raise
+
+    return await _archive_entries(body, Event, archive_and_count)
 
 
 async def archive_exposures_bulk(body: dict[str, Any], exposures: ExposureArchive) -> dict[str, Any]:
@@ -64,9 +76,11 @@ async def archive_exposures_bulk(body: dict[str, Any], exposures: ExposureArchiv
     return await _archive_entries(body, Exposure, exposures.append_many)
 
 
-def subscribe(app: FastAPI, archive: EventArchive, exposures: ExposureArchive, settings: EventsSettings) -> None:
+def subscribe(
+    app: FastAPI, archive: EventArchive, counts: EventCounts, exposures: ExposureArchive, settings: EventsSettings
+) -> None:
     async def on_events(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
-        return await archive_bulk(body, archive)
+        return await archive_bulk(body, archive, counts)
 
     async def on_exposures(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
         return await archive_exposures_bulk(body, exposures)

@@ -18,6 +18,7 @@ from apps.shared.observability import install_observability
 from apps.shared.publish import Publisher
 from apps.shared.security import require_app_token
 from apps.shared.sidecar import sidecar_http
+from lemo.stores.event_counts import EventCounts
 from lemo.stores.exposures import ExposureArchive
 from lemo.stores.mongo import EventArchive, open_database
 
@@ -26,12 +27,14 @@ configure_logging("events", settings.log_level)
 db = open_database(settings.mongodb_uri, settings.mongodb_database)
 archive = EventArchive(db, settings.archive_retention_days)
 exposures = ExposureArchive(db)
+counts = EventCounts(db)
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.settings = settings
     app.state.archive = archive
+    app.state.counts = counts
     await archive.ensure_indexes()
     await exposures.ensure_indexes()
     async with sidecar_http(settings.publish_timeout_s) as http:
@@ -45,4 +48,4 @@ install_observability(app)
 require_app_token(app)  # every route but /healthz: callers come through the sidecar
 app.include_router(health_router("events"))
 app.include_router(track.router)
-archiving.subscribe(app, archive, exposures, settings)
+archiving.subscribe(app, archive, counts, exposures, settings)

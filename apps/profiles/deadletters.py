@@ -65,6 +65,9 @@ async def replay_dead_letters(
         data = doc.get("data")
         if isinstance(data, dict):
             key = user_actor_id(str(data.get("tenant_id")), str(data.get("user_id")))
+            # Without its first acceptance stamp: the user's actor has moved its watermark past it meanwhile and
+            # would take it as seen; an unstamped event is deduped by its id alone (lemo/realtime/dedupe.py).
+            data = {k: v for k, v in data.items() if k != "accepted_at"}
             entries.append(Entry(str(doc["_id"]), data, {"partitionKey": key}))
         else:
             unreplayable.append(str(doc["_id"]))

@@ -113,13 +113,21 @@ class EventArchive:
             return False
         return True
 
-    async def append_many(self, events: Sequence[Event]) -> None:
-        """Stores events in one command; ids already archived (redeliveries) are skipped, not errors."""
+    async def append_many(self, events: Sequence[Event]) -> list[Event]:
+        """Stores events in one command; ids already archived (redeliveries) are skipped, not errors. Returns the
+        events archived now for the first time (what pre-aggregated counts may count)."""
         if not events:
-            return
+            return []
         now = time.time()
         docs = [{**e.model_dump(mode="json"), "_id": f"{e.tenant_id}/{e.event_id}", "archived_at": now} for e in events]
-        await insert_new(self._events, docs)  # ids already archived are redeliveries
+        existing = await insert_new(self._events, docs)  # ids already archived are redeliveries
+        return [e for i, e in enumerate(events) if i not in existing]
+
+    async def forget(self, events: Sequence[Event]) -> None:
+        """Takes events out again (by id, one at a time: FerretDB reads a whole collection for `$in`): a delivery
+        that archived them but could not count them is redelivered, and must then find them new."""
+        for e in events:
+            await self._events.delete_one({"_id": f"{e.tenant_id}/{e.event_id}"})
 
     async def interactions(self, tenant_id: str, since: float = 0.0) -> AsyncIterator[Interaction]:
         cursor = self._events.find(
@@ -139,15 +147,6 @@ class EventArchive:
         cursor = self._events.find(query, projection={"_id": 0, **dict.fromkeys(fields, 1)}, batch_size=10_000)
         async for doc in cursor:
             yield doc
-
-    async def counts_by_type(self, tenant_id: str, since: float, until: float) -> dict[str, int]:
-        """How many archived events of each type this tenant has with since <= timestamp < until."""
-        pipeline: list[dict[str, Any]] = [
-            {"$match": {"tenant_id": tenant_id, "timestamp": {"$gte": since, "$lt": until}}},
-            {"$group": {"_id": "$type", "count": {"$sum": 1}}},
-        ]
-        cursor = await self._events.aggregate(pipeline)
-        return {doc["_id"]: int(doc["count"]) async for doc in cursor}
 
     async def active_users(
         self, tenant_id: str, since: float, limit: int, exclude_types: Sequence[str] = ("impression",)

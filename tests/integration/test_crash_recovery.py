@@ -30,6 +30,7 @@ from tests.integration.test_faults import (
     TYPES,
     _archived_ids,
     _event,
+    _profiles,
     _redis,
     _send_batch,
     _type_counts,
@@ -163,7 +164,14 @@ def test_dead_letters_are_listed_and_replayed_into_the_actors_once(
     redelivery) are kept, listed per tenant, and replayed onto the events topic: they reach the actor and the archive
     once, and a second replay finds nothing left."""
     events, profiles = ingest
-    dead = [_event(tenant, 1, n) for n in range(3)]
+    # The user's actor has taken 30 newer events since these were first accepted: their acceptance stamps are below
+    # its dedupe watermark, and a replay must not be mistaken for a redelivery.
+    newer = [_event(tenant, 1, n) for n in range(100, 130)]
+    assert set(_send_batch(events, newer).values()) == {"accepted"}
+    assert _wait_until(lambda: sum(_type_counts(profiles, tenant, ["u1"])["u1"].values()) == 30, 60), _profiles(
+        profiles, tenant, ["u1"]
+    )
+    dead = [{**_event(tenant, 1, n), "accepted_at": 1.0 + n} for n in range(3)]
     entries = [{"entryId": str(n), "event": e, "contentType": "application/json"} for n, e in enumerate(dead)]
     resp = httpx.post(
         f"{events.sidecar}/v1.0-alpha1/publish/bulk/{PUBSUB}/{EVENTS_DEAD_LETTER_TOPIC}",
@@ -184,11 +192,12 @@ def test_dead_letters_are_listed_and_replayed_into_the_actors_once(
 
         replayed = client.post(f"{base}/replay", params={"tenant_id": tenant}).json()
         assert (replayed["replayed"], replayed["left"], replayed["failed"]) == (3, 0, [])
-        want = {"u1": dict(Counter(e["type"] for e in dead))}
+        want = {"u1": dict(Counter(e["type"] for e in newer + dead))}
         assert _wait_until(lambda: _type_counts(profiles, tenant, ["u1"]) == want, 60), _type_counts(
             profiles, tenant, ["u1"]
         )
-        assert _wait_until(lambda: _archived_ids(database_name, tenant) == {e["event_id"] for e in dead}, 60)
+        everything = {e["event_id"] for e in newer + dead}
+        assert _wait_until(lambda: _archived_ids(database_name, tenant) == everything, 60)
         assert client.post(f"{base}/replay", params={"tenant_id": tenant}).json()["replayed"] == 0
     time.sleep(3)
     assert _type_counts(profiles, tenant, ["u1"]) == want

@@ -388,6 +388,14 @@ def _redeliver(events: App, profiles: App, tenant: str, database_name: str) -> N
     after = {u: _stable(p) for u, p in _profiles(profiles, tenant, all_users).items()}
     assert after == before
     assert _archived_ids(database_name, tenant) == everything
+    # The pre-aggregated counts behind /events/stats count each event once, redelivered or not.
+    stats = httpx.get(
+        f"{events.sidecar}/v1.0/invoke/{events.app_id}/method/events/{tenant}/stats",
+        params={"since": 0},
+        headers=events.headers,
+        timeout=30,
+    ).json()
+    assert stats["counts"] == {t: n * users for t, n in per_type.items()}
 
 
 ADMIN_KEY = "it-admin-" + uuid.uuid4().hex
