@@ -2,9 +2,10 @@
 
 Counts 1,000,000 events of a fresh tenant (evenly over the last `--days` days, in time order, random types) into
 the store the events app keeps them in, through the code the archive consumer runs per delivery
-(`EventCounts.add`, batches of 1,000), then asks for `--queries` random windows (a minute to the whole span) and
-prints latency percentiles: straight from the store, and through the public API when a gateway and the tenant's key
-are given (`make up`; the tenant is then the key's). The store is the one `LEMO_MONGODB_URI` names.
+(`SidecarEventCounts.add`, batches of 1,000), then asks for `--queries` random windows (a minute to the whole span) and
+prints latency percentiles: straight from the store through a sidecar (the events app's under `make up`; the Dapr API
+token from DAPR_API_TOKEN or .state), and through the public API when a gateway and the tenant's key are given
+(the tenant is then the key's).
 
     .venv/bin/python scripts/bench-event-stats.py --events 1000000
     .venv/bin/python scripts/bench-event-stats.py --events 1000000 --gateway http://127.0.0.1:8080 \\
@@ -22,10 +23,10 @@ import time
 import uuid
 
 import httpx
-from pymongo import AsyncMongoClient
 
+from apps.events.counts import SidecarEventCounts
+from apps.shared.sidecar import SidecarHttp
 from lemo.events import Event, EventType
-from lemo.stores.event_counts import EventCounts
 
 
 def _percentiles(ms: list[float]) -> str:
@@ -33,7 +34,7 @@ def _percentiles(ms: list[float]) -> str:
     return f"p50 {q[49]:.1f} ms, p95 {q[94]:.1f} ms, p99 {q[98]:.1f} ms, max {max(ms):.1f} ms"
 
 
-async def _seed(counts: EventCounts, tenant: str, n: int, span_s: float, now: float) -> float:
+async def _seed(counts: SidecarEventCounts, tenant: str, n: int, span_s: float, now: float) -> float:
     types = [t for t in EventType]
     started = time.perf_counter()
     rng = random.Random(1)
@@ -72,10 +73,12 @@ async def main() -> None:
     parser.add_argument("--tenant", default=f"bench{uuid.uuid4().hex[:8]}")
     parser.add_argument("--gateway", default=None, help="also time GET /v1/events/stats through this gateway")
     parser.add_argument("--api-key", default=os.environ.get("LEMO_API_KEY"))
+    parser.add_argument("--sidecar", default="http://127.0.0.1:3501", help="a sidecar with the state store (events')")
+    parser.add_argument("--state-store", default="statestore")
     args = parser.parse_args()
-    uri = os.environ.get("LEMO_MONGODB_URI", "mongodb://127.0.0.1:27018/")
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(uri)
-    counts = EventCounts(client[os.environ.get("LEMO_MONGODB_DATABASE", "lemo")])
+    token = os.environ.get("DAPR_API_TOKEN") or open(".state/dapr-api-token").read().strip()  # noqa: ASYNC230
+    http = SidecarHttp(args.sidecar, 30.0, {"dapr-api-token": token})
+    counts = SidecarEventCounts(http, args.state_store)
     now, span_s = time.time(), args.days * 86400
     took = await _seed(counts, args.tenant, args.events, span_s, now)
     print(f"counted {args.events:,} events of tenant {args.tenant} in {took:.1f} s ({args.events / took:,.0f}/s)")
@@ -97,7 +100,7 @@ async def main() -> None:
                 api.get("/v1/events/stats", params={"since": since, "until": until}).raise_for_status()  # noqa: ASYNC212
                 ms.append((time.perf_counter() - t0) * 1000)
         print(f"GET /v1/events/stats, {len(windows)} random windows: {_percentiles(ms)}")
-    await client.close()
+    await http.aclose()
 
 
 if __name__ == "__main__":

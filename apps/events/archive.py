@@ -16,12 +16,12 @@ from typing import Any, TypeVar
 from fastapi import Body, FastAPI
 from pydantic import BaseModel, ValidationError
 
+from apps.events.counts import SidecarEventCounts
 from apps.events.settings import EventsSettings
 from apps.shared.settings import EVENTS_TOPIC, EXPOSURES_TOPIC
 from apps.shared.subscriptions import Subscriptions
 from lemo.events import Event
 from lemo.exposures import Exposure
-from lemo.stores.event_counts import EventCounts
 from lemo.stores.exposures import ExposureArchive
 from lemo.stores.mongo import EventArchive
 
@@ -55,7 +55,7 @@ async def _archive_entries(
     return {"statuses": [{"entryId": k, "status": v} for k, v in statuses.items()]}
 
 
-async def archive_bulk(body: dict[str, Any], archive: EventArchive, counts: EventCounts) -> dict[str, Any]:
+async def archive_bulk(body: dict[str, Any], archive: EventArchive, counts: SidecarEventCounts) -> dict[str, Any]:
     """A bulk delivery of the events topic, archived in one insert, then counted (`/events/stats` reads the counts).
     Only events archived for the first time are counted, so a redelivery never counts twice; when counting fails,
     they leave the archive again and the delivery is retried, so nothing is left uncounted either."""
@@ -77,7 +77,11 @@ async def archive_exposures_bulk(body: dict[str, Any], exposures: ExposureArchiv
 
 
 def subscribe(
-    app: FastAPI, archive: EventArchive, counts: EventCounts, exposures: ExposureArchive, settings: EventsSettings
+    app: FastAPI,
+    archive: EventArchive,
+    counts: SidecarEventCounts,
+    exposures: ExposureArchive,
+    settings: EventsSettings,
 ) -> None:
     async def on_events(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
         return await archive_bulk(body, archive, counts)

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from apps.events import archive as archiving
 from apps.events import track
+from apps.events.counts import SidecarEventCounts
 from apps.events.settings import EventsSettings
 from apps.shared.errors import install_error_handlers
 from apps.shared.health import health_router
@@ -18,7 +19,6 @@ from apps.shared.observability import install_observability
 from apps.shared.publish import Publisher
 from apps.shared.security import require_app_token
 from apps.shared.sidecar import sidecar_http
-from lemo.stores.event_counts import EventCounts
 from lemo.stores.exposures import ExposureArchive
 from lemo.stores.mongo import EventArchive, open_database
 
@@ -27,7 +27,8 @@ configure_logging("events", settings.log_level)
 db = open_database(settings.mongodb_uri, settings.mongodb_database)
 archive = EventArchive(db, settings.archive_retention_days)
 exposures = ExposureArchive(db)
-counts = EventCounts(db)
+sidecar = sidecar_http(settings.publish_timeout_s)  # its session opens on first use, inside the app
+counts = SidecarEventCounts(sidecar, settings.state_store)
 
 
 @asynccontextmanager
@@ -37,7 +38,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.counts = counts
     await archive.ensure_indexes()
     await exposures.ensure_indexes()
-    async with sidecar_http(settings.publish_timeout_s) as http:
+    async with sidecar as http:
         app.state.publisher = Publisher(http, settings.pubsub_name)
         yield
 

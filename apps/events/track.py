@@ -9,12 +9,12 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, Field
 
+from apps.events.counts import SidecarEventCounts
 from apps.shared.errors import ApiError
 from apps.shared.observability import EVENTS
 from apps.shared.publish import Entry, Publisher
 from apps.shared.settings import EVENTS_TOPIC
 from lemo.events import Event, EventType, Identifier
-from lemo.stores.event_counts import EventCounts
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ async def stats(
     since = since if since is not None else until - 86400
     if since >= until:
         raise ApiError(status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid_window", "since must be before until")
-    store: EventCounts = request.app.state.counts
+    store: SidecarEventCounts = request.app.state.counts
     counts = await store.window(tenant_id, since, until)
     if type is not None:
         counts = {type.value: counts.get(type.value, 0)}
