@@ -33,7 +33,7 @@ DEFAULT_WEIGHTS: dict[str, float] = {RECALL_FEATURE: 1.0}
 
 def rank(call: RankCall, pool: RankerPool) -> RankResponse:
     started = time.perf_counter()
-    ranker, version, fallback = call.ranker, None, None
+    ranker, version, fallback, serves = call.ranker, None, None, None
     scores: list[float] | None = None
     if ranker == "random":
         scores = random_scores(len(call.candidates), call.context.get("seed"))
@@ -46,7 +46,7 @@ def rank(call: RankCall, pool: RankerPool) -> RankResponse:
                 scores = learned_scores(served.model, call)
                 version = served.version
                 # the ranker guard's choice: a channel's order serves in the ranker's place, and says why
-                fallback = getattr(served.model, "fallback_reason", None)
+                serves = getattr(served.model, "fallback_reason", None)
             except Exception as exc:
                 logger.exception("%s v%d failed to score", ranker, served.version, extra={"tenant_id": call.tenant_id})
                 fallback = f"{ranker} v{served.version}: scoring failed ({type(exc).__name__})"
@@ -57,7 +57,9 @@ def rank(call: RankCall, pool: RankerPool) -> RankResponse:
         scores = weighted(call.candidates, call.context.get("weights"))
     ms = (time.perf_counter() - started) * 1000.0
     logger.debug("ranked %d candidates with %s in %.1f ms", len(scores), ranker, ms)
-    return RankResponse(scores=scores, ranker=ranker, version=version, fallback=fallback, ms=round(ms, 3))
+    return RankResponse(
+        scores=scores, ranker=ranker, version=version, fallback=fallback, serves=serves, ms=round(ms, 3)
+    )
 
 
 def learned_scores(model: Any, call: RankCall) -> list[float]:

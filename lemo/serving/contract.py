@@ -130,6 +130,9 @@ class RankResponse(BaseModel):
     ranker: str  # the ranker that actually scored (a fallback says so in `fallback`)
     version: int | None = None
     fallback: str | None = None
+    # The training run's ranker guard chose a recall channel's order to serve in this ranker's place (it did not
+    # beat that channel on validation): a planned decision, explained in `debug`, not a degradation.
+    serves: str | None = None
     ms: float = 0.0
 
 

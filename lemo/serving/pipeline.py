@@ -210,7 +210,9 @@ class Pipeline:
         reasons = []
         if ranked.fallback:
             reasons.append(f"ranker {scenario.ranker} fell back to {ranked.ranker}: {ranked.fallback}")
-        info = {"requested": scenario.ranker, "used": ranked.ranker, "version": ranked.version}
+        info: dict[str, Any] = {"requested": scenario.ranker, "used": ranked.ranker, "version": ranked.version}
+        if ranked.serves:
+            info["serves"] = ranked.serves  # the ranker guard's planned choice: explained, not degraded
         return RankOutcome(
             candidates=candidates.take(order, [scores[i] for i in order]),
             reasons=reasons,

@@ -51,6 +51,7 @@ class FakeStages:
     recall_popular_list: list[tuple[str, float]] = field(default_factory=lambda: [(f"p{n}", 9.0 - n) for n in range(9)])
     rerank_keeps: int | None = None  # rerank answers at most this many (rules that removed items)
     broken: dict[str, str] = field(default_factory=dict)  # stage -> DOWN or STALL
+    guard_serves: str | None = None  # the ranker guard's note: a channel's order serves in the ranker's place
     calls: dict[str, list[object]] = field(default_factory=dict)
 
     async def _enter(self, stage: str, request: object) -> None:
@@ -82,7 +83,7 @@ class FakeStages:
         await self._enter("ranking", request)
         c = request.candidates
         scores = [self.rank_scores.get(i, s) for i, s in zip(c.item_ids, c.scores, strict=True)]
-        return RankResponse(scores=scores, ranker=request.ranker, version=7)
+        return RankResponse(scores=scores, ranker=request.ranker, version=7, serves=self.guard_serves)
 
     async def rerank(self, tenant_id: str, request: RerankRequest) -> RerankResponse:
         await self._enter("rerank", request)

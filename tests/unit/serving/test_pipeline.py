@@ -168,3 +168,12 @@ def test_candidate_columns_must_line_up() -> None:
         except ValueError:
             continue
         raise AssertionError(f"{bad} was accepted")
+
+
+async def test_a_channel_the_ranker_guard_chose_is_explained_not_degraded() -> None:
+    """A training run whose ranker did not beat a channel on validation serves that channel's order: every answer
+    would read as degraded if the planned choice were reported as a fallback."""
+    stages = FakeStages(guard_serves="fusion v3: ease alone scored higher on validation")
+    result = await Pipeline(stages, FAST).recommend("t1", "u1", home(), 3, debug=True)
+    assert not result.degraded and result.reasons == []
+    assert result.debug["ranker"]["serves"] == "fusion v3: ease alone scored higher on validation"
