@@ -23,6 +23,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+# The latest timestamp a window may name (9999-12-31T23:59:59Z): later ones are not dates at all.
+MAX_TIMESTAMP = 253402300799.0
+
 # Level -> (document key format, field format): the field is the unit inside its document.
 _MINUTE, _HOUR, _DAY, _MONTH = "m", "h", "d", "M"
 

@@ -14,7 +14,8 @@ from apps.shared.errors import ApiError
 from apps.shared.observability import EVENTS
 from apps.shared.publish import Entry, Publisher
 from apps.shared.settings import EVENTS_TOPIC
-from lemo.events import Event, EventType, Identifier
+from lemo.event_counts import MAX_TIMESTAMP
+from lemo.events import FUTURE_SKEW_S, Event, EventType, Identifier
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +100,8 @@ async def track_batch(batch: EventBatch, request: Request) -> dict[str, Any]:
 async def stats(
     tenant_id: Identifier,
     request: Request,
-    since: float | None = Query(None, ge=0, description="unix seconds; default: 24 hours ago"),
-    until: float | None = Query(None, ge=0, description="unix seconds; default: now"),
+    since: float | None = Query(None, ge=0, le=MAX_TIMESTAMP, description="unix seconds; default: 24 hours ago"),
+    until: float | None = Query(None, ge=0, le=MAX_TIMESTAMP, description="unix seconds; default: now"),
     type: EventType | None = None,
 ) -> dict[str, Any]:
     """Events per type in [since, until) (unix seconds, minute resolution), from counts the archive consumer keeps as
@@ -111,7 +112,10 @@ async def stats(
     if since >= until:
         raise ApiError(status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid_window", "since must be before until")
     store: SidecarEventCounts = request.app.state.counts
-    counts = await store.window(tenant_id, since, until)
+    # No event is later than the events app accepts (a few minutes ahead): a window reaching further ends there.
+    counts = (
+        await store.window(tenant_id, since, min(until, now + FUTURE_SKEW_S)) if since < now + FUTURE_SKEW_S else {}
+    )
     if type is not None:
         counts = {type.value: counts.get(type.value, 0)}
     return {"tenant_id": tenant_id, "since": since, "until": until, "counts": counts, "total": sum(counts.values())}

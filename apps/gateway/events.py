@@ -11,6 +11,7 @@ from apps.gateway.auth import Principal, Reader, Writer
 from apps.gateway.downstream import Downstream
 from apps.shared.errors import ApiError
 from apps.shared.observability import EVENTS
+from lemo.event_counts import MAX_TIMESTAMP
 from lemo.events import Event, EventBody, EventType
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
@@ -81,8 +82,10 @@ async def track_batch(body: EventBatchBody, request: Request, who: Principal = W
 @router.get("/stats")
 async def stats(
     request: Request,
-    since: float | None = Query(None, ge=0, description="unix seconds; default: 24 hours before `until`"),
-    until: float | None = Query(None, ge=0, description="unix seconds; default: now"),
+    since: float | None = Query(
+        None, ge=0, le=MAX_TIMESTAMP, description="unix seconds; default: 24 hours before `until`"
+    ),
+    until: float | None = Query(None, ge=0, le=MAX_TIMESTAMP, description="unix seconds; default: now"),
     type: EventType | None = None,
     who: Principal = Reader,
 ) -> Response:
