@@ -64,6 +64,16 @@ for _ in $(seq 1 180); do
         LEMO_GATEWAY_HTTP_PORT="$gateway_port" "$VENV/bin/lemo" train "${demo[@]}" --wait --quiet >&2 \
           || log "demo training failed; see $LEMO_STATE/logs and retry with: lemo train ${demo[*]:0:2} --wait"
       fi
+      # Warm-up: the first lists after a start load models and catalog views and can come back degraded (a channel
+      # or rerank past its deadline); `make up` returns once a few users' lists are served whole.
+      demo_key="$(cat "$LEMO_STATE/demo-api-key")"
+      for user in 1 2 3 4 5; do
+        for _ in $(seq 1 30); do
+          curl -fsS -H "X-API-Key: $demo_key" "http://127.0.0.1:$gateway_port/v1/users/$user/recommendations" \
+            2>/dev/null | grep -q '"degraded":false' && break
+          sleep 1
+        done
+      done
       log "demo tenant API key: $(cat "$LEMO_STATE/demo-api-key")   admin key: $LEMO_STATE/admin-key"
     fi
     log "gateway: http://127.0.0.1:$gateway_port  (health: /healthz, mesh status: /v1/status, API docs: /docs)"
