@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 from apps.events.counts import SidecarEventCounts
 from apps.events.settings import EventsSettings
 from apps.shared.settings import EVENTS_TOPIC, EXPOSURES_TOPIC
-from apps.shared.subscriptions import Subscriptions
+from apps.shared.subscriptions import Subscriptions, bulk_entries, bulk_reply
 from lemo.events import Event
 from lemo.exposures import Exposure
 from lemo.stores.exposures import ExposureArchive
@@ -37,10 +37,7 @@ async def _archive_entries(
     logged here: the profiles app's subscription sends the same message to the dead-letter topic."""
     statuses: dict[str, str] = {}
     records: list[tuple[str, Record]] = []
-    for entry in body.get("entries") or []:
-        entry_id = str(entry.get("entryId"))
-        cloud_event = entry.get("event")
-        data = cloud_event.get("data") if isinstance(cloud_event, dict) else None
+    for entry_id, data in bulk_entries(body):
         try:
             records.append((entry_id, schema.model_validate(data)))
         except ValidationError:
@@ -52,7 +49,7 @@ async def _archive_entries(
     except Exception:
         logger.exception("archive write of %d %ss failed; asking for redelivery", len(records), schema.__name__)
         statuses.update(dict.fromkeys((entry_id for entry_id, _ in records), "RETRY"))
-    return {"statuses": [{"entryId": k, "status": v} for k, v in statuses.items()]}
+    return bulk_reply(statuses)
 
 
 async def archive_bulk(body: dict[str, Any], archive: EventArchive, counts: SidecarEventCounts) -> dict[str, Any]:

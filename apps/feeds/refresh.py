@@ -20,7 +20,7 @@ from apps.feeds.scheduler import Debouncer, FeedScheduler
 from apps.feeds.settings import FeedsSettings
 from apps.shared.settings import CRON_FEEDS, EVENTS_TOPIC
 from apps.shared.sidecar import SidecarHttp, SidecarUnreachable
-from apps.shared.subscriptions import Subscriptions
+from apps.shared.subscriptions import Subscriptions, bulk_entries, bulk_reply
 from lemo.events import Event, EventType
 from lemo.serving.contract import feed_state_key
 from lemo.stores.mongo import EventArchive
@@ -127,10 +127,8 @@ class Refresher:
 
 def _events_of(body: dict[str, Any]) -> tuple[list[str], list[Event]]:
     entry_ids, events = [], []
-    for entry in body.get("entries") or []:
-        entry_ids.append(str(entry.get("entryId")))
-        cloud_event = entry.get("event")
-        data = cloud_event.get("data") if isinstance(cloud_event, dict) else None
+    for entry_id, data in bulk_entries(body):
+        entry_ids.append(entry_id)
         try:
             events.append(Event.model_validate(data))
         except ValidationError:
@@ -146,7 +144,7 @@ def subscribe(app: FastAPI, settings: FeedsSettings) -> None:
             await refresher.on_events(events)
         except Exception:
             logger.exception("feed refresh for %d events failed; the warm-up catches up", len(events))
-        return {"statuses": [{"entryId": e, "status": "SUCCESS"} for e in entry_ids]}
+        return bulk_reply(dict.fromkeys(entry_ids, "SUCCESS"))
 
     Subscriptions(app).add(
         settings.pubsub_name,

@@ -16,23 +16,19 @@ from pydantic import ValidationError
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
 from actors.user_profile import ACTOR_TYPE, UserProfileActorInterface
+from apps.profiles.ingest import TURN_ATTEMPTS  # a turn is idempotent: tried as often as an events turn
 from apps.shared.actor_client import actor_proxy
+from apps.shared.subscriptions import bulk_entries, bulk_reply
 from lemo.exposures import Exposure
 
 logger = logging.getLogger(__name__)
-
-# Tries of one actor turn before its lists are answered RETRY (as for events: a turn is idempotent).
-TURN_ATTEMPTS = 3
 
 
 async def ingest_exposures_bulk(body: dict[str, Any], turns: asyncio.Semaphore) -> dict[str, Any]:
     """A bulk delivery from the exposures topic: one actor turn per user, with all of that user's lists."""
     statuses: dict[str, str] = {}
     by_user: dict[str, list[tuple[str, Exposure]]] = {}
-    for entry in body.get("entries") or []:
-        entry_id = str(entry.get("entryId"))
-        cloud_event = entry.get("event")
-        data = cloud_event.get("data") if isinstance(cloud_event, dict) else None
+    for entry_id, data in bulk_entries(body):
         try:
             exposure = Exposure.model_validate(data)
         except ValidationError as exc:
@@ -58,4 +54,4 @@ async def ingest_exposures_bulk(body: dict[str, Any], turns: asyncio.Semaphore) 
         statuses.update({entry_id: "SUCCESS" for entry_id, _ in lists})
 
     await asyncio.gather(*(record(actor_id, lists) for actor_id, lists in by_user.items()))
-    return {"statuses": [{"entryId": k, "status": v} for k, v in statuses.items()]}
+    return bulk_reply(statuses)

@@ -22,6 +22,7 @@ from actors.user_profile import ACTOR_TYPE, UserProfileActorInterface
 from apps.profiles.realtime import HotCounter, ItemFeatures
 from apps.shared.actor_client import actor_proxy
 from apps.shared.observability import ACTOR_UPDATES
+from apps.shared.subscriptions import bulk_entries, bulk_reply
 from lemo.events import Event, user_actor_id
 from lemo.stores.mongo import UserRepository
 
@@ -78,10 +79,7 @@ async def ingest_bulk(body: dict[str, Any], rt: Realtime) -> dict[str, Any]:
     ids)."""
     statuses: dict[str, str] = {}
     by_user: dict[str, list[tuple[str, Event]]] = {}
-    for entry in body.get("entries") or []:
-        entry_id = str(entry.get("entryId"))
-        cloud_event = entry.get("event")
-        data = cloud_event.get("data") if isinstance(cloud_event, dict) else None
+    for entry_id, data in bulk_entries(body):
         try:
             event = Event.model_validate(data)
         except ValidationError as exc:
@@ -106,7 +104,7 @@ async def ingest_bulk(body: dict[str, Any], rt: Realtime) -> dict[str, Any]:
     except Exception:
         logger.exception("item features of %d events not read; asking for redelivery", len(statuses))
         retry = {entry_id: RETRY["status"] for b in by_user.values() for entry_id, _ in b}
-        return {"statuses": [{"entryId": k, "status": v} for k, v in {**statuses, **retry}.items()]}
+        return bulk_reply({**statuses, **retry})
 
     async def record(actor_id: str, batch: list[tuple[str, Event]]) -> None:
         payload = [{"event": e.model_dump(mode="json"), "keys": keys[e.tenant_id][e.item_id]} for _, e in batch]
@@ -144,7 +142,7 @@ async def ingest_bulk(body: dict[str, Any], rt: Realtime) -> dict[str, Any]:
     except Exception:
         logger.exception("implicit users of %d events not stored; asking for redelivery", len(statuses))
         statuses.update({entry_id: RETRY["status"] for b in by_user.values() for entry_id, _ in b})
-    return {"statuses": [{"entryId": k, "status": v} for k, v in statuses.items()]}
+    return bulk_reply(statuses)
 
 
 async def keep_dead_letter(cloud_event: dict[str, Any], dead_letters: Any) -> dict[str, str]:

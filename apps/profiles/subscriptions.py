@@ -10,7 +10,7 @@ from fastapi import Body, FastAPI
 from apps.profiles import exposures, ingest
 from apps.profiles.settings import ProfilesSettings
 from apps.shared.settings import EVENTS_DEAD_LETTER_TOPIC, EVENTS_TOPIC, EXPOSURES_TOPIC, ITEMS_TOPIC
-from apps.shared.subscriptions import Subscriptions
+from apps.shared.subscriptions import Subscriptions, bulk_entries, bulk_reply
 
 
 def subscribe(app: FastAPI, rt: ingest.Realtime, dead_letters: Any, settings: ProfilesSettings) -> None:
@@ -27,12 +27,11 @@ def subscribe(app: FastAPI, rt: ingest.Realtime, dead_letters: Any, settings: Pr
         """The old Kafka item consumer: keeps the item-features snapshot in step with the catalog. In bulk, in
         order: a 10,000-item catalog batch is a few deliveries, not 10,000 concurrent requests that would queue
         the app's health probe past its timeout."""
-        statuses = []
-        for entry in body.get("entries") or []:
-            cloud_event = entry.get("event")
-            rt.items.on_item_change((cloud_event.get("data") if isinstance(cloud_event, dict) else None) or {})
-            statuses.append({"entryId": str(entry.get("entryId")), "status": ingest.SUCCESS["status"]})
-        return {"statuses": statuses}
+        statuses = {}
+        for entry_id, data in bulk_entries(body):
+            rt.items.on_item_change(data or {})
+            statuses[entry_id] = ingest.SUCCESS["status"]
+        return bulk_reply(statuses)
 
     subscriptions = Subscriptions(app)
     subscriptions.add(

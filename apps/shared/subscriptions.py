@@ -3,10 +3,22 @@ DaprApp helper does not offer. Handlers reply with Dapr's statuses: SUCCESS, RET
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from fastapi import FastAPI
+
+
+def bulk_entries(body: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """(entryId, the CloudEvent's data) of each entry of a bulk delivery; data is None when the entry has none."""
+    for entry in body.get("entries") or []:
+        cloud_event = entry.get("event")
+        yield str(entry.get("entryId")), cloud_event.get("data") if isinstance(cloud_event, dict) else None
+
+
+def bulk_reply(statuses: Mapping[str, str]) -> dict[str, Any]:
+    """The answer to a bulk delivery: entryId -> SUCCESS, RETRY or DROP."""
+    return {"statuses": [{"entryId": k, "status": v} for k, v in statuses.items()]}
 
 
 class Subscriptions:
