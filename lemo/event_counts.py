@@ -38,17 +38,29 @@ class Cell:
     unit: str
 
 
-def _cells(tenant_id: str, at: datetime) -> list[Cell]:
-    """The four cells an event at `at` (UTC) adds to."""
+def cells_at(prefix: str, at: datetime) -> list[Cell]:
+    """The four cells a count at `at` (UTC) adds to; `prefix` names whose counts they are (a tenant here, a tenant
+    and scenario for lemo/experiments)."""
     return [
-        Cell(f"{tenant_id}|{_MINUTE}|{at:%Y%m%d%H}", f"{at:%M}"),
-        Cell(f"{tenant_id}|{_HOUR}|{at:%Y%m%d}", f"{at:%H}"),
-        Cell(f"{tenant_id}|{_DAY}|{at:%Y%m}", f"{at:%d}"),
-        Cell(f"{tenant_id}|{_MONTH}", f"{at:%Y%m}"),
+        Cell(f"{prefix}|{_MINUTE}|{at:%Y%m%d%H}", f"{at:%M}"),
+        Cell(f"{prefix}|{_HOUR}|{at:%Y%m%d}", f"{at:%H}"),
+        Cell(f"{prefix}|{_DAY}|{at:%Y%m}", f"{at:%d}"),
+        Cell(f"{prefix}|{_MONTH}", f"{at:%Y%m}"),
     ]
 
 
-def _utc(ts: float) -> datetime:
+def bucket_cell(prefix: str, interval: str, at: datetime) -> Cell:
+    """The one cell holding the whole `interval` ("minute", "hour" or "day") that starts at `at` (UTC)."""
+    if interval == "minute":
+        return Cell(f"{prefix}|{_MINUTE}|{at:%Y%m%d%H}", f"{at:%M}")
+    if interval == "hour":
+        return Cell(f"{prefix}|{_HOUR}|{at:%Y%m%d}", f"{at:%H}")
+    if interval == "day":
+        return Cell(f"{prefix}|{_DAY}|{at:%Y%m}", f"{at:%d}")
+    raise ValueError(f"no buckets of a {interval!r}")
+
+
+def utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
@@ -56,7 +68,7 @@ def increments(events: Iterable[tuple[str, str, float]]) -> dict[str, dict[str, 
     """(tenant_id, type, timestamp) of newly archived events -> {doc_id: {"<unit>.<type>": n}}, ready for `$inc`."""
     out: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for tenant_id, event_type, ts in events:
-        for cell in _cells(tenant_id, _utc(ts)):
+        for cell in cells_at(tenant_id, utc(ts)):
             out[cell.doc_id][f"{cell.unit}.{event_type}"] += 1
     return {doc_id: dict(fields) for doc_id, fields in out.items()}
 
@@ -68,8 +80,8 @@ def _next_month(at: datetime) -> datetime:
 def window_cells(tenant_id: str, since: float, until: float) -> list[Cell]:
     """The cells whose sum is the count of [since, until) widened to whole minutes, largest units first where they
     fit."""
-    at = _utc(since - since % 60)
-    end = _utc(until - until % 60 + (60 if until % 60 else 0))
+    at = utc(since - since % 60)
+    end = utc(until - until % 60 + (60 if until % 60 else 0))
     cells: list[Cell] = []
     while at < end:
         month_end = _next_month(at)
