@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -70,6 +70,13 @@ class Event(EventBody):
     def actor_id(self) -> str:
         """The per-user actor id; tenant first, so no two tenants ever share an actor."""
         return user_actor_id(self.tenant_id, self.user_id)
+
+
+def event_for_tenant(tenant_id: str, body: Any) -> Event:
+    """The event a tenant's client sent (`EventBody` fields), owned by `tenant_id`: the one validation every way in
+    shares (the HTTP and gRPC APIs, the ingest topics). Raises pydantic's ValidationError, or TypeError when the
+    body is not an object."""
+    return Event(tenant_id=tenant_id, **EventBody.model_validate(body).model_dump())
 
 
 def user_actor_id(tenant_id: str, user_id: str) -> str:

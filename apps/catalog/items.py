@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, status
@@ -36,6 +37,35 @@ def _not_found(item_id: str) -> ApiError:
 
 async def _changed(request: Request, op: str, item: dict[str, Any]) -> None:
     await _publisher(request).publish(ITEMS_TOPIC, {"op": op, "item": item})
+
+
+async def delete_and_publish(repo: ItemRepository, publisher: Publisher, tenant_id: str, item_id: str) -> bool:
+    """Deletes an item and publishes the change (False when there was none); for the ingest topics."""
+    if not await repo.delete(tenant_id, item_id):
+        return False
+    await publisher.publish(ITEMS_TOPIC, {"op": "delete", "item": {"tenant_id": tenant_id, "item_id": item_id}})
+    return True
+
+
+async def upsert_and_publish(
+    repo: ItemRepository, publisher: Publisher, tenant_id: str, chunk: Sequence[tuple[str, dict[str, Any]]]
+) -> None:
+    """Upserts items in one write and publishes their changes in one bulk call (the batch API and the ingest
+    topics). A change the broker did not take is logged: the item is stored all the same, and its next change
+    republishes it."""
+    await repo.upsert_many(tenant_id, chunk)
+    entries = [
+        Entry(f"{i}", {"op": "upsert", "item": {**f, "tenant_id": tenant_id, "item_id": item_id}})
+        for i, (item_id, f) in enumerate(chunk)
+    ]
+    failed = await publisher.publish_bulk(ITEMS_TOPIC, entries)
+    if failed:
+        logger.warning(
+            "%d item changes not published: %s",
+            len(failed),
+            next(iter(failed.values())),
+            extra={"tenant_id": tenant_id},
+        )
 
 
 @router.post("/{tenant_id}", status_code=status.HTTP_201_CREATED)
@@ -103,19 +133,7 @@ async def batch_upsert(tenant_id: Identifier, request: Request) -> dict[str, Any
     async def flush() -> None:
         if not chunk:
             return
-        await _repo(request).upsert_many(tenant_id, chunk)
-        entries = [
-            Entry(f"{i}", {"op": "upsert", "item": {**f, "tenant_id": tenant_id, "item_id": item_id}})
-            for i, (item_id, f) in enumerate(chunk)
-        ]
-        failed = await _publisher(request).publish_bulk(ITEMS_TOPIC, entries)
-        if failed:  # stored all the same; the next change of those items republishes them
-            logger.warning(
-                "%d item changes not published: %s",
-                len(failed),
-                next(iter(failed.values())),
-                extra={"tenant_id": tenant_id},
-            )
+        await upsert_and_publish(_repo(request), _publisher(request), tenant_id, chunk)
         report.accepted += len(chunk)
         chunk.clear()
 

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from apps.catalog import items
+from apps.catalog import ingest, items
 from apps.catalog.settings import CatalogSettings
 from apps.shared.errors import install_error_handlers
 from apps.shared.health import health_router
@@ -25,11 +25,13 @@ configure_logging("catalog", settings.log_level)
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.settings = settings
-    app.state.items = ItemRepository(open_database(settings.mongodb_uri, settings.mongodb_database))
+    db = open_database(settings.mongodb_uri, settings.mongodb_database)
+    app.state.items = ItemRepository(db)
     await app.state.items.ensure_indexes()
     async with sidecar_http() as http:
         app.state.publisher = Publisher(http, settings.pubsub_name)
-        yield
+        async with ingest.consuming(db, app.state.items, app.state.publisher, settings.pubsub_name):
+            yield
 
 
 app = FastAPI(title="lemo catalog", lifespan=lifespan)

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from apps.events import archive as archiving
-from apps.events import track
+from apps.events import ingest, track
 from apps.events.counts import SidecarEventCounts
 from apps.events.settings import EventsSettings
 from apps.shared.errors import install_error_handlers
@@ -40,7 +40,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await exposures.ensure_indexes()
     async with sidecar as http:
         app.state.publisher = Publisher(http, settings.pubsub_name)
-        yield
+        async with ingest.consuming(app, db, app.state.publisher, settings.pubsub_name):
+            yield
 
 
 app = FastAPI(title="lemo events", lifespan=lifespan)
@@ -49,4 +50,5 @@ install_observability(app)
 require_app_token(app)  # every route but /healthz: callers come through the sidecar
 app.include_router(health_router("events"))
 app.include_router(track.router)
+app.include_router(ingest.router)
 archiving.subscribe(app, archive, counts, exposures, settings)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, status
@@ -79,21 +80,27 @@ async def track(event: Event, request: Request) -> dict[str, Any]:
 @router.post("/_batch")
 async def track_batch(batch: EventBatch, request: Request) -> dict[str, Any]:
     """Publishes up to 1,000 events in one bulk call; each gets its own result."""
-    entries = [Entry(str(i), _on_topic(e), _routing(e)) for i, e in enumerate(batch.events)]
-    try:
-        failed = await _publisher(request).publish_bulk(EVENTS_TOPIC, entries)
-    except Exception as exc:
-        logger.warning("bulk publish of %d events failed: %s", len(entries), exc)
-        failed = {e.entry_id: "publish failed" for e in entries}
+    failed = await publish_events(_publisher(request), batch.events)
     results = [
         {"event_id": e.event_id, "status": "rejected", "error": {"code": "publish_failed", "message": failed[str(i)]}}
         if str(i) in failed
         else {"event_id": e.event_id, "status": "accepted"}
         for i, e in enumerate(batch.events)
     ]
-    EVENTS.labels("accepted").inc(len(entries) - len(failed))
+    EVENTS.labels("accepted").inc(len(batch.events) - len(failed))
     EVENTS.labels("publish_failed").inc(len(failed))
-    return {"accepted": len(entries) - len(failed), "rejected": len(failed), "results": results}
+    return {"accepted": len(batch.events) - len(failed), "rejected": len(failed), "results": results}
+
+
+async def publish_events(publisher: Publisher, events: Sequence[Event]) -> dict[str, str]:
+    """Stamps and publishes validated events onto the events topic in one bulk call (the batch API and the ingest
+    topics); returns {str(index): error} for those the broker did not take."""
+    entries = [Entry(str(i), _on_topic(e), _routing(e)) for i, e in enumerate(events)]
+    try:
+        return await publisher.publish_bulk(EVENTS_TOPIC, entries)
+    except Exception as exc:
+        logger.warning("bulk publish of %d events failed: %s", len(entries), exc)
+        return {e.entry_id: "publish failed" for e in entries}
 
 
 @router.get("/{tenant_id}/stats")

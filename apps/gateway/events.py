@@ -12,7 +12,7 @@ from apps.gateway.downstream import Downstream
 from apps.shared.errors import ApiError
 from apps.shared.observability import EVENTS
 from lemo.event_counts import MAX_TIMESTAMP
-from lemo.events import Event, EventBody, EventType
+from lemo.events import Event, EventBody, EventType, event_for_tenant
 
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
@@ -51,7 +51,7 @@ async def track_many(down: Downstream, events_app: str, tenant_id: str, raw_even
     valid: list[tuple[int, Event]] = []
     for i, raw in enumerate(raw_events):
         try:
-            valid.append((i, Event(tenant_id=tenant_id, **EventBody.model_validate(raw).model_dump())))
+            valid.append((i, event_for_tenant(tenant_id, raw)))
         except (ValidationError, TypeError) as exc:
             errors = exc.errors(include_url=False, include_input=False) if isinstance(exc, ValidationError) else []
             results[i] = {

@@ -64,18 +64,23 @@ def port_open(port: int) -> bool:
 def resources(profile: str, overrides: dict[str, str] | None = None) -> list[Path]:
     """The resource dirs a sidecar loads: the shared components plus one pub/sub profile.
 
-    `overrides` maps a component file name to replacement YAML text (for example a faster cron schedule);
-    the shared folder is then copied so the committed files stay as they are.
+    `overrides` maps a component file name to replacement YAML text (for example a faster cron schedule), or
+    `pubsub.yaml` to the profile's pub/sub component (for example with publishing scopes); the folders are then
+    copied so the committed files stay as they are.
     """
-    shared = ROOT / "components"
-    if overrides:
+    folders = [ROOT / "components", ROOT / "components" / f"pubsub-{profile}"]
+    if not overrides:
+        return folders
+    copies = []
+    for folder in folders:
         copy = Path(tempfile.mkdtemp(prefix="lemo-components-"))
-        for f in shared.glob("*.yaml"):
+        for f in folder.glob("*.yaml"):
             shutil.copy(f, copy / f.name)
         for name, text in overrides.items():
-            (copy / name).write_text(text)
-        shared = copy
-    return [shared, ROOT / "components" / f"pubsub-{profile}"]
+            if (folder / name).exists() or (name != "pubsub.yaml" and folder == folders[0]):
+                (copy / name).write_text(text)
+        copies.append(copy)
+    return copies
 
 
 # Apps with bulk subscriptions run without an app health check (dapr.yaml): daprd stops the subscriptions of an app

@@ -1,0 +1,52 @@
+"""Item changes from the tenants' ingest topics (`ingest.<tenant>.items`, lemo/ingest.py): validated as the items
+API validates them, for the topic's tenant, written and published onto the internal items topic as the batch API
+does. Rejections are recorded in the same ingest log as the events app's (listed by the events app)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from apps.catalog.items import delete_and_publish, upsert_and_publish
+from apps.shared import ingest
+from apps.shared.publish import Publisher
+from lemo.ingest import IngestKind, ItemChange, item_change_of
+from lemo.stores.mongo import ItemRepository
+
+
+@asynccontextmanager
+async def consuming(
+    db: AsyncDatabase[dict[str, Any]], repo: ItemRepository, publisher: Publisher, pubsub: str
+) -> AsyncIterator[None]:
+    """Consumes every tenant's items ingest topic while open."""
+
+    async def forward(tenant_id: str, changes: Sequence[tuple[str, ItemChange]]) -> set[str]:
+        # In message order: upserts go together until a delete, so an upsert then a delete of one item ends deleted.
+        retry: set[str] = set()
+        upserts: list[tuple[str, ItemChange]] = []
+
+        async def flush() -> None:
+            try:
+                await upsert_and_publish(repo, publisher, tenant_id, [(c.item_id, c.fields) for _, c in upserts])
+            except Exception:
+                retry.update(message_id for message_id, _ in upserts)
+            upserts.clear()
+
+        for message_id, change in changes:
+            if change.op == "upsert":
+                upserts.append((message_id, change))
+                continue
+            await flush()
+            try:
+                await delete_and_publish(repo, publisher, tenant_id, change.item_id)
+            except Exception:
+                retry.add(message_id)
+        if upserts:
+            await flush()
+        return retry
+
+    async with ingest.consuming(db, pubsub, IngestKind.ITEMS, item_change_of, forward, ingest.IngestSettings()):
+        yield

@@ -1,0 +1,101 @@
+"""The part of consuming ingest topics both consuming apps share (events: apps/events/ingest.py; items:
+apps/catalog/ingest.py): subscribing to every tenant's topic as tenants appear, decoding and validating each message
+for the topic's tenant, and recording what was accepted and what was rejected, with why."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+from pydantic_settings import SettingsConfigDict
+from pymongo.asynchronous.database import AsyncDatabase
+
+from apps.shared.settings import LemoSettings
+from apps.shared.streams import DynamicSubscriptions, StreamMessage
+from lemo.ingest import IngestKind, Rejection, excerpt, ingest_topic, payload_of, topic_tenant
+from lemo.stores.ingest import IngestLog, RejectedMessage, tenant_ids
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class IngestSettings(LemoSettings):
+    """The ingest consumers' settings (the same in the events and catalog apps)."""
+
+    model_config = SettingsConfigDict(env_prefix="INGEST_", extra="ignore")
+
+    # How soon a new tenant's topics are subscribed: the tenants collection is read this often.
+    discover_every_s: float = 2.0
+    # Messages handled (and forwarded in one bulk publish) together, at most.
+    max_messages: int = 500
+
+
+# Takes the valid messages of one delivery (message id, parsed) for one tenant; returns the ids to redeliver.
+Forward = Callable[[str, Sequence[tuple[str, T]]], Awaitable[set[str]]]
+
+
+async def consume_batch(
+    topic: str,
+    batch: Sequence[StreamMessage],
+    parse: Callable[[str, Any], T],
+    forward: Forward[T],
+    log: IngestLog,
+) -> dict[str, str]:
+    """Statuses for one delivery: SUCCESS for a forwarded or a rejected (and recorded) message, RETRY for one that
+    could not be forwarded."""
+    owner = topic_tenant(topic)
+    if owner is None:  # never subscribed to: DynamicSubscriptions only opens ingest topics
+        return {m.message_id: "DROP" for m in batch}
+    tenant_id, kind = owner
+    valid: list[tuple[str, T]] = []
+    rejected: list[RejectedMessage] = []
+    for message in batch:
+        try:
+            valid.append((message.message_id, parse(tenant_id, payload_of(message.data))))
+        except Rejection as rejection:
+            rejected.append(RejectedMessage(message.message_id, rejection, excerpt(message.data)))
+    retry = await forward(tenant_id, valid) if valid else set()
+    statuses = {m.message_id: "SUCCESS" for m in batch}
+    statuses.update(dict.fromkeys(retry, "RETRY"))
+    try:
+        await log.record(tenant_id, kind, topic, len(valid) - len(retry), rejected)
+    except Exception:
+        logger.exception("recording %d rejections failed; they will be redelivered", len(rejected))
+        statuses.update(dict.fromkeys((r.message_id for r in rejected), "RETRY"))
+    if rejected:
+        logger.info(
+            "rejected %d of %d messages on %s", len(rejected), len(batch), topic, extra={"tenant_id": tenant_id}
+        )
+    return statuses
+
+
+@asynccontextmanager
+async def consuming(
+    db: AsyncDatabase[dict[str, Any]],
+    pubsub: str,
+    kind: IngestKind,
+    parse: Callable[[str, Any], T],
+    forward: Forward[T],
+    settings: IngestSettings,
+) -> AsyncIterator[IngestLog]:
+    """Consumes every tenant's `kind` ingest topic while the context is open; yields the ingest log."""
+    log = IngestLog(db)
+    await log.ensure_indexes()
+
+    async def topics() -> list[str]:
+        return [ingest_topic(t, kind) for t in await tenant_ids(db)]
+
+    async def handle(topic: str, batch: Sequence[StreamMessage]) -> Mapping[str, str]:
+        return await consume_batch(topic, batch, parse, forward, log)
+
+    subscriptions = DynamicSubscriptions(
+        pubsub, topics, handle, discover_every_s=settings.discover_every_s, max_messages=settings.max_messages
+    )
+    await subscriptions.start()
+    try:
+        yield log
+    finally:
+        await subscriptions.stop()

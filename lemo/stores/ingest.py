@@ -1,0 +1,96 @@
+"""What became of the messages on a tenant's ingest topics: accepted/rejected counts and recent rejections with
+their reasons (MongoDB). Every query carries tenant_id.
+
+Rejections are the ingest dead letter: kept `retention_s` (a week by default) and at most `MAX_PER_DELIVERY` per
+delivery, so a publisher flooding its topic with garbage cannot grow the store without bound (the counts still
+count every one).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+from lemo.ingest import IngestKind, Rejection
+from lemo.stores.mongo import ensure_indexes
+
+MAX_PER_DELIVERY = 100
+TRIM_EVERY_S = 60.0
+
+
+@dataclass(frozen=True)
+class RejectedMessage:
+    message_id: str
+    rejection: Rejection
+    excerpt: str
+
+
+class IngestLog:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], retention_s: float = 7 * 86400) -> None:
+        self._errors = db["ingest_errors"]
+        self._counts = db["ingest_counts"]
+        self._retention_s = retention_s
+        self._trimmed: dict[str, float] = {}
+
+    async def ensure_indexes(self) -> None:
+        await ensure_indexes(
+            self._errors, [IndexModel([("tenant_id", ASCENDING), ("at", DESCENDING)], name="tenant_time")]
+        )
+
+    async def record(
+        self, tenant_id: str, kind: IngestKind, topic: str, accepted: int, rejected: Sequence[RejectedMessage]
+    ) -> None:
+        """Counts one delivery's outcome and keeps its rejections (one write each, whatever the delivery's size)."""
+        if not accepted and not rejected:
+            return
+        now = time.time()
+        await self._counts.update_one(
+            {"_id": f"{tenant_id}/{kind.value}"},
+            {"$inc": {"accepted": accepted, "rejected": len(rejected)}, "$set": {"tenant_id": tenant_id, "at": now}},
+            upsert=True,
+        )
+        if not rejected:
+            return
+        docs = [
+            {
+                "tenant_id": tenant_id,
+                "kind": kind.value,
+                "topic": topic,
+                "at": now,
+                "message_id": r.message_id,
+                "error": r.rejection.as_dict(),
+                "excerpt": r.excerpt,
+            }
+            for r in rejected[:MAX_PER_DELIVERY]
+        ]
+        await self._errors.insert_many(docs, ordered=False)
+        if now - self._trimmed.get(tenant_id, 0.0) > TRIM_EVERY_S:
+            self._trimmed[tenant_id] = now
+            await self._errors.delete_many({"tenant_id": tenant_id, "at": {"$lt": now - self._retention_s}})
+
+    async def errors(self, tenant_id: str, limit: int = 100, kind: IngestKind | None = None) -> list[dict[str, Any]]:
+        """The tenant's most recent rejections, newest first."""
+        query: dict[str, Any] = {"tenant_id": tenant_id}
+        if kind is not None:
+            query["kind"] = kind.value
+        cursor = self._errors.find(query, {"_id": 0}).sort("at", DESCENDING).limit(limit)
+        return [doc async for doc in cursor]
+
+    async def counts(self, tenant_id: str) -> dict[str, dict[str, int]]:
+        """{kind: {accepted, rejected}} since the tenant's first ingest message."""
+        out = {k.value: {"accepted": 0, "rejected": 0} for k in IngestKind}
+        for kind in IngestKind:
+            doc = await self._counts.find_one({"_id": f"{tenant_id}/{kind.value}"})
+            if doc is not None:
+                out[kind.value] = {"accepted": int(doc.get("accepted", 0)), "rejected": int(doc.get("rejected", 0))}
+        return out
+
+
+async def tenant_ids(db: AsyncDatabase[dict[str, Any]]) -> list[str]:
+    """Every tenant's id (the tenants collection of lemo.stores.mongo.TenantRepository): whose topics to consume."""
+    return [str(doc["_id"]) async for doc in db["tenants"].find({}, {"_id": 1})]
