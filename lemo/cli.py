@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from lemo import __version__, bench, bench_recommend, bench_train, cli_models, loaders
+from lemo import __version__, bench, bench_feeds, bench_recommend, bench_train, cli_models, loaders
 from lemo.client import LemoClient
 
 
@@ -152,6 +152,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     recommend.add_argument("--seconds", type=float, default=10.0, help="seconds per rate")
     recommend.add_argument("--budget-ms", type=float, default=100.0, help="the p99 a rate must keep")
     recommend.set_defaults(run=bench_recommend.main)
+    feeds = benches.add_parser("feeds", help="feeds precomputed per second: every user of a tenant refreshed")
+    bench_feeds.add_arguments(feeds)
+    feeds.set_defaults(run=bench_feeds.main)
     train = benches.add_parser("train", help="the full offline pipeline on a tenant's data, with per-step times")
     _tenant_args(train)
     train.add_argument("--kinds", default="", help="comma-separated model kinds (default: all)")

@@ -74,6 +74,11 @@ for _ in $(seq 1 180); do
           sleep 1
         done
       done
+      # Every demo user with history gets a precomputed feed (mode=cached), computed in the background by
+      # feed-refresh workflows; the hourly warm-up keeps them fresh.
+      curl -fsS -X POST -H "X-API-Key: $demo_key" "http://127.0.0.1:$gateway_port/v1/feeds/refresh" \
+        -o /dev/null 2>/dev/null && log "refreshing every demo user's feed in the background (GET /v1/feeds/refresh/RUN)" \
+        || log "could not start the demo feeds' refresh (mode=cached falls back to online until the warm-up)"
       log "demo tenant API key: $(cat "$LEMO_STATE/demo-api-key")   admin key: $LEMO_STATE/admin-key"
     fi
     log "gateway: http://127.0.0.1:$gateway_port  (health: /healthz, mesh status: /v1/status, API docs: /docs)"

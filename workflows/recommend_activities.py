@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dapr.aio.clients import DaprClient
+from dapr.clients.grpc._state import StateItem
 from dapr.ext.workflow import WorkflowActivityContext
 from pydantic import BaseModel, Field
 from pymongo import AsyncMongoClient
@@ -38,6 +39,7 @@ RANK = "rank_candidates"
 RERANK = "rerank_candidates"
 POPULAR = "popular_candidates"
 SAVE = "save_feed"
+COMPUTE_FEEDS = "compute_feeds"
 
 
 class ActivityDeps(BaseModel):
@@ -45,8 +47,11 @@ class ActivityDeps(BaseModel):
     mongodb_database: str
     state_store: str
     read_path: ReadPathSettings = Field(default_factory=ReadPathSettings)
-    feed_ttl_s: int = 3600
+    feed_ttl_s: int = 7200
     degraded_feed_ttl_s: int = 60
+    # Read paths the compute_feeds activities run at once, all runs together: more only queue in the stages and
+    # miss their deadlines (a degraded feed), fewer leave the cores idle.
+    feeds_at_once: int = 4
 
 
 _deps: ActivityDeps | None = None
@@ -73,6 +78,7 @@ class _LoopClients:
     dapr: DaprClient
     pipeline: Pipeline
     book: ScenarioBook
+    feeds_gate: asyncio.Semaphore
 
 
 _clients: _LoopClients | None = None
@@ -89,7 +95,7 @@ def _on_this_loop() -> _LoopClients:
             deps.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=5000, appname="lemo-feeds"
         )
         book = ScenarioBook(ScenarioRepository(mongo[deps.mongodb_database]), deps.read_path.scenario_cache_ttl_s)
-        _clients = _LoopClients(loop, http, DaprClient(), pipeline, book)
+        _clients = _LoopClients(loop, http, DaprClient(), pipeline, book, asyncio.Semaphore(deps.feeds_at_once))
     return _clients
 
 
@@ -137,6 +143,17 @@ class SaveInput(BaseModel):
     tenant_id: str
     user_id: str
     feed: Recommendation
+    instance_id: str
+    computed_at: float
+
+
+class FeedsInput(BaseModel):
+    """A chunk of a feed-refresh run (workflows/feed_refresh.py): these users' feeds for one scenario."""
+
+    tenant_id: str
+    scenario_id: str
+    user_ids: list[str]
+    count: int
     instance_id: str
     computed_at: float
 
@@ -195,9 +212,45 @@ async def save_feed(_: WorkflowActivityContext, request: SaveInput) -> dict[str,
     key = feed_state_key(request.tenant_id, request.user_id, feed.scenario_id)
     # Over gRPC the value is stored byte for byte; the HTTP state API re-encodes JSON values with 6-digit floats.
     # A feed computed while a stage was failing is kept briefly: the next request after that recomputes it.
-    ttl_s = deps.degraded_feed_ttl_s if feed.degraded else deps.feed_ttl_s
-    await dapr.save_state(deps.state_store, key, feed.model_dump_json(), state_metadata={"ttlInSeconds": str(ttl_s)})
+    await dapr.save_state(deps.state_store, key, feed.model_dump_json(), state_metadata=_ttl(deps, feed))
     return feed.model_dump(mode="json")
+
+
+def _ttl(deps: ActivityDeps, feed: Recommendation) -> dict[str, str]:
+    return {"ttlInSeconds": str(deps.degraded_feed_ttl_s if feed.degraded else deps.feed_ttl_s)}
+
+
+async def compute_feeds(_: WorkflowActivityContext, request: FeedsInput) -> dict[str, Any]:
+    """Runs the read path for each user of the chunk (a few at once) and saves their feeds in one bulk write, each
+    marked with the run that computed it. A user's variant comes from the scenario book, as online."""
+    deps, clients = _require_deps(), _on_this_loop()
+
+    async def feed_of(user_id: str) -> Recommendation | None:
+        async with clients.feeds_gate:
+            scenario = await clients.book.resolve(request.tenant_id, request.scenario_id, user_id)
+            if scenario is None:
+                return None
+            count = request.count or scenario.default_count
+            return await clients.pipeline.recommend(
+                request.tenant_id, user_id, scenario, count, debug=False, channel_scores=True
+            )
+
+    feeds = await asyncio.gather(*(feed_of(u) for u in request.user_ids))
+    states = []
+    run = {"instance_id": request.instance_id, "computed_at": request.computed_at}
+    for user_id, feed in zip(request.user_ids, feeds, strict=True):
+        if feed is None:
+            continue
+        feed.debug["feed"] = run
+        key = feed_state_key(request.tenant_id, user_id, feed.scenario_id)
+        states.append(StateItem(key=key, value=feed.model_dump_json(), metadata=_ttl(deps, feed)))
+    if states:
+        await clients.dapr.save_bulk_state(deps.state_store, states)
+    return {
+        "saved": len(states),
+        "degraded": sum(1 for f in feeds if f is not None and f.degraded),
+        "scenario_not_found": any(f is None for f in feeds),
+    }
 
 
 ACTIVITIES: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {
@@ -208,4 +261,5 @@ ACTIVITIES: dict[str, Callable[..., Awaitable[dict[str, Any]]]] = {
     RERANK: rerank_candidates,
     POPULAR: popular_candidates,
     SAVE: save_feed,
+    COMPUTE_FEEDS: compute_feeds,
 }

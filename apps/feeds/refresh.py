@@ -10,27 +10,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from typing import Any
 
-from fastapi import APIRouter, Body, FastAPI, Request
+from fastapi import APIRouter, Body, FastAPI, Request, status
 from pydantic import ValidationError
 
 from apps.feeds.scheduler import Debouncer, FeedScheduler
 from apps.feeds.settings import FeedsSettings
+from apps.shared.errors import ApiError
 from apps.shared.settings import CRON_FEEDS, EVENTS_TOPIC
 from apps.shared.sidecar import SidecarHttp, SidecarUnreachable
 from apps.shared.subscriptions import Subscriptions, bulk_entries, bulk_reply
-from lemo.events import Event, EventType
+from lemo.events import Event, EventType, Identifier
 from lemo.serving.contract import feed_state_key
 from lemo.stores.mongo import EventArchive
-from workflows.recommend import RecommendRequest
+from lemo.tenancy import TenantId
+from workflows.feed_refresh import FeedBatch
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["refresh"])
 
-# Workflows scheduled at once by one delivery or one warm-up run.
+# Feed-refresh runs scheduled at once by one delivery or one warm-up run.
 _CONCURRENCY = 16
 
 
@@ -38,7 +41,7 @@ class Refresher:
     def __init__(
         self, scheduler: FeedScheduler, http: SidecarHttp, archive: EventArchive, settings: FeedsSettings
     ) -> None:
-        self._scheduler = scheduler
+        self.scheduler = scheduler
         self._http = http
         self._archive = archive
         self._settings = settings
@@ -47,27 +50,43 @@ class Refresher:
 
     async def refresh(self, users: list[tuple[str, str]]) -> int:
         """Schedules a refresh of each (tenant, user)'s feeds, debounced; returns how many were scheduled."""
-        runs: list[tuple[RecommendRequest, float]] = []
+        return sum(n for _, n in await self.schedule(users))
+
+    async def schedule(self, users: list[tuple[str, str]]) -> list[tuple[str, int]]:
+        """The refreshes of `refresh`, as (run id, users in it). Users of one tenant and scenario due at the same
+        second go into feed-refresh runs of up to `refresh_batch_size`."""
+        settings = self._settings
+        due: dict[tuple[str, str, int], list[str]] = {}
         for tenant_id, user_id in users:
-            for scenario_id in self._settings.refresh_scenarios:
+            for scenario_id in settings.refresh_scenarios:
                 delay = self._debounce.delay((tenant_id, user_id, scenario_id))
                 if delay is not None:
-                    request = RecommendRequest(
-                        tenant_id=tenant_id, user_id=user_id, scenario_id=scenario_id, count=self._settings.feed_size
-                    )
-                    runs.append((request, delay))
+                    due.setdefault((tenant_id, scenario_id, math.ceil(delay)), []).append(user_id)
+        batches = [
+            (
+                FeedBatch(
+                    tenant_id=tenant_id,
+                    scenario_id=scenario_id,
+                    user_ids=user_ids[i : i + settings.refresh_batch_size],
+                    count=settings.feed_size,
+                    users_per_activity=settings.refresh_users_per_activity,
+                ),
+                float(delay),
+            )
+            for (tenant_id, scenario_id, delay), user_ids in due.items()
+            for i in range(0, len(user_ids), settings.refresh_batch_size)
+        ]
         gate = asyncio.Semaphore(_CONCURRENCY)
 
-        async def start(request: RecommendRequest, delay: float) -> bool:
+        async def start(batch: FeedBatch, delay: float) -> tuple[str, int] | None:
             async with gate:
                 try:
-                    await self._scheduler.start(request, delay)
-                    return True
+                    return await self.scheduler.start_batch(batch, delay), len(batch.user_ids)
                 except Exception:
-                    logger.warning("feed refresh not scheduled", exc_info=True, extra={"tenant_id": request.tenant_id})
-                    return False
+                    logger.warning("feed refresh not scheduled", exc_info=True, extra={"tenant_id": batch.tenant_id})
+                    return None
 
-        return sum(await asyncio.gather(*(start(r, d) for r, d in runs)))
+        return [run for run in await asyncio.gather(*(start(b, d) for b, d in batches)) if run is not None]
 
     async def on_events(self, events: list[Event]) -> int:
         """Refreshes the users behind non-impression events: those active now, and those with older events (a
@@ -111,9 +130,10 @@ class Refresher:
         return sorted({keys[k] for k in found})
 
     async def warm_up(self) -> dict[str, Any]:
-        """Refreshes the feeds of recently active users, tenant by tenant, at most `warmup_max_users` per run."""
+        """Refreshes the feeds of users with history (most recently active first; only those active within
+        `warmup_window_s` when set), tenant by tenant, at most `warmup_max_users` per run."""
         settings = self._settings
-        since = time.time() - settings.warmup_window_s
+        since = time.time() - settings.warmup_window_s if settings.warmup_window_s > 0 else 0.0
         users: list[tuple[str, str]] = []
         for tenant_id in await self._archive.tenants():
             room = settings.warmup_max_users - len(users)
@@ -123,6 +143,14 @@ class Refresher:
             users += [(tenant_id, u) for u in active]
         scheduled = await self.refresh(users)
         return {"active_users": len(users), "scheduled": scheduled}
+
+    async def refresh_tenant(self, tenant_id: str) -> dict[str, Any]:
+        """The warm-up for one tenant now: every user with history (as many as `warmup_users_per_tenant`)."""
+        settings = self._settings
+        since = time.time() - settings.warmup_window_s if settings.warmup_window_s > 0 else 0.0
+        active = await self._archive.active_users(tenant_id, since, settings.warmup_users_per_tenant)
+        runs = await self.schedule([(tenant_id, u) for u in active])
+        return {"users": len(active), "scheduled": sum(n for _, n in runs), "runs": [r for r, _ in runs]}
 
 
 def _events_of(body: dict[str, Any]) -> tuple[list[str], list[Event]]:
@@ -153,6 +181,23 @@ def subscribe(app: FastAPI, settings: FeedsSettings) -> None:
         bulk_max_messages=settings.bulk_max_messages,
         bulk_max_await_ms=settings.bulk_max_await_ms,
     )
+
+
+@router.post("/refresh/{tenant_id}", status_code=status.HTTP_202_ACCEPTED)
+async def refresh_tenant(tenant_id: TenantId, request: Request) -> dict[str, Any]:
+    """Refreshes every feed of the tenant now (after a bulk import, say); follow the runs at GET .../{run_id}.
+    Users refreshed within the debounce window are folded into a run at its end."""
+    refresher: Refresher = request.app.state.refresher
+    return await refresher.refresh_tenant(tenant_id)
+
+
+@router.get("/refresh/{tenant_id}/{run_id}")
+async def refresh_run(tenant_id: TenantId, run_id: Identifier, request: Request) -> dict[str, Any]:
+    refresher: Refresher = request.app.state.refresher
+    found = await refresher.scheduler.batch_status(tenant_id, run_id)
+    if found is None:
+        raise ApiError(status.HTTP_404_NOT_FOUND, "run_not_found", f"no feed-refresh run {run_id}")
+    return found
 
 
 @router.post(f"/{CRON_FEEDS}")

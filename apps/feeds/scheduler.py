@@ -1,6 +1,7 @@
 """Starting recommend workflows and cleaning up after them.
 
-Every refresh is one workflow instance; its history is worth nothing once the feed is saved, so finished instances
+A `mode=workflow` request is one recommend workflow; refreshes on events and the warm-up are feed-refresh runs of many
+users each. An instance's history is worth nothing once the feed is saved, so finished instances
 are purged (they would otherwise pile up in the state store at the rate events arrive). The debouncer keeps a
 chatty user to one refresh per window.
 """
@@ -22,11 +23,14 @@ from dapr.ext.workflow import WorkflowStatus
 from dapr.ext.workflow.aio import DaprWorkflowClient
 
 from apps.shared.workflow_state import workflow_state
+from workflows.feed_refresh import FEED_REFRESH_WORKFLOW, FeedBatch
 from workflows.recommend import RECOMMEND_WORKFLOW, RecommendRequest
 
 logger = logging.getLogger(__name__)
 
 _TERMINAL = {WorkflowStatus.COMPLETED, WorkflowStatus.FAILED, WorkflowStatus.TERMINATED}
+# Feed-refresh runs whose outcome is remembered after their instance is purged.
+_RUNS_KEPT = 1000
 # Dapr takes letters, digits, '-' and '_' in an instance id, at most 64 of them.
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -71,11 +75,20 @@ class Debouncer:
         return at - now
 
 
+def batch_instance_id(batch: FeedBatch) -> str:
+    """Readable (tenant, scenario, users in the batch) plus a short uuid: unique per run, at most 64 characters."""
+    tenant, scenario = _UNSAFE.sub("_", batch.tenant_id)[:16], _UNSAFE.sub("_", batch.scenario_id)[:12]
+    return f"feeds-{tenant}-{scenario}-{len(batch.user_ids)}u-{uuid.uuid4().hex[:8]}"
+
+
 class FeedScheduler:
     def __init__(self, client: DaprWorkflowClient, purge_interval_s: float) -> None:
         self._client = client
         self._purge_interval_s = purge_interval_s
         self._started: OrderedDict[str, float] = OrderedDict()  # instance id -> when it was scheduled to start
+        # Feed-refresh runs: their tenant, and once purged, how they ended (`GET /refresh/...` answers from it).
+        self._tenant_of: OrderedDict[str, str] = OrderedDict()
+        self._ended: dict[str, dict[str, Any]] = {}
 
     async def start(self, request: RecommendRequest, delay_s: float = 0.0) -> str:
         start_at = datetime.now(UTC) + timedelta(seconds=delay_s) if delay_s > 0 else None
@@ -87,6 +100,31 @@ class FeedScheduler:
         )
         self._started[instance_id] = time.monotonic() + delay_s
         return instance_id
+
+    async def start_batch(self, batch: FeedBatch, delay_s: float = 0.0) -> str:
+        """Starts one feed-refresh run for the batch's users (in `delay_s` seconds)."""
+        start_at = datetime.now(UTC) + timedelta(seconds=delay_s) if delay_s > 0 else None
+        instance_id = await self._client.schedule_new_workflow(
+            FEED_REFRESH_WORKFLOW,
+            input=batch.model_dump(mode="json"),
+            instance_id=batch_instance_id(batch),
+            start_at=start_at,
+        )
+        self._started[instance_id] = time.monotonic() + delay_s
+        self._tenant_of[instance_id] = batch.tenant_id
+        while len(self._tenant_of) > _RUNS_KEPT:
+            self._ended.pop(self._tenant_of.popitem(last=False)[0], None)
+        return instance_id
+
+    async def batch_status(self, tenant_id: str, instance_id: str) -> dict[str, Any] | None:
+        """A feed-refresh run of this tenant started by this process: its status and, once done, its counts
+        (users, saved, degraded); None for another tenant's run or one this process does not know."""
+        if self._tenant_of.get(instance_id) != tenant_id:
+            return None
+        if instance_id in self._ended:
+            return self._ended[instance_id]
+        state = await workflow_state(self._client, instance_id, fetch_payloads=True)
+        return _run_status(instance_id, state)
 
     async def run(self, request: RecommendRequest, timeout_s: float) -> tuple[str, dict[str, Any] | None, str | None]:
         """Starts the workflow and waits for it: (instance id, output, failure message). TimeoutError past
@@ -121,6 +159,8 @@ class FeedScheduler:
                     failure = state.failure_details.message if state.failure_details else "no details"
                     logger.warning("workflow %s failed: %s", instance_id, failure)
                 if state is not None:
+                    if instance_id in self._tenant_of:
+                        self._ended[instance_id] = _run_status(instance_id, state)
                     await self._client.purge_workflow(instance_id)
                     purged += 1
             except Exception:
@@ -136,3 +176,14 @@ class FeedScheduler:
                 await self.purge_finished()
             except Exception:
                 logger.exception("purging finished workflows failed")
+
+
+def _run_status(instance_id: str, state: Any) -> dict[str, Any]:
+    if state is None:
+        return {"run_id": instance_id, "status": "UNKNOWN"}
+    answer: dict[str, Any] = {"run_id": instance_id, "status": state.runtime_status.name}
+    if state.runtime_status == WorkflowStatus.COMPLETED and state.serialized_output:
+        answer.update(json.loads(state.serialized_output))
+    elif state.failure_details:
+        answer["failure"] = state.failure_details.message
+    return answer

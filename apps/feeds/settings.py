@@ -13,8 +13,8 @@ class FeedsSettings(LemoSettings, ReadPathSettings):
 
     model_config = SettingsConfigDict(env_prefix="FEEDS_", extra="ignore", populate_by_name=True)
 
-    # A stored feed expires after this long (the state store's ttlInSeconds); the hourly warm-up renews active users'.
-    feed_ttl_s: int = Field(3600, ge=1)
+    # A stored feed expires after this long (the state store's ttlInSeconds); the hourly warm-up renews it first.
+    feed_ttl_s: int = Field(7200, ge=1)
     # A degraded feed (a stage failed or timed out while computing it) expires this soon instead, so cached reads
     # fall back to the online path and the next refresh replaces it rather than serving it for an hour.
     degraded_feed_ttl_s: int = Field(60, ge=1)
@@ -36,10 +36,17 @@ class FeedsSettings(LemoSettings, ReadPathSettings):
     refresh_max_per_s: float = Field(5.0, ge=0)
     bulk_max_messages: int = 500
     bulk_max_await_ms: int = 500
-    # The hourly warm-up: users with events in the last `warmup_window_s`, at most this many per tenant and per run.
-    warmup_window_s: float = Field(86400.0, gt=0)
-    warmup_users_per_tenant: int = Field(200, ge=1)
-    warmup_max_users: int = Field(1000, ge=1)
+    # The warm-up (hourly, and once after `make up`): every user with history, most recently active first, at most
+    # this many per tenant and per run (0: no window; a window in seconds: only users active within it).
+    warmup_window_s: float = Field(0.0, ge=0)
+    warmup_users_per_tenant: int = Field(20_000, ge=1)
+    warmup_max_users: int = Field(50_000, ge=1)
+    # Refreshes run as feed-refresh workflows of up to this many users, split into activities of
+    # `refresh_users_per_activity` users (workflows/feed_refresh.py).
+    refresh_batch_size: int = Field(100, ge=1, le=500)
+    refresh_users_per_activity: int = Field(10, ge=1, le=500)
+    # Users' read paths the feeds app runs at once across all runs (each one calls the stages in turn).
+    refresh_feeds_at_once: int = Field(4, ge=1)
     # Finished workflow instances are purged this often (the feed itself is in the state store).
     purge_interval_s: float = Field(10.0, gt=0)
     # Workflows the app runs at once (activity work items); the rest queue in the sidecar.

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from dapr.aio.clients import DaprClient
 from fastapi import FastAPI
 
-from apps.gateway import admin, events, ingest, items, models, recommend, scenarios, status, users
+from apps.gateway import admin, events, feeds, ingest, items, models, recommend, scenarios, status, users
 from apps.gateway.auth import KeyResolver
 from apps.gateway.downstream import Downstream
 from apps.gateway.grpc_api import start_grpc
@@ -66,3 +66,4 @@ app.include_router(ingest.router)
 app.include_router(models.router)
 app.include_router(scenarios.router)
 app.include_router(recommend.router)
+app.include_router(feeds.router)

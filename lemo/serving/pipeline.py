@@ -265,8 +265,16 @@ class Pipeline:
         return items[:count]
 
     async def recommend(
-        self, tenant_id: str, user_id: str, scenario: ResolvedScenario, count: int, debug: bool = False
+        self,
+        tenant_id: str,
+        user_id: str,
+        scenario: ResolvedScenario,
+        count: int,
+        debug: bool = False,
+        channel_scores: bool | None = None,
     ) -> Recommendation:
+        """`channel_scores` (default: `debug`): items carry the channels that found them, as a stored feed does so
+        that a cached `debug=true` read explains its items like an online one."""
         started = time.perf_counter()
         trace = Trace()
 
@@ -279,7 +287,8 @@ class Pipeline:
         add("profile", profile)
         user = profile.user
 
-        recalled = await self.recall(tenant_id, user, scenario, channel_scores=debug)
+        explain = debug if channel_scores is None else channel_scores
+        recalled = await self.recall(tenant_id, user, scenario, channel_scores=explain)
         add("recall", recalled)
         seen = set(recalled.seen) | set(user.recent_items)
 
