@@ -53,7 +53,8 @@ async def _archive_entries(
 
 
 async def archive_bulk(body: dict[str, Any], archive: EventArchive, counts: SidecarEventCounts) -> dict[str, Any]:
-    """A bulk delivery of the events topic, archived in one insert, then counted (`/events/stats` reads the counts).
+    """A bulk delivery of the events topic, archived in one insert, then counted by type (`/events/stats` reads the
+    counts) and, where an event follows a served list, for that list's variant (docs/experiments.md).
     Only events archived for the first time are counted, so a redelivery never counts twice; when counting fails,
     they leave the archive again and the delivery is retried, so nothing is left uncounted either."""
 
@@ -68,9 +69,22 @@ async def archive_bulk(body: dict[str, Any], archive: EventArchive, counts: Side
     return await _archive_entries(body, Event, archive_and_count)
 
 
-async def archive_exposures_bulk(body: dict[str, Any], exposures: ExposureArchive) -> dict[str, Any]:
-    """A bulk delivery of the exposures topic (one record per served list), archived in one insert."""
-    return await _archive_entries(body, Exposure, exposures.append_many)
+async def archive_exposures_bulk(
+    body: dict[str, Any], exposures: ExposureArchive, counts: SidecarEventCounts
+) -> dict[str, Any]:
+    """A bulk delivery of the exposures topic (one record per served list), archived in one insert, then counted
+    per scenario and variant with an attribution entry each (docs/experiments.md), under the same rule as events:
+    only lists archived for the first time, and those leave the archive again when counting fails."""
+
+    async def archive_and_count(lists: Sequence[Exposure]) -> None:
+        new = await exposures.append_many(lists)
+        try:
+            await counts.add_exposures(new)
+        except Exception:
+            await exposures.forget(new)
+            raise
+
+    return await _archive_entries(body, Exposure, archive_and_count)
 
 
 def subscribe(
@@ -84,7 +98,7 @@ def subscribe(
         return await archive_bulk(body, archive, counts)
 
     async def on_exposures(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
-        return await archive_exposures_bulk(body, exposures)
+        return await archive_exposures_bulk(body, exposures, counts)
 
     subscriptions = Subscriptions(app)
     for topic, handler in ((EVENTS_TOPIC, on_events), (EXPOSURES_TOPIC, on_exposures)):

@@ -1,27 +1,38 @@
-"""Event counts (lemo/event_counts.py) kept in the Dapr state store, through the events app's sidecar.
+"""Event counts (lemo/event_counts.py) and experiment counters (lemo/experiments/counts.py) kept in the Dapr state
+store, through the events app's sidecar.
 
-Each bucket document is one state key (`evcount:<tenant>|<level>|<unit>`, tenant first like every key here), so a
-window is one bulk read of at most seven keys, whatever the window or the archive's size. A MongoDB collection was
-tried first: FerretDB answers a `find_one` for a missing `_id` by reading the whole collection (50-100 ms per
-window at 20,000 counted events, growing with them), and windows mostly name buckets that were never written.
+Each bucket document is one state key (`evcount:<tenant>|<level>|<unit>` for event counts,
+`xpcount:<tenant>|<scenario>|<level>|<unit>` for experiments, tenant first like every key here), so a window is one
+bulk read of at most seven keys, whatever the window or the archive's size. A MongoDB collection was tried first:
+FerretDB answers a `find_one` for a missing `_id` by reading the whole collection (50-100 ms per window at 20,000
+counted events, growing with them), and windows mostly name buckets that were never written. A served list's
+attribution entry (`xpreq:<tenant>|<request_id>`) lives beside them with a TTL, the attribution window.
 
 The state API has no increment: a delivery's counts are read, added and written back in one transaction that
-requires the etags read (first-write concurrency); another replica that wrote meanwhile makes it fail, and it is
-read and tried again. One writer per process at a time, so retries happen only between replicas.
+requires the etags read (first-write concurrency), together with the attribution entries the delivery wrote or
+changed; another replica that wrote meanwhile makes it fail, and it is read and tried again. One writer per process
+at a time, so retries happen only between replicas.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from apps.shared.sidecar import SidecarHttp
 from lemo import event_counts
+from lemo.event_counts import Cell
 from lemo.events import Event
+from lemo.experiments import counts as experiment_counts
+from lemo.experiments.counts import Served
+from lemo.exposures import Exposure
 
 KEY_PREFIX = "evcount:"
+EXPERIMENT_PREFIX = "xpcount:"
+SERVED_PREFIX = "xpreq:"
 ATTEMPTS = 8
 _JSON = {"content-type": "application/json"}
 
@@ -30,58 +41,110 @@ class CountsUnavailable(RuntimeError):
     pass
 
 
+def _keyed(prefix: str, increments: Mapping[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    return {prefix + doc_id: fields for doc_id, fields in increments.items()}
+
+
 class SidecarEventCounts:
-    def __init__(self, http: SidecarHttp, store: str) -> None:
+    def __init__(self, http: SidecarHttp, store: str, attribution_ttl_s: float = 86400.0) -> None:
         self._http = http  # based at this app's sidecar
         self._store = store
+        self._ttl_s = attribution_ttl_s
         self._writing = asyncio.Lock()
+        self._last_refusal = ""
 
-    async def _read(self, doc_ids: Sequence[str]) -> dict[str, tuple[dict[str, dict[str, int]], str | None]]:
-        body = json.dumps({"keys": [KEY_PREFIX + d for d in doc_ids], "parallelism": 8})
+    async def _read(self, keys: Sequence[str]) -> dict[str, tuple[Any, str | None]]:
+        """Full state keys -> (value, etag) for the keys that exist."""
+        if not keys:
+            return {}
+        body = json.dumps({"keys": list(keys), "parallelism": 8})
         resp = await self._http.post(f"/v1.0/state/{self._store}/bulk", content=body, headers=_JSON)
         if resp.status_code != 200:
             raise CountsUnavailable(f"state bulk read answered {resp.status_code}: {resp.text[:200]}")
-        found = {}
-        for item in resp.json():
-            if item.get("data") is not None:
-                found[item["key"][len(KEY_PREFIX) :]] = (item["data"], item.get("etag"))
-        return found
+        return {item["key"]: (item["data"], item.get("etag")) for item in resp.json() if item.get("data") is not None}
+
+    async def _commit(self, increments: Mapping[str, dict[str, int]], entries: Sequence[dict[str, Any]]) -> bool:
+        """Adds `increments` ({state key: {"<unit>.<field>": n}}) to the documents as read now and writes them with
+        `entries` (ready upsert requests) in one transaction; False when another writer changed one meanwhile."""
+        current = await self._read(sorted(increments))
+        operations = [{"operation": "upsert", "request": entry} for entry in entries]
+        for key, fields in increments.items():
+            doc, etag = current.get(key, ({}, None))
+            for path, n in fields.items():
+                unit, field = path.split(".", 1)
+                cell = doc.setdefault(unit, {})
+                cell[field] = int(cell.get(field, 0)) + n
+            request: dict[str, Any] = {"key": key, "value": doc, "options": {"concurrency": "first-write"}}
+            if etag:
+                request["etag"] = etag
+            operations.append({"operation": "upsert", "request": request})
+        if not operations:
+            return True
+        resp = await self._http.post(
+            f"/v1.0/state/{self._store}/transaction", content=json.dumps({"operations": operations}), headers=_JSON
+        )
+        self._last_refusal = f"{resp.status_code} {resp.text[:200]}"
+        return resp.status_code in (200, 204)
+
+    def _entry(self, entry_id: str, served: Served, etag: str | None = None) -> dict[str, Any]:
+        """The upsert request of an attribution entry, living until the attribution window after its list."""
+        ttl = max(1, int(served.served_at + self._ttl_s - time.time()))
+        request: dict[str, Any] = {
+            "key": SERVED_PREFIX + entry_id,
+            "value": served.to_state(),
+            "metadata": {"ttlInSeconds": str(ttl)},
+        }
+        if etag:
+            request.update(etag=etag, options={"concurrency": "first-write"})
+        return request
 
     async def add(self, events: Sequence[Event]) -> None:
-        """Counts these events once each: give it only events archived for the first time."""
-        incs = event_counts.increments((e.tenant_id, e.type.value, e.timestamp) for e in events)
-        if not incs:
+        """Counts these events once each, by type and, where they follow a served list, for its variant: give it
+        only events archived for the first time."""
+        if not events:
             return
+        by_type = _keyed(KEY_PREFIX, event_counts.increments((e.tenant_id, e.type.value, e.timestamp) for e in events))
+        wanted = [SERVED_PREFIX + k for k in experiment_counts.attribution_keys(events)]
         async with self._writing:
             for _ in range(ATTEMPTS):
-                current = await self._read(sorted(incs))
-                operations = []
-                for doc_id, fields in incs.items():
-                    doc, etag = current.get(doc_id, ({}, None))
-                    for path, n in fields.items():
-                        unit, event_type = path.split(".", 1)
-                        cell = doc.setdefault(unit, {})
-                        cell[event_type] = int(cell.get(event_type, 0)) + n
-                    request: dict[str, Any] = {
-                        "key": KEY_PREFIX + doc_id,
-                        "value": doc,
-                        "options": {"concurrency": "first-write"},
-                    }
-                    if etag:
-                        request["etag"] = etag
-                    operations.append({"operation": "upsert", "request": request})
-                resp = await self._http.post(
-                    f"/v1.0/state/{self._store}/transaction",
-                    content=json.dumps({"operations": operations}),
-                    headers=_JSON,
-                )
-                if resp.status_code in (200, 204):
+                found = await self._read(wanted)
+                served = {k[len(SERVED_PREFIX) :]: (Served.from_state(v), etag) for k, (v, etag) in found.items()}
+                attributed, changed = experiment_counts.event_increments(events, {k: s for k, (s, _) in served.items()})
+                increments = {**by_type, **_keyed(EXPERIMENT_PREFIX, attributed)}
+                entries = [self._entry(k, s, served[k][1]) for k, s in changed.items()]
+                if await self._commit(increments, entries):
                     return
-            raise CountsUnavailable(f"counts not written after {ATTEMPTS} tries: {resp.status_code} {resp.text[:200]}")
+        raise CountsUnavailable(f"counts not written after {ATTEMPTS} tries: {self._last_refusal}")
+
+    async def add_exposures(self, exposures: Sequence[Exposure]) -> None:
+        """Counts these served lists once each and leaves their attribution entries: give it only lists archived for
+        the first time."""
+        if not exposures:
+            return
+        counted, entries = experiment_counts.exposure_increments(exposures)
+        increments = _keyed(EXPERIMENT_PREFIX, counted)
+        async with self._writing:
+            for _ in range(ATTEMPTS):
+                if await self._commit(increments, [self._entry(k, s) for k, s in entries.items()]):
+                    return
+        raise CountsUnavailable(f"list counts not written after {ATTEMPTS} tries: {self._last_refusal}")
 
     async def window(self, tenant_id: str, since: float, until: float) -> dict[str, int]:
         """Events per type with a timestamp in [since, until), at minute resolution."""
-        cells = event_counts.window_cells(tenant_id, since, until)
-        doc_ids = sorted({c.doc_id for c in cells})
-        found = await self._read(doc_ids) if doc_ids else {}
-        return event_counts.total(cells, {d: doc for d, (doc, _) in found.items()})
+        return await self._total(KEY_PREFIX, event_counts.window_cells(tenant_id, since, until))
+
+    async def _total(self, prefix: str, cells: Sequence[Cell]) -> dict[str, int]:
+        found = await self._read(sorted({prefix + c.doc_id for c in cells}))
+        return event_counts.total(cells, {k[len(prefix) :]: doc for k, (doc, _) in found.items()})
+
+    async def experiment_window(self, tenant_id: str, scenario: str, since: float, until: float) -> dict[str, int]:
+        """A scenario's counters ({"<slot>|<metric>": n}) over [since, until), at minute resolution."""
+        where = experiment_counts.prefix(tenant_id, scenario)
+        return await self._total(EXPERIMENT_PREFIX, event_counts.window_cells(where, since, until))
+
+    async def experiment_buckets(self, cells: Sequence[Cell | None]) -> list[dict[str, int]]:
+        """Each bucket's counters ({"<slot>|<metric>": n}), in the order of `cells` (None: nothing counted)."""
+        real = [c for c in cells if c is not None]
+        found = await self._read(sorted({EXPERIMENT_PREFIX + c.doc_id for c in real}))
+        docs = {k[len(EXPERIMENT_PREFIX) :]: doc for k, (doc, _) in found.items()}
+        return [event_counts.total([c], docs) if c is not None else {} for c in cells]

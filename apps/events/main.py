@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from apps.events import archive as archiving
-from apps.events import ingest, track
+from apps.events import experiments, ingest, track
 from apps.events.counts import SidecarEventCounts
 from apps.events.settings import EventsSettings
 from apps.shared.errors import install_error_handlers
@@ -28,7 +28,7 @@ db = open_database(settings.mongodb_uri, settings.mongodb_database)
 archive = EventArchive(db, settings.archive_retention_days)
 exposures = ExposureArchive(db)
 sidecar = sidecar_http(settings.publish_timeout_s)  # its session opens on first use, inside the app
-counts = SidecarEventCounts(sidecar, settings.state_store)
+counts = SidecarEventCounts(sidecar, settings.state_store, settings.attribution_ttl_s)
 
 
 @asynccontextmanager
@@ -51,4 +51,5 @@ require_app_token(app)  # every route but /healthz: callers come through the sid
 app.include_router(health_router("events"))
 app.include_router(track.router)
 app.include_router(ingest.router)
+app.include_router(experiments.router)
 archiving.subscribe(app, archive, counts, exposures, settings)

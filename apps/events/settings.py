@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from apps.shared.settings import LemoSettings
@@ -12,3 +13,6 @@ class EventsSettings(LemoSettings):
     # The archive consumer takes events in large deliveries: one insert each.
     archive_bulk_max_messages: int = 1000
     archive_bulk_max_await_ms: int = 50
+    # How long after a list is served an event naming its request id is attributed to it (docs/experiments.md):
+    # one small state entry per served list lives this long.
+    attribution_ttl_s: float = Field(86400.0, gt=0)

@@ -14,12 +14,14 @@ from pydantic import BaseModel, ValidationError
 from apps.gateway.auth import KeyResolver, Principal
 from apps.gateway.downstream import Downstream
 from apps.gateway.events import track_many
+from apps.gateway.experiments import list_experiments, scenario_metrics
 from apps.gateway.recommend import Mode, Recommender
 from apps.gateway.settings import GatewaySettings
 from apps.shared.errors import ApiError
 from apps.shared.limits import TokenBuckets, retry_after_header
 from lemo.catalog import ItemFields
 from lemo.events import Event, EventBody
+from lemo.stores.mongo import ScenarioRepository
 from lemo.tenancy import Scope, split_key
 from lemo.users import BatchGet, UserFields
 from lemoproto.v1 import api_pb2, api_pb2_grpc
@@ -54,12 +56,14 @@ class LemoService(api_pb2_grpc.LemoServicer):
         settings: GatewaySettings,
         recommender: Recommender,
         buckets: TokenBuckets | None = None,
+        scenarios: ScenarioRepository | None = None,
     ) -> None:
         self._keys = keys
         self._down = down
         self._recommender = recommender
         self._settings = settings
         self._buckets = buckets  # the HTTP API's per-key rate limit buckets; None: no rate limit
+        self._scenarios = scenarios  # None: ListExperiments is unavailable
 
     async def _who(self, context: grpc.aio.ServicerContext, scope: Scope) -> Principal:
         key = dict(context.invocation_metadata() or ()).get("x-api-key")
@@ -229,6 +233,44 @@ class LemoService(api_pb2_grpc.LemoServicer):
         )
         return _from_dict(body, api_pb2.EventStatsReply())
 
+    async def ListExperiments(self, request: Any, context: Any) -> Any:
+        who = await self._who(context, Scope.READ)
+        if self._scenarios is None:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "unavailable: no scenario store on this server")
+        assert self._scenarios is not None
+        try:
+            body = await list_experiments(
+                self._down,
+                self._settings.events_app,
+                self._scenarios,
+                who.tenant_id,
+                request.since or None,
+                request.until or None,
+            )
+        except ApiError as exc:
+            await context.abort(_CODES.get(exc.status_code, grpc.StatusCode.UNAVAILABLE), f"{exc.code}: {exc.message}")
+            raise
+        return _from_dict(body.model_dump(mode="json"), api_pb2.ListExperimentsReply())
+
+    async def GetScenarioMetrics(self, request: Any, context: Any) -> Any:
+        who = await self._who(context, Scope.READ)
+        try:
+            body = await scenario_metrics(
+                self._down,
+                self._settings.events_app,
+                self._recommender.book,
+                who.tenant_id,
+                request.scenario or "home",
+                request.since or None,
+                request.until or None,
+                request.interval or None,
+                request.experiment or None,
+            )
+        except ApiError as exc:
+            await context.abort(_CODES.get(exc.status_code, grpc.StatusCode.UNAVAILABLE), f"{exc.code}: {exc.message}")
+            raise
+        return _from_dict(body.model_dump(mode="json"), api_pb2.ScenarioMetricsReply())
+
     async def GetRecommendations(self, request: Any, context: Any) -> Any:
         who = await self._who(context, Scope.READ)
         try:
@@ -300,10 +342,11 @@ async def start_grpc(
     settings: GatewaySettings,
     recommender: Recommender,
     buckets: TokenBuckets | None = None,
+    scenarios: ScenarioRepository | None = None,
 ) -> grpc.aio.Server:
     # A message over the HTTP API's body limit fails with RESOURCE_EXHAUSTED before it reaches a handler.
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", settings.max_body_bytes)])
-    api_pb2_grpc.add_LemoServicer_to_server(LemoService(keys, down, settings, recommender, buckets), server)
+    api_pb2_grpc.add_LemoServicer_to_server(LemoService(keys, down, settings, recommender, buckets, scenarios), server)
     server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
     await server.start()
     return server

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from dapr.aio.clients import DaprClient
 from fastapi import FastAPI
 
-from apps.gateway import admin, events, feeds, ingest, items, models, recommend, scenarios, status, users
+from apps.gateway import admin, events, experiments, feeds, ingest, items, models, recommend, scenarios, status, users
 from apps.gateway.auth import KeyResolver
 from apps.gateway.downstream import Downstream
 from apps.gateway.grpc_api import start_grpc
@@ -42,7 +42,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.recommender = build_recommender(settings, db, http, app.state.downstream)
         app.state.scenarios = app.state.recommender.book
         grpc_server = await start_grpc(
-            app.state.keys, app.state.downstream, settings, app.state.recommender, rate_limits
+            app.state.keys, app.state.downstream, settings, app.state.recommender, rate_limits, app.state.scenario_repo
         )
         ready_to_serve()  # apps/shared/tuning.py: GC and math threads
         yield
@@ -65,5 +65,6 @@ app.include_router(events.router)
 app.include_router(ingest.router)
 app.include_router(models.router)
 app.include_router(scenarios.router)
+app.include_router(experiments.router)
 app.include_router(recommend.router)
 app.include_router(feeds.router)

@@ -24,15 +24,23 @@ class ExposureArchive:
         index = IndexModel([("tenant_id", ASCENDING), ("timestamp", DESCENDING)], name="tenant_time")
         await ensure_indexes(self._lists, [index])
 
-    async def append_many(self, exposures: Sequence[Exposure]) -> int:
-        """Stores the records in one command; returns how many were new (the others were archived before)."""
+    async def append_many(self, exposures: Sequence[Exposure]) -> list[Exposure]:
+        """Stores the records in one command; returns those archived now for the first time (what experiment
+        counters may count; the others were archived before)."""
         if not exposures:
-            return 0
+            return []
         now = time.time()
         docs = [
             {**e.model_dump(mode="json"), "_id": f"{e.tenant_id}/{e.request_id}", "archived_at": now} for e in exposures
         ]
-        return len(docs) - len(await insert_new(self._lists, docs))
+        existing = await insert_new(self._lists, docs)
+        return [e for i, e in enumerate(exposures) if i not in existing]
+
+    async def forget(self, exposures: Sequence[Exposure]) -> None:
+        """Takes lists out again (by id, one at a time, as EventArchive.forget): a delivery that archived them but
+        could not count them is redelivered, and must then find them new."""
+        for e in exposures:
+            await self._lists.delete_one({"_id": f"{e.tenant_id}/{e.request_id}"})
 
     async def scan(self, tenant_id: str, since: float = 0.0, until: float | None = None) -> AsyncIterator[Exposure]:
         """The tenant's lists served in [since, until), in no particular order."""
