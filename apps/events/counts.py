@@ -6,7 +6,8 @@ Each bucket document is one state key (`evcount:<tenant>|<level>|<unit>` for eve
 bulk read of at most seven keys, whatever the window or the archive's size. A MongoDB collection was tried first:
 FerretDB answers a `find_one` for a missing `_id` by reading the whole collection (50-100 ms per window at 20,000
 counted events, growing with them), and windows mostly name buckets that were never written. A served list's
-attribution entry (`xpreq:<tenant>|<request_id>`) lives beside them with a TTL, the attribution window.
+attribution entry (`xpreq:<tenant>|<request_id>`) lives beside them with a TTL, the attribution window (so does
+the entry of events waiting for a list that has not arrived).
 
 The state API has no increment: a delivery's counts are read, added and written back in one transaction that
 requires the etags read (first-write concurrency), together with the attribution entries the delivery wrote or
@@ -27,7 +28,7 @@ from lemo import event_counts
 from lemo.event_counts import Cell
 from lemo.events import Event
 from lemo.experiments import counts as experiment_counts
-from lemo.experiments.counts import Served
+from lemo.experiments.counts import Entry, Served, entry_from_state
 from lemo.exposures import Exposure
 
 KEY_PREFIX = "evcount:"
@@ -86,17 +87,22 @@ class SidecarEventCounts:
         self._last_refusal = f"{resp.status_code} {resp.text[:200]}"
         return resp.status_code in (200, 204)
 
-    def _entry(self, entry_id: str, served: Served, etag: str | None = None) -> dict[str, Any]:
-        """The upsert request of an attribution entry, living until the attribution window after its list."""
-        ttl = max(1, int(served.served_at + self._ttl_s - time.time()))
+    def _entry(self, entry_id: str, entry: Entry, etag: str | None = None) -> dict[str, Any]:
+        """The upsert request of an attribution entry: a list's lives the attribution window after it was served,
+        events waiting for a list as long from the last of them."""
+        ttl = max(1, int(entry.served_at + self._ttl_s - time.time())) if isinstance(entry, Served) else self._ttl_s
         request: dict[str, Any] = {
             "key": SERVED_PREFIX + entry_id,
-            "value": served.to_state(),
-            "metadata": {"ttlInSeconds": str(ttl)},
+            "value": entry.to_state(),
+            "metadata": {"ttlInSeconds": str(int(ttl))},
         }
         if etag:
             request.update(etag=etag, options={"concurrency": "first-write"})
         return request
+
+    async def _entries(self, entry_ids: Sequence[str]) -> dict[str, tuple[Entry, str | None]]:
+        found = await self._read([SERVED_PREFIX + k for k in entry_ids])
+        return {k[len(SERVED_PREFIX) :]: (entry_from_state(v), etag) for k, (v, etag) in found.items()}
 
     async def add(self, events: Sequence[Event]) -> None:
         """Counts these events once each, by type and, where they follow a served list, for its variant: give it
@@ -104,28 +110,31 @@ class SidecarEventCounts:
         if not events:
             return
         by_type = _keyed(KEY_PREFIX, event_counts.increments((e.tenant_id, e.type.value, e.timestamp) for e in events))
-        wanted = [SERVED_PREFIX + k for k in experiment_counts.attribution_keys(events)]
+        wanted = experiment_counts.attribution_keys(events)
         async with self._writing:
             for _ in range(ATTEMPTS):
-                found = await self._read(wanted)
-                served = {k[len(SERVED_PREFIX) :]: (Served.from_state(v), etag) for k, (v, etag) in found.items()}
-                attributed, changed = experiment_counts.event_increments(events, {k: s for k, (s, _) in served.items()})
+                found = await self._entries(wanted)
+                attributed, changed = experiment_counts.event_increments(events, {k: e for k, (e, _) in found.items()})
                 increments = {**by_type, **_keyed(EXPERIMENT_PREFIX, attributed)}
-                entries = [self._entry(k, s, served[k][1]) for k, s in changed.items()]
+                entries = [self._entry(k, e, found[k][1] if k in found else None) for k, e in changed.items()]
                 if await self._commit(increments, entries):
                     return
         raise CountsUnavailable(f"counts not written after {ATTEMPTS} tries: {self._last_refusal}")
 
     async def add_exposures(self, exposures: Sequence[Exposure]) -> None:
-        """Counts these served lists once each and leaves their attribution entries: give it only lists archived for
-        the first time."""
+        """Counts these served lists once each and leaves their attribution entries, taking over the events that
+        waited for them: give it only lists archived for the first time."""
         if not exposures:
             return
-        counted, entries = experiment_counts.exposure_increments(exposures)
-        increments = _keyed(EXPERIMENT_PREFIX, counted)
+        wanted = sorted({experiment_counts.entry_id(e.tenant_id, e.request_id) for e in exposures})
         async with self._writing:
             for _ in range(ATTEMPTS):
-                if await self._commit(increments, [self._entry(k, s) for k, s in entries.items()]):
+                found = await self._entries(wanted)
+                counted, entries = experiment_counts.exposure_increments(
+                    exposures, {k: e for k, (e, _) in found.items()}
+                )
+                writes = [self._entry(k, e, found[k][1] if k in found else None) for k, e in entries.items()]
+                if await self._commit(_keyed(EXPERIMENT_PREFIX, counted), writes):
                     return
         raise CountsUnavailable(f"list counts not written after {ATTEMPTS} tries: {self._last_refusal}")
 

@@ -10,8 +10,10 @@ per tenant and scenario (`<tenant>|<scenario>|<level>|<unit>`), each unit holdin
 
 A list is counted when archived for the first time, and leaves an attribution entry (`Served`) under its request
 id; an event is attributed when its `context.request_id` names an entry of its tenant and user, and then counts
-in the list's slot and bucket (the list's time, not the event's). Exactness under redelivery is the caller's, as
-for event counts: count only records the archive took for the first time.
+in the list's slot and bucket (the list's time, not the event's). An event that names a list not archived yet
+(it overtook its list on the way, or names none) counts as unattributed and waits in a `Waiting` entry under that
+request id; when the list arrives, the waiting events of its user move from unattributed to the list. Exactness
+under redelivery is the caller's, as for event counts: count only records the archive took for the first time.
 """
 
 from __future__ import annotations
@@ -89,21 +91,83 @@ class Served:
         )
 
 
+# Events kept per request id while its list has not arrived: a client echoes one list's id in a handful of events.
+MAX_WAITING = 32
+
+
+@dataclass(frozen=True)
+class WaitingEvent:
+    user_id: str
+    type: str
+    timestamp: float
+    scenario: str | None  # where it counts as unattributed meanwhile (None: nowhere)
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """The entry of a request id whose list has not been archived (yet): the events that named it, counted as
+    unattributed until the list arrives."""
+
+    events: tuple[WaitingEvent, ...]
+
+    def to_state(self) -> dict[str, Any]:
+        return {"w": [[w.user_id, w.type, w.timestamp, w.scenario] for w in self.events]}
+
+
+Entry = Served | Waiting
+
+
+def entry_from_state(data: Mapping[str, Any]) -> Entry:
+    if "w" in data:
+        return Waiting(tuple(WaitingEvent(str(u), str(t), float(ts), sc) for u, t, ts, sc in data["w"]))
+    return Served.from_state(data)
+
+
 def _add(out: dict[str, dict[str, int]], where: str, field: str, ts: float, n: int = 1) -> None:
     for cell in event_counts.cells_at(where, event_counts.utc(ts)):
         key = f"{cell.unit}.{field}"
         out[cell.doc_id][key] = out[cell.doc_id].get(key, 0) + n
 
 
-def exposure_increments(exposures: Iterable[Exposure]) -> tuple[Increments, dict[str, Served]]:
-    """Newly archived lists -> their counts (one list, its items) and their attribution entries by entry id."""
+def _attribute(out: dict[str, dict[str, int]], tenant_id: str, entry: Served, event_type: str) -> Served:
+    """Counts one event of `entry`'s list; returns the entry with the list marked clicked or converted."""
+    where = prefix(tenant_id, entry.scenario)
+    _add(out, where, f"{entry.slot}|{event_type}", entry.served_at)
+    if event_type == CLICK and not entry.clicked:
+        _add(out, where, f"{entry.slot}|{LISTS_CLICKED}", entry.served_at)
+        entry = replace(entry, clicked=True)
+    if event_type == CONVERSION and not entry.converted:
+        _add(out, where, f"{entry.slot}|{LISTS_CONVERTED}", entry.served_at)
+        entry = replace(entry, converted=True)
+    return entry
+
+
+def exposure_increments(
+    exposures: Iterable[Exposure], existing: Mapping[str, Entry] | None = None
+) -> tuple[Increments, dict[str, Served]]:
+    """Newly archived lists -> their counts (one list, its items) and their attribution entries by entry id.
+    `existing` holds the entries already under their request ids: the events waiting for a list move from
+    unattributed to it (those of another user stay unattributed)."""
     out: dict[str, dict[str, int]] = defaultdict(dict)
     entries: dict[str, Served] = {}
     for e in exposures:
+        key = entry_id(e.tenant_id, e.request_id)
+        before = (existing or {}).get(key)
+        if isinstance(before, Served):
+            continue  # its list was counted before (only a redelivery the archive forgot could get here)
         where, at = prefix(e.tenant_id, e.scenario), slot(e.experiment, e.variant)
         _add(out, where, f"{at}|{LISTS}", e.timestamp)
         _add(out, where, f"{at}|{ITEMS}", e.timestamp, len(e.items))
-        entries[entry_id(e.tenant_id, e.request_id)] = Served(e.scenario, at, e.user_id, e.timestamp)
+        entry = Served(e.scenario, at, e.user_id, e.timestamp)
+        for waiting in before.events if before is not None else ():
+            if waiting.user_id != e.user_id:
+                continue
+            if waiting.scenario is not None:
+                _add(
+                    out, prefix(e.tenant_id, waiting.scenario), f"{UNATTRIBUTED}|{waiting.type}", waiting.timestamp, -1
+                )
+            entry = _attribute(out, e.tenant_id, entry, waiting.type)
+        entries[key] = entry
     return dict(out), entries
 
 
@@ -118,31 +182,31 @@ def attribution_keys(events: Iterable[Event]) -> list[str]:
     return sorted({entry_id(e.tenant_id, rid) for e in events if (rid := request_id_of(e)) is not None})
 
 
-def event_increments(events: Sequence[Event], served: Mapping[str, Served]) -> tuple[Increments, dict[str, Served]]:
-    """Newly archived events -> their experiment counts, and the attribution entries they changed (a list's first
-    click or purchase marks it, so that `lists_clicked` counts each list once).
+def event_increments(events: Sequence[Event], entries: Mapping[str, Entry]) -> tuple[Increments, dict[str, Entry]]:
+    """Newly archived events -> their experiment counts, and the attribution entries they changed.
 
-    An event counts for its list when `served` holds its request id and the list was served to the same user;
-    otherwise it counts as unattributed in the scenario it names, at its own time, or nowhere when it names none.
+    An event counts for its list when `entries` holds its request id's list, served to the same user (the list's
+    first click or purchase marks it, so that `lists_clicked` counts each list once). Otherwise it counts as
+    unattributed in the scenario it names, at its own time (nowhere when it names none); one whose list has not
+    arrived also waits for it (up to MAX_WAITING per request id).
     """
     out: dict[str, dict[str, int]] = defaultdict(dict)
-    changed: dict[str, Served] = {}
+    changed: dict[str, Entry] = {}
     for e in events:
         rid = request_id_of(e)
         key = entry_id(e.tenant_id, rid) if rid is not None else None
-        entry = (changed.get(key) or served.get(key)) if key is not None else None
-        if key is None or entry is None or entry.user_id != e.user_id:
-            if e.scenario is not None:
-                _add(out, prefix(e.tenant_id, e.scenario), f"{UNATTRIBUTED}|{e.type.value}", e.timestamp)
+        entry = (changed.get(key) or entries.get(key)) if key is not None else None
+        if key is not None and isinstance(entry, Served) and entry.user_id == e.user_id:
+            marked = _attribute(out, e.tenant_id, entry, e.type.value)
+            if marked != entry:
+                changed[key] = marked
             continue
-        where = prefix(e.tenant_id, entry.scenario)
-        _add(out, where, f"{entry.slot}|{e.type.value}", entry.served_at)
-        if e.type.value == CLICK and not entry.clicked:
-            _add(out, where, f"{entry.slot}|{LISTS_CLICKED}", entry.served_at)
-            changed[key] = entry = replace(entry, clicked=True)
-        if e.type.value == CONVERSION and not entry.converted:
-            _add(out, where, f"{entry.slot}|{LISTS_CONVERTED}", entry.served_at)
-            changed[key] = replace(entry, converted=True)
+        if e.scenario is not None:
+            _add(out, prefix(e.tenant_id, e.scenario), f"{UNATTRIBUTED}|{e.type.value}", e.timestamp)
+        if key is not None and not isinstance(entry, Served):
+            waiting = entry.events if entry is not None else ()
+            if len(waiting) < MAX_WAITING:
+                changed[key] = Waiting((*waiting, WaitingEvent(e.user_id, e.type.value, e.timestamp, e.scenario)))
     return dict(out), changed
 
 

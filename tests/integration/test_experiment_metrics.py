@@ -213,32 +213,31 @@ def test_clicks_on_served_lists_read_as_ctr_per_variant(api: Tenant, other: Tena
     assert _row(_metrics(api), "treatment")["clicks"] == 3
 
 
+def _publish_list(events: App, tenant: Tenant, request_id: str, user_id: str, variant: str) -> None:
+    """An exposure record straight onto the exposures topic, as the gateway publishes it."""
+    record = {
+        "request_id": request_id,
+        "tenant_id": tenant.tenant_id,
+        "user_id": user_id,
+        "scenario": "feed",
+        "experiment": "ab",
+        "variant": variant,
+        "items": [i["item_id"] for i in ITEMS[:5]],
+        "timestamp": time.time(),
+    }
+    resp = httpx.post(
+        f"{events.sidecar}/v1.0/publish/{PUBSUB}/{EXPOSURES_TOPIC}", json=record, headers=events.headers, timeout=30
+    )
+    assert resp.status_code == 204, resp.text
+
+
 def test_a_redelivered_list_counts_once(api: Tenant, mesh: tuple[App, App, int]) -> None:
     _, events, _ = mesh
     [body] = [b for bodies in _serve(api, range(1)).values() for b in bodies]
     _wait(lambda: _metrics(api), lambda m: _exposures(m) >= 1)
-
-    def record(request_id: str) -> dict[str, Any]:
-        return {
-            "request_id": request_id,
-            "tenant_id": api.tenant_id,
-            "user_id": body["user_id"],
-            "scenario": "feed",
-            "experiment": "ab",
-            "variant": body["variant"],
-            "items": [i["item_id"] for i in body["items"]],
-            "timestamp": time.time(),
-        }
-
     # The served list again, straight onto the topic (a broker redelivery), then a new one after it.
     for request_id in (body["request_id"], body["request_id"], f"r-{uuid.uuid4().hex}"):
-        resp = httpx.post(
-            f"{events.sidecar}/v1.0/publish/{PUBSUB}/{EXPOSURES_TOPIC}",
-            json=record(request_id),
-            headers=events.headers,
-            timeout=30,
-        )
-        assert resp.status_code == 204, resp.text
+        _publish_list(events, api, request_id, body["user_id"], body["variant"])
     metrics = _wait(lambda: _metrics(api), lambda m: _exposures(m) >= 2)
     time.sleep(2)
     metrics = _metrics(api)
@@ -314,3 +313,18 @@ def test_openapi_describes_the_readouts(api: Tenant) -> None:
     assert listed["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/ExperimentList")
     variant = spec["components"]["schemas"]["VariantMetrics"]["properties"]
     assert {"ctr_list", "ctr_item", "conversion_rate", "vs_control", "series", "events"} <= set(variant)
+
+
+def test_a_click_that_overtakes_its_list_moves_to_it(api: Tenant, mesh: tuple[App, App, int]) -> None:
+    """A client may echo a request id before the gateway's list has reached the archive (lists leave the gateway
+    every 250 ms): the click counts as unattributed until its list arrives, then for the list."""
+    _, events, _ = mesh
+    request_id = f"r-{uuid.uuid4().hex}"
+    _send(api, [_click("early", request_id), _click("early", request_id, kind="view")])
+    waiting = _wait(lambda: _metrics(api), lambda m: sum(m["unattributed"].values()) >= 2)
+    assert waiting["unattributed"] == {"click": 1, "view": 1} and _exposures(waiting) == 0
+    _publish_list(events, api, request_id, "early", "treatment")
+    metrics = _wait(lambda: _metrics(api), lambda m: _row(m, "treatment")["clicks"] >= 1)
+    t = _row(metrics, "treatment")
+    assert (t["exposures"], t["clicks"], t["lists_clicked"], t["events"]) == (1, 1, 1, {"click": 1, "view": 1})
+    assert metrics["unattributed"] == {}

@@ -12,7 +12,18 @@ import pytest
 from lemo import event_counts
 from lemo.events import Event
 from lemo.experiments import counts
-from lemo.experiments.counts import NO_EXPERIMENT, UNATTRIBUTED, Interval, Served, WindowError
+from lemo.experiments.counts import (
+    MAX_WAITING,
+    NO_EXPERIMENT,
+    UNATTRIBUTED,
+    Entry,
+    Interval,
+    Served,
+    Waiting,
+    WaitingEvent,
+    WindowError,
+    entry_from_state,
+)
 from lemo.exposures import Exposure
 
 T0 = datetime(2026, 3, 1, 10, 0, tzinfo=UTC).timestamp()
@@ -49,7 +60,7 @@ class Store:
 
     def __init__(self) -> None:
         self.docs: dict[str, dict[str, dict[str, int]]] = {}
-        self.entries: dict[str, Served] = {}
+        self.entries: dict[str, Entry] = {}
 
     def add(self, increments: counts.Increments) -> None:
         for doc_id, fields in increments.items():
@@ -59,11 +70,11 @@ class Store:
                 cell[field] = cell.get(field, 0) + n
 
     def lists(self, exposures: list[Exposure]) -> None:
-        increments, entries = counts.exposure_increments(exposures)
+        increments, entries = counts.exposure_increments(exposures, self.entries)
         self.add(increments)
         self.entries.update(entries)
 
-    def events(self, events: list[Event]) -> dict[str, Served]:
+    def events(self, events: list[Event]) -> dict[str, Entry]:
         increments, changed = counts.event_increments(events, self.entries)
         self.add(increments)
         self.entries.update(changed)
@@ -92,7 +103,8 @@ def test_a_list_is_clicked_once_across_deliveries() -> None:
     store = Store()
     store.lists([_list("r1", "u1", "a", T0)])
     changed = store.events([_event("u1", "click", T0 + 5, "r1")])
-    assert changed[counts.entry_id("t1", "r1")].clicked
+    entry = changed[counts.entry_id("t1", "r1")]
+    assert isinstance(entry, Served) and entry.clicked
     assert store.events([_event("u1", "click", T0 + 9, "r1")]) == {}  # already clicked: the entry stays as it is
     assert store.window(T0, T0 + 60)["ab/a"] == {"lists": 1, "items": 10, "click": 2, "lists_clicked": 1}
 
@@ -128,7 +140,41 @@ def test_a_context_request_id_must_be_a_string() -> None:
 
 def test_attribution_entries_survive_the_state_store() -> None:
     served = Served("home", "ab/a", "u1", T0, clicked=True)
-    assert Served.from_state(served.to_state()) == served
+    waiting = Waiting((WaitingEvent("u1", "view", T0, "home"), WaitingEvent("u2", "click", T0 + 1, None)))
+    assert entry_from_state(served.to_state()) == served
+    assert entry_from_state(waiting.to_state()) == waiting
+
+
+def test_events_that_overtake_their_list_move_to_it_when_it_arrives() -> None:
+    store = Store()
+    store.events(
+        [
+            _event("u1", "view", T0 + 1, "r1", scenario="home"),
+            _event("u1", "click", T0 + 2, "r1", scenario="home"),
+            _event("u1", "click", T0 + 3, "r1"),  # names no scenario: counted nowhere until its list arrives
+            _event("u2", "click", T0 + 4, "r1", scenario="home"),  # another user's: stays unattributed
+        ]
+    )
+    assert store.window(T0, T0 + 60) == {UNATTRIBUTED: {"view": 1, "click": 2}}
+    store.lists([_list("r1", "u1", "a", T0)])
+    assert store.window(T0, T0 + 60) == {
+        "ab/a": {"lists": 1, "items": 10, "view": 1, "click": 2, "lists_clicked": 1},
+        UNATTRIBUTED: {"click": 1},
+    }
+    entry = store.entries[counts.entry_id("t1", "r1")]
+    assert isinstance(entry, Served) and entry.clicked  # a later click does not count the list again
+    store.events([_event("u1", "click", T0 + 9, "r1")])
+    assert store.window(T0, T0 + 60)["ab/a"]["lists_clicked"] == 1
+
+
+def test_few_events_wait_per_request_id() -> None:
+    store = Store()
+    store.events([_event("u1", "view", T0 + n, "r1", scenario="home") for n in range(MAX_WAITING + 5)])
+    waiting = store.entries[counts.entry_id("t1", "r1")]
+    assert isinstance(waiting, Waiting) and len(waiting.events) == MAX_WAITING
+    store.lists([_list("r1", "u1", "a", T0)])
+    got = store.window(T0, T0 + 60)
+    assert (got["ab/a"]["view"], got[UNATTRIBUTED]["view"]) == (MAX_WAITING, 5)
 
 
 def test_windows_widen_to_whole_intervals() -> None:
