@@ -3,9 +3,9 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install install-python install-dapr install-stores up down status test lint unit eval bench bench-ingest bench-train bench-recommend
+.PHONY: install install-python install-dapr install-stores install-console up down status test lint unit eval bench bench-ingest bench-train bench-recommend
 
-install: install-python install-dapr install-stores
+install: install-python install-dapr install-stores install-console
 
 install-python:
 	@bash scripts/install-python.sh
@@ -15,6 +15,10 @@ install-dapr:
 
 install-stores:
 	@bash scripts/install-stores.sh
+
+## install-console: the console's chart library (npm ci, pinned) and Debian's chromium for its browser tests
+install-console:
+	@bash scripts/install-console.sh
 
 ## up: start the stores, placement, scheduler and every app with its sidecar (`dapr run -f dapr.yaml`)
 up: install

@@ -165,8 +165,10 @@ def assign_variant(experiment: Experiment, tenant_id: str, user_id: str) -> Vari
     return experiment.variants[0]
 
 
-def resolve(scenario: Scenario, tenant_id: str, user_id: str) -> ResolvedScenario:
-    """Applies the first enabled experiment's variant for this user; without one, the scenario as configured."""
+def resolve(scenario: Scenario, tenant_id: str, user_id: str, variant_id: str | None = None) -> ResolvedScenario:
+    """Applies the first enabled experiment's variant for this user; without one, the scenario as configured.
+    `variant_id` forces that variant of the experiment instead of the user's own (an operator's preview);
+    KeyError when the experiment has no such variant or there is no enabled experiment."""
     base = {
         "scenario_id": scenario.scenario_id,
         "channels": scenario.channels,
@@ -178,8 +180,16 @@ def resolve(scenario: Scenario, tenant_id: str, user_id: str) -> ResolvedScenari
     }
     experiment = next((e for e in scenario.experiments if e.enabled), None)
     if experiment is None:
+        if variant_id is not None:
+            raise KeyError(f"scenario {scenario.scenario_id!r} runs no experiment")
         return ResolvedScenario.model_validate(base)
-    variant = assign_variant(experiment, tenant_id, user_id)
+    if variant_id is None:
+        variant = assign_variant(experiment, tenant_id, user_id)
+    else:
+        forced = next((v for v in experiment.variants if v.variant_id == variant_id), None)
+        if forced is None:
+            raise KeyError(f"experiment {experiment.experiment_id!r} has no variant {variant_id!r}")
+        variant = forced
     overridden = {name: value for name, value in variant.overrides if value is not None}
     return ResolvedScenario.model_validate(
         {**base, **overridden, "experiment_id": experiment.experiment_id, "variant_id": variant.variant_id}

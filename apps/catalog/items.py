@@ -118,9 +118,15 @@ async def list_items(
     hidden: bool | None = None,
     after: Identifier | None = None,
     limit: int = Query(100, ge=1, le=1000),
+    q: str | None = Query(None, max_length=100, pattern=r"^[^\x00-\x1f]*$"),
+    total: bool = False,
 ) -> dict[str, Any]:
-    page = await _repo(request).list(tenant_id, category=category, tag=tag, hidden=hidden, after=after, limit=limit)
-    return {"items": page, "next": page[-1]["item_id"] if len(page) == limit else None}
+    filters: dict[str, Any] = {"category": category, "tag": tag, "hidden": hidden, "search": q}
+    page = await _repo(request).list(tenant_id, after=after, limit=limit, **filters)
+    body: dict[str, Any] = {"items": page, "next": page[-1]["item_id"] if len(page) == limit else None}
+    if total:
+        body["total"] = await _repo(request).count(tenant_id, **filters)
+    return body
 
 
 @router.post("/{tenant_id}/_batch")

@@ -8,8 +8,8 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from apps.events import activity, experiments, ingest, track
 from apps.events import archive as archiving
-from apps.events import experiments, ingest, track
 from apps.events.counts import SidecarEventCounts
 from apps.events.settings import EventsSettings
 from apps.shared.errors import install_error_handlers
@@ -36,6 +36,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.settings = settings
     app.state.archive = archive
     app.state.counts = counts
+    app.state.exposures = exposures
     await archive.ensure_indexes()
     await exposures.ensure_indexes()
     async with sidecar as http:
@@ -52,4 +53,5 @@ app.include_router(health_router("events"))
 app.include_router(track.router)
 app.include_router(ingest.router)
 app.include_router(experiments.router)
+app.include_router(activity.router)
 archiving.subscribe(app, archive, counts, exposures, settings)

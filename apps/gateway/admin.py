@@ -51,6 +51,12 @@ async def create_tenant(body: NewTenant, request: Request) -> dict[str, Any]:
     }
 
 
+@router.get("/tenants")
+async def list_tenants(request: Request, limit: int = Query(1000, ge=1, le=10_000)) -> dict[str, Any]:
+    """Every tenant (id, name, created_at) in id order: the admin's view in the operator console."""
+    return {"tenants": [t.model_dump() for t in await _repo(request).all(limit)]}
+
+
 @router.get("/tenants/{tenant_id}")
 async def get_tenant(tenant_id: TenantId, request: Request) -> dict[str, Any]:
     tenant = await _repo(request).get(tenant_id)

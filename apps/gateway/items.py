@@ -40,10 +40,18 @@ async def list_items(
     hidden: bool | None = None,
     after: Identifier | None = Query(None, description="the `next` cursor of the previous page"),
     limit: int = Query(100, ge=1, le=1000),
+    q: str | None = Query(
+        None,
+        max_length=100,
+        pattern=r"^[^\x00-\x1f]*$",
+        description="item ids starting with it, or titles containing it",
+    ),
+    total: bool = Query(False, description="also count every item matching the filters"),
     who: Principal = Reader,
 ) -> Response:
     down, app_id = _catalog(request)
-    params = {"category": category, "tag": tag, "hidden": hidden, "after": after, "limit": limit}
+    params = {"category": category, "tag": tag, "hidden": hidden, "after": after, "limit": limit, "q": q}
+    params["total"] = "true" if total else None
     return await down.relay(app_id, "GET", f"items/{who.tenant_id}", params=params)
 
 

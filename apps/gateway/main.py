@@ -8,8 +8,23 @@ from contextlib import asynccontextmanager
 from dapr.aio.clients import DaprClient
 from fastapi import FastAPI
 
-from apps.gateway import admin, events, experiments, feeds, ingest, items, models, recommend, scenarios, status, users
+from apps.gateway import (
+    admin,
+    events,
+    experiments,
+    feeds,
+    ingest,
+    items,
+    models,
+    preview,
+    recommend,
+    scenarios,
+    status,
+    tenant,
+    users,
+)
 from apps.gateway.auth import KeyResolver
+from apps.gateway.console import install_console
 from apps.gateway.downstream import Downstream
 from apps.gateway.grpc_api import start_grpc
 from apps.gateway.limits import install_limits
@@ -68,3 +83,6 @@ app.include_router(scenarios.router)
 app.include_router(experiments.router)
 app.include_router(recommend.router)
 app.include_router(feeds.router)
+app.include_router(preview.router)
+app.include_router(tenant.router)
+install_console(app)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Query, Request, status
 
 from actors.user_profile import ACTOR_TYPE, UserProfileActorInterface
 from apps.shared.actor_client import actor_proxy
@@ -30,6 +30,22 @@ def _actor(tenant_id: str, user_id: str) -> Any:
 
 def _not_found(user_id: str) -> ApiError:
     return ApiError(status.HTTP_404_NOT_FOUND, "user_not_found", f"no user {user_id}", user_id=user_id)
+
+
+@router.get("/{tenant_id}")
+async def list_users(
+    tenant_id: Identifier,
+    request: Request,
+    q: Identifier | None = Query(None, description="user ids starting with it"),
+    after: Identifier | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    total: bool = False,
+) -> dict[str, Any]:
+    page = await _repo(request).list(tenant_id, prefix=q, after=after, limit=limit)
+    body: dict[str, Any] = {"users": page, "next": page[-1]["user_id"] if len(page) == limit else None}
+    if total:
+        body["total"] = await _repo(request).count(tenant_id, prefix=q)
+    return body
 
 
 @router.put("/{tenant_id}/{user_id}")

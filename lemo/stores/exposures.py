@@ -22,7 +22,10 @@ class ExposureArchive:
 
     async def ensure_indexes(self) -> None:
         index = IndexModel([("tenant_id", ASCENDING), ("timestamp", DESCENDING)], name="tenant_time")
-        await ensure_indexes(self._lists, [index])
+        by_user = IndexModel(
+            [("tenant_id", ASCENDING), ("user_id", ASCENDING), ("timestamp", DESCENDING)], name="tenant_user_time"
+        )
+        await ensure_indexes(self._lists, [index, by_user])
 
     async def append_many(self, exposures: Sequence[Exposure]) -> list[Exposure]:
         """Stores the records in one command; returns those archived now for the first time (what experiment
@@ -41,6 +44,15 @@ class ExposureArchive:
         could not count them is redelivered, and must then find them new."""
         for e in exposures:
             await self._lists.delete_one({"_id": f"{e.tenant_id}/{e.request_id}"})
+
+    async def recent_for_user(self, tenant_id: str, user_id: str, limit: int) -> list[Exposure]:
+        """The lists served to the user, newest first (the operator console's "what they were shown")."""
+        cursor = (
+            self._lists.find({"tenant_id": tenant_id, "user_id": user_id}, projection={"_id": 0, "archived_at": 0})
+            .sort("timestamp", DESCENDING)
+            .limit(limit)
+        )
+        return [Exposure.model_validate(doc) async for doc in cursor]
 
     async def scan(self, tenant_id: str, since: float = 0.0, until: float | None = None) -> AsyncIterator[Exposure]:
         """The tenant's lists served in [since, until), in no particular order."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
@@ -175,6 +176,15 @@ class EventArchive:
     async def tenants(self) -> list[str]:
         return sorted(await self._events.distinct("tenant_id"))
 
+    async def recent_for_user(self, tenant_id: str, user_id: str, limit: int) -> list[dict[str, Any]]:
+        """The user's latest `limit` archived events, newest first (event time; index tenant_user_time)."""
+        cursor = (
+            self._events.find({"tenant_id": tenant_id, "user_id": user_id}, projection={"_id": 0, "archived_at": 0})
+            .sort("timestamp", DESCENDING)
+            .limit(limit)
+        )
+        return await cursor.to_list(length=limit)
+
     async def purge_expired(self, tenant_id: str, now: float | None = None) -> int:
         """Deletes the tenant's events archived longer ago than the retention period; returns how many.
 
@@ -317,8 +327,32 @@ class ItemRepository:
         hidden: bool | None = None,
         after: str | None = None,
         limit: int = 100,
+        search: str | None = None,
     ) -> list[dict[str, Any]]:
-        """One page in item_id order; pass the last item_id of a page as `after` for the next."""
+        """One page in item_id order; pass the last item_id of a page as `after` for the next. `search` keeps the
+        items whose id starts with it or whose title contains it (any case)."""
+        query = self._filter(tenant_id, category, tag, hidden, search)
+        if after is not None:
+            query["item_id"] = {"$gt": after}
+        cursor = self._items.find(query, projection={"_id": 0}).sort("item_id", ASCENDING).limit(limit)
+        return await cursor.to_list(length=limit)
+
+    async def count(
+        self,
+        tenant_id: str,
+        *,
+        category: str | None = None,
+        tag: str | None = None,
+        hidden: bool | None = None,
+        search: str | None = None,
+    ) -> int:
+        """How many items `list` pages through with the same filters."""
+        return await self._items.count_documents(self._filter(tenant_id, category, tag, hidden, search))
+
+    @staticmethod
+    def _filter(
+        tenant_id: str, category: str | None, tag: str | None, hidden: bool | None, search: str | None
+    ) -> dict[str, Any]:
         query: dict[str, Any] = {"tenant_id": tenant_id}
         if category is not None:
             query["categories"] = category
@@ -326,10 +360,13 @@ class ItemRepository:
             query["tags"] = tag
         if hidden is not None:
             query["hidden"] = True if hidden else {"$ne": True}
-        if after is not None:
-            query["item_id"] = {"$gt": after}
-        cursor = self._items.find(query, projection={"_id": 0}).sort("item_id", ASCENDING).limit(limit)
-        return await cursor.to_list(length=limit)
+        if search:
+            literal = re.escape(search)
+            query["$or"] = [
+                {"item_id": {"$regex": f"^{literal}"}},
+                {"title": {"$regex": literal, "$options": "i"}},
+            ]
+        return query
 
 
 class TenantAlreadyExists(Exception):
@@ -355,6 +392,11 @@ class TenantRepository:
     async def get(self, tenant_id: str) -> Tenant | None:
         doc = await self._tenants.find_one({"_id": tenant_id})
         return Tenant.model_validate(doc) if doc else None
+
+    async def all(self, limit: int) -> list[Tenant]:
+        """Up to `limit` tenants in id order (the platform's own list, for the admin key only)."""
+        cursor = self._tenants.find({}).sort("_id", ASCENDING).limit(limit)
+        return [Tenant.model_validate(doc) async for doc in cursor]
 
     async def add_key(self, key: ApiKey) -> None:
         await self._keys.insert_one({"_id": key.key_id, **key.model_dump()})
@@ -448,6 +490,26 @@ class UserRepository:
     async def delete(self, tenant_id: str, user_id: str) -> bool:
         result = await self._users.delete_one({"_id": self._id(tenant_id, user_id)})
         return result.deleted_count == 1
+
+    async def list(
+        self, tenant_id: str, *, prefix: str | None = None, after: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """One page of users in user_id order, those whose id starts with `prefix` when given; pass the last
+        user_id of a page as `after` for the next."""
+        bounds: dict[str, Any] = {}
+        if prefix:
+            bounds["$regex"] = f"^{re.escape(prefix)}"
+        if after is not None:
+            bounds["$gt"] = after
+        query: dict[str, Any] = {"tenant_id": tenant_id, **({"user_id": bounds} if bounds else {})}
+        cursor = self._users.find(query, projection={"_id": 0}).sort("user_id", ASCENDING).limit(limit)
+        return await cursor.to_list(length=limit)
+
+    async def count(self, tenant_id: str, *, prefix: str | None = None) -> int:
+        query: dict[str, Any] = {"tenant_id": tenant_id}
+        if prefix:
+            query["user_id"] = {"$regex": f"^{re.escape(prefix)}"}
+        return await self._users.count_documents(query)
 
     async def scan(self, tenant_id: str) -> AsyncIterator[dict[str, Any]]:
         """Every user of the tenant with its attributes (for training exports)."""

@@ -204,6 +204,18 @@ def test_resolve_uses_first_enabled_experiment_and_the_users_variant() -> None:
         assert resolved.default_count == (3 if expected == "treatment" else 10)
 
 
+def test_a_forced_variant_overrides_the_users_own() -> None:
+    scenario = _scenario(experiments=[_ab(traffic=(100, 0), ranker="random")])
+    assert resolve(scenario, "acme", "u1").variant_id == "control"
+    forced = resolve(scenario, "acme", "u1", variant_id="treatment")
+    assert (forced.experiment_id, forced.variant_id, forced.ranker) == ("exp1", "treatment", "random")
+    assert resolve(scenario, "acme", "u1", variant_id="control").ranker == "deepfm"
+    with pytest.raises(KeyError, match="no variant 'nope'"):
+        resolve(scenario, "acme", "u1", variant_id="nope")
+    with pytest.raises(KeyError, match="runs no experiment"):
+        resolve(_scenario(), "acme", "u1", variant_id="control")
+
+
 def test_filters_lead_the_rerank_chain() -> None:
     scenario = _scenario(
         filters={"exclude_categories": ["adult"]},

@@ -1,0 +1,27 @@
+"""/activity/{tenant_id}/{user_id}: what one user did and was shown, from the archives (the operator console's
+user view): their latest events and the lists served to them, newest first."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+
+from lemo.events import Identifier
+from lemo.stores.exposures import ExposureArchive
+from lemo.stores.mongo import EventArchive
+
+router = APIRouter(prefix="/activity", tags=["activity"])
+
+
+@router.get("/{tenant_id}/{user_id}")
+async def user_activity(
+    tenant_id: Identifier, user_id: Identifier, request: Request, limit: int = Query(20, ge=1, le=200)
+) -> dict[str, Any]:
+    archive: EventArchive = request.app.state.archive
+    exposures: ExposureArchive = request.app.state.exposures
+    return {
+        "user_id": user_id,
+        "events": await archive.recent_for_user(tenant_id, user_id, limit),
+        "exposures": [e.model_dump(mode="json") for e in await exposures.recent_for_user(tenant_id, user_id, limit)],
+    }
