@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from actors.item_popularity_actor import ItemPopularityActor
 from actors.user_profile_actor import UserProfileActor
 from apps.profiles import deadletters, ingest, realtime, users
+from apps.profiles.attributes import AttributeCache
 from apps.profiles.settings import ProfilesSettings
 from apps.profiles.subscriptions import subscribe
 from apps.shared.actor_client import ACTOR_SERIALIZER, actor_client
@@ -57,6 +58,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         )
     await user_repo.ensure_indexes()
     app.state.users = user_repo
+    app.state.attributes = AttributeCache(user_repo, settings.attributes_cache_s)
     app.state.dead_letters = db["dead_letters"]
     rt.hot.start()
     yield

@@ -27,3 +27,6 @@ class ProfilesSettings(LemoSettings):
     # The per-tenant catalog snapshot that gives events their items' categories and tags is read again this often
     # (item changes on the items topic apply at once; the rebuild only catches changes that topic missed).
     item_features_refresh_s: float = 600.0
+    # A user's stored attributes are kept in memory this long for the read path (apps/profiles/attributes.py);
+    # writes through this replica forget them at once.
+    attributes_cache_s: float = Field(60.0, ge=0)

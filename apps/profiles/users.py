@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, status
 
 from actors.user_profile import ACTOR_TYPE, UserProfileActorInterface
+from apps.profiles.attributes import AttributeCache
 from apps.shared.actor_client import actor_proxy
 from apps.shared.errors import ApiError
 from apps.shared.ndjson import BatchReport, ndjson_models
@@ -22,6 +23,10 @@ MAX_LINE_BYTES = 16 * 1024
 
 def _repo(request: Request) -> UserRepository:
     return request.app.state.users  # type: ignore[no-any-return]
+
+
+def _attributes(request: Request) -> AttributeCache:
+    return request.app.state.attributes  # type: ignore[no-any-return]
 
 
 def _actor(tenant_id: str, user_id: str) -> Any:
@@ -51,14 +56,18 @@ async def list_users(
 @router.put("/{tenant_id}/{user_id}")
 async def upsert_user(tenant_id: Identifier, user_id: Identifier, body: UserFields, request: Request) -> dict[str, Any]:
     """Creates the user or merges the given attributes into it."""
-    return await _repo(request).upsert(tenant_id, user_id, body.attributes)
+    user = await _repo(request).upsert(tenant_id, user_id, body.attributes)
+    _attributes(request).forget(tenant_id, user_id)  # after the write: a read in between cannot keep the old ones
+    return user
 
 
 @router.patch("/{tenant_id}/{user_id}")
 async def update_user(tenant_id: Identifier, user_id: Identifier, body: UserFields, request: Request) -> dict[str, Any]:
     if await _repo(request).get(tenant_id, user_id) is None:
         raise _not_found(user_id)
-    return await _repo(request).upsert(tenant_id, user_id, body.attributes)
+    user = await _repo(request).upsert(tenant_id, user_id, body.attributes)
+    _attributes(request).forget(tenant_id, user_id)
+    return user
 
 
 @router.get("/{tenant_id}/{user_id}")
@@ -73,6 +82,7 @@ async def get_user(tenant_id: Identifier, user_id: Identifier, request: Request)
 async def delete_user(tenant_id: Identifier, user_id: Identifier, request: Request) -> None:
     if not await _repo(request).delete(tenant_id, user_id):
         raise _not_found(user_id)
+    _attributes(request).forget(tenant_id, user_id)
     await _actor(tenant_id, user_id).Forget()
 
 
@@ -91,6 +101,7 @@ async def batch_upsert(tenant_id: Identifier, request: Request) -> dict[str, Any
     report = BatchReport()
     async for user in ndjson_models(request.stream(), User, MAX_LINE_BYTES, report):
         await _repo(request).upsert(tenant_id, user.user_id, user.attributes)
+        _attributes(request).forget(tenant_id, user.user_id)
         report.accepted += 1
     return report.as_dict()
 
@@ -104,14 +115,15 @@ async def realtime_features(tenant_id: Identifier, user_id: Identifier) -> dict[
 @router.get("/{tenant_id}/{user_id}/context")
 async def recommendation_context(tenant_id: Identifier, user_id: Identifier, request: Request) -> dict[str, Any]:
     """What the read path needs about a user in one call: realtime features (actor) and stored attributes
-    (MongoDB), fetched concurrently. An unknown user gets empty ones (a new user still gets recommendations)."""
-    profile, user = await asyncio.gather(
-        _actor(tenant_id, user_id).GetProfile(), _repo(request).get(tenant_id, user_id)
+    (MongoDB, kept a short while: apps/profiles/attributes.py), fetched concurrently. An unknown user gets empty
+    ones (a new user still gets recommendations)."""
+    profile, attributes = await asyncio.gather(
+        _actor(tenant_id, user_id).GetProfile(), _attributes(request).attributes(tenant_id, user_id)
     )
     return {
         "user_id": user_id,
         "recent_items": profile.get("recent_items", []),
         "interests": profile.get("interests", {}),
         "shown_items": profile.get("shown_items", []),  # recently served lists, newest first (exclude-seen, fatigue)
-        "attributes": (user or {}).get("attributes", {}),
+        "attributes": attributes,
     }

@@ -166,3 +166,25 @@ def test_a_served_list_is_taken_once_and_never_as_interest(profiles: App, tenant
     assert profile["type_counts"] == {} and profile["recent_items"] == [] and profile["interests"] == {}
     foreign = served("r3", ["x"]) | {"tenant_id": "someone-else"}
     assert _call(profiles, actor_id, "RecordExposures", {"exposures": [foreign]}).status_code >= 400
+
+
+def test_the_read_paths_context_sees_attribute_writes_at_once(profiles: App, tenant: str) -> None:
+    """The context the read path asks for keeps users' attributes in memory (apps/profiles/attributes.py); a write
+    through the app is seen by the next read, and another tenant's same user id stays apart."""
+    base = f"{profiles.sidecar}/v1.0/invoke/{profiles.app_id}/method/users"
+
+    def context(t: str) -> dict[str, Any]:
+        resp = httpx.get(f"{base}/{t}/u-attr/context", headers=profiles.headers, timeout=10)
+        assert resp.status_code == 200, resp.text
+        return dict(resp.json())
+
+    assert context(tenant)["attributes"] == {}  # unknown yet: a new user
+    put = httpx.put(f"{base}/{tenant}/u-attr", json={"attributes": {"plan": "free"}}, headers=profiles.headers)
+    assert put.status_code == 200, put.text
+    assert context(tenant)["attributes"] == {"plan": "free"}
+    patch = httpx.patch(f"{base}/{tenant}/u-attr", json={"attributes": {"plan": "pro"}}, headers=profiles.headers)
+    assert patch.status_code == 200, patch.text
+    assert context(tenant)["attributes"] == {"plan": "pro"}
+    assert context(f"{tenant}x")["attributes"] == {}
+    assert httpx.delete(f"{base}/{tenant}/u-attr", headers=profiles.headers).status_code == 204
+    assert context(tenant)["attributes"] == {}
