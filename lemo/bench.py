@@ -1,5 +1,9 @@
 """`lemo bench ingest`: the data plane's numbers, measured against a running mesh (`make up`).
 
+`--via http` (the default) sends events through the gateway and measures all of the below; `--via dapr` and
+`--via kafka` publish them straight onto the tenant's ingest topic (lemo/bench_publish.py) and measure only the
+events' throughput (published, archived, in the actors).
+
 - events/s accepted by the gateway (batches of 1,000), written to the archive (the events app's own consumer),
   and digested into the per-user actors (end to end);
 - event-accepted -> visible-in-realtime-features latency, p50/p95/p99 over single events;
@@ -14,11 +18,20 @@ import statistics
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from lemo import bench_publish
 from lemo.client import LemoClient
+from lemo.ingest import IngestKind, ingest_topic
+
+# Sends a list of events (the bodies of POST /v1/events) onto an ingest topic.
+Publish = Callable[[str, list[dict[str, Any]]], None]
+DISCOVERY_S = 3.0
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -54,15 +67,22 @@ def _wait_for_actors(http: httpx.Client, key: str, events: int, users: int, time
     return time.monotonic()
 
 
-def bench_ingest(gateway: str, admin_key: str, events: int, users: int, redis_port: int) -> dict[str, Any]:
+def bench_ingest(
+    gateway: str, admin_key: str, events: int, users: int, redis_port: int, publish: Publish | None = None
+) -> dict[str, Any]:
+    """`publish`: None sends through the gateway (and measures the rest too); else a publisher of lemo.bench_publish,
+    given the tenant's ingest topic, and only the events' throughput is measured."""
     tenant = f"bench{uuid.uuid4().hex[:8]}"
     results: dict[str, Any] = {"tenant": tenant, "events": events, "users": users}
     with LemoClient(gateway, admin_key=admin_key) as client, httpx.Client(base_url=gateway, timeout=60) as http:
         key = client.ensure_tenant(tenant)
-        items = [{"item_id": f"i{n}", "categories": [f"c{n % 20}"], "tags": [f"t{n % 50}"]} for n in range(10_000)]
-        started = time.monotonic()
-        client.upsert_items(items)
-        results["catalog_batch_items_per_s"] = round(len(items) / (time.monotonic() - started))
+        if publish is None:
+            items = [{"item_id": f"i{n}", "categories": [f"c{n % 20}"], "tags": [f"t{n % 50}"]} for n in range(10_000)]
+            started = time.monotonic()
+            client.upsert_items(items)
+            results["catalog_batch_items_per_s"] = round(len(items) / (time.monotonic() - started))
+        else:
+            time.sleep(DISCOVERY_S)  # the ingest consumers subscribe to a new tenant's topics within this
 
         since = time.time() - 60
         batch = [
@@ -76,14 +96,21 @@ def bench_ingest(gateway: str, admin_key: str, events: int, users: int, redis_po
             for n in range(events)
         ]
         started = time.monotonic()
-        for offset in range(0, events, 1000):
-            client.track_batch(batch[offset : offset + 1000])
+        if publish is None:
+            for offset in range(0, events, 1000):
+                client.track_batch(batch[offset : offset + 1000])
+        else:
+            publish(ingest_topic(tenant, IngestKind.EVENTS), batch)
         accepted_at = time.monotonic()
-        results["gateway_accept_events_per_s"] = round(events / (accepted_at - started))
+        results["published_events_per_s" if publish else "gateway_accept_events_per_s"] = round(
+            events / (accepted_at - started)
+        )
         archived = _wait_for_total(http, key, since, events, timeout_s=max(120.0, events / 50))
         results["archived_events_per_s"] = round(events / (archived - started))
         in_actors = _wait_for_actors(http, key, events, users, timeout_s=max(120.0, events / 20))
         results["end_to_end_events_per_s"] = round(events / (in_actors - started))
+        if publish is not None:
+            return results
 
         latencies = []
         for n in range(50):
@@ -131,6 +158,14 @@ def _actor_state_bytes(redis_port: int, actor_id: str) -> int | None:
 
 
 def main(args: Any) -> int:
-    results = bench_ingest(args.gateway, args.admin_key, args.events, args.users, args.redis_port)
+    publish: Publish | None = None
+    if args.via == "dapr":
+        publish = partial(bench_publish.publish_via_dapr, args.sidecar, args.dapr_api_token, args.pubsub)
+    elif args.via == "kafka":
+        publish = partial(bench_publish.publish_via_kafka, args.kafka, Path(args.kafka_libs))
+    results = {
+        "via": args.via,
+        **bench_ingest(args.gateway, args.admin_key, args.events, args.users, args.redis_port, publish),
+    }
     print(json.dumps(results, indent=2))
     return 0

@@ -144,6 +144,16 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     ingest.add_argument("--users", type=int, default=2_000)
     ingest.add_argument("--redis-port", type=int, default=int(os.environ.get("LEMO_REDIS_PORT", "6380")))
     ingest.add_argument("--admin-key", default=os.environ.get("LEMO_ADMIN_KEY"))
+    ingest.add_argument("--via", choices=["http", "dapr", "kafka"], default="http", help="the way in (docs/ingest.md)")
+    ingest.add_argument("--sidecar", default="http://127.0.0.1:3500", help="--via dapr: the sidecar to publish through")
+    ingest.add_argument("--dapr-api-token", default=os.environ.get("DAPR_API_TOKEN"), help="--via dapr: its token")
+    ingest.add_argument("--pubsub", default="pubsub", help="--via dapr: the pub/sub component")
+    ingest.add_argument("--kafka", default="127.0.0.1:19092", help="--via kafka: bootstrap servers")
+    ingest.add_argument(
+        "--kafka-libs",
+        default=str(Path(os.environ.get("LEMO_CACHE", Path.home() / ".cache/lemo")) / "kafka/libs"),
+        help="--via kafka: the broker's jars (fetched by scripts/install-stores.sh)",
+    )
     ingest.set_defaults(run=bench.main)
     recommend = benches.add_parser("recommend", help="recommendation latency per mode and rate (demo tenant)")
     recommend.add_argument("--api-key", required=True, help="a key of a tenant with trained models (make up: demo)")

@@ -4,6 +4,8 @@ for the topic's tenant, and recording what was accepted and what was rejected, w
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -21,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+COUNTS_EVERY_S = 1.0
+
 
 class IngestSettings(LemoSettings):
     """The ingest consumers' settings (the same in the events and catalog apps)."""
@@ -31,6 +35,10 @@ class IngestSettings(LemoSettings):
     discover_every_s: float = 2.0
     # Messages handled (and forwarded in one bulk publish) together, at most.
     max_messages: int = 500
+    # How long a batch waits for more messages after its first: none by default. The Kafka component hands a
+    # stream one message per partition at a time and waits for its answer, so a wait there only adds latency (20 ms
+    # made 71 events/s with 4 partitions); on Redis streams batches fill up while the previous one is handled.
+    max_await_ms: int = 0
 
 
 # Takes the valid messages of one delivery (message id, parsed) for one tenant; returns the ids to redeliver.
@@ -92,10 +100,28 @@ async def consuming(
         return await consume_batch(topic, batch, parse, forward, log)
 
     subscriptions = DynamicSubscriptions(
-        pubsub, topics, handle, discover_every_s=settings.discover_every_s, max_messages=settings.max_messages
+        pubsub,
+        topics,
+        handle,
+        discover_every_s=settings.discover_every_s,
+        max_messages=settings.max_messages,
+        max_await_s=settings.max_await_ms / 1000,
     )
+
+    async def flush_counts() -> None:
+        while True:
+            await asyncio.sleep(COUNTS_EVERY_S)
+            try:
+                await log.flush()
+            except Exception:
+                logger.warning("writing ingest counts failed; kept for the next flush", exc_info=True)
+
     await subscriptions.start()
+    flusher = asyncio.create_task(flush_counts(), name="ingest counts")
     try:
         yield log
     finally:
+        flusher.cancel()
         await subscriptions.stop()
+        with contextlib.suppress(Exception):
+            await log.flush()

@@ -2,8 +2,9 @@
 a restart, which declarative and /dapr/subscribe subscriptions cannot do. The ingest topics use them: one per tenant,
 opened when the tenant appears.
 
-Messages are read from the gRPC stream into batches (up to `max_messages`, or whatever arrived within `max_await_s`
-of the first), so a handler does one bulk publish per batch, as with bulk subscriptions. The stream is opened with
+Messages are read from the gRPC stream into batches (up to `max_messages`: whatever arrived while the previous batch
+was handled, plus what arrives within `max_await_s` of the first), so a handler does one bulk publish per batch, as
+with bulk subscriptions. The stream is opened with
 `rawPayload`, so a CloudEvent and a raw JSON message (a Kafka producer's) both reach the handler as the bytes sent
 (lemo/ingest.py's payload_of tells them apart).
 
@@ -143,7 +144,7 @@ class DynamicSubscriptions:
         *,
         discover_every_s: float = 2.0,
         max_messages: int = 500,
-        max_await_s: float = 0.02,
+        max_await_s: float = 0.0,
     ) -> None:
         self._pubsub = pubsub
         self._topics = topics

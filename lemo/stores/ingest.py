@@ -36,6 +36,7 @@ class IngestLog:
         self._counts = db["ingest_counts"]
         self._retention_s = retention_s
         self._trimmed: dict[str, float] = {}
+        self._accepted: dict[tuple[str, str], int] = {}
 
     async def ensure_indexes(self) -> None:
         await ensure_indexes(
@@ -45,17 +46,16 @@ class IngestLog:
     async def record(
         self, tenant_id: str, kind: IngestKind, topic: str, accepted: int, rejected: Sequence[RejectedMessage]
     ) -> None:
-        """Counts one delivery's outcome and keeps its rejections (one write each, whatever the delivery's size)."""
-        if not accepted and not rejected:
-            return
-        now = time.time()
-        await self._counts.update_one(
-            {"_id": f"{tenant_id}/{kind.value}"},
-            {"$inc": {"accepted": accepted, "rejected": len(rejected)}, "$set": {"tenant_id": tenant_id, "at": now}},
-            upsert=True,
-        )
+        """Counts one delivery's outcome and keeps its rejections. Accepted messages are only counted here, and
+        written by `flush` (every second: a store write per small delivery would cost more than the delivery);
+        rejections are written at once (two writes, whatever their number)."""
+        if accepted:
+            key = (tenant_id, kind.value)
+            self._accepted[key] = self._accepted.get(key, 0) + accepted
         if not rejected:
             return
+        now = time.time()
+        await self._add(tenant_id, kind.value, 0, len(rejected))
         docs = [
             {
                 "tenant_id": tenant_id,
@@ -73,6 +73,23 @@ class IngestLog:
             self._trimmed[tenant_id] = now
             await self._errors.delete_many({"tenant_id": tenant_id, "at": {"$lt": now - self._retention_s}})
 
+    async def flush(self) -> None:
+        """Writes the accepted counts gathered since the last flush."""
+        pending, self._accepted = self._accepted, {}
+        for (tenant_id, kind), accepted in pending.items():
+            try:
+                await self._add(tenant_id, kind, accepted, 0)
+            except Exception:
+                self._accepted[(tenant_id, kind)] = self._accepted.get((tenant_id, kind), 0) + accepted
+                raise
+
+    async def _add(self, tenant_id: str, kind: str, accepted: int, rejected: int) -> None:
+        await self._counts.update_one(
+            {"_id": f"{tenant_id}/{kind}"},
+            {"$inc": {"accepted": accepted, "rejected": rejected}, "$set": {"tenant_id": tenant_id, "at": time.time()}},
+            upsert=True,
+        )
+
     async def errors(self, tenant_id: str, limit: int = 100, kind: IngestKind | None = None) -> list[dict[str, Any]]:
         """The tenant's most recent rejections, newest first."""
         query: dict[str, Any] = {"tenant_id": tenant_id}
@@ -82,7 +99,7 @@ class IngestLog:
         return [doc async for doc in cursor]
 
     async def counts(self, tenant_id: str) -> dict[str, dict[str, int]]:
-        """{kind: {accepted, rejected}} since the tenant's first ingest message."""
+        """{kind: {accepted, rejected}} since the tenant's first ingest message (accepted ones as last flushed)."""
         out = {k.value: {"accepted": 0, "rejected": 0} for k in IngestKind}
         for kind in IngestKind:
             doc = await self._counts.find_one({"_id": f"{tenant_id}/{kind.value}"})

@@ -103,6 +103,9 @@ class App:
     grpc_port: int = field(default_factory=free_port)
     dapr_api_token: str = DAPR_API_TOKEN
     app_api_token: str = APP_API_TOKEN
+    # With no command: a sidecar for a server another process runs on app_port (a second sidecar in front of the
+    # gateway's gRPC port, say).
+    fronts_port: bool = False
     _app: subprocess.Popen[bytes] | None = None
     _daprd: subprocess.Popen[bytes] | None = None
     _logs: list[Path] = field(default_factory=list)
@@ -174,7 +177,7 @@ class App:
             "--log-level",
             os.environ.get("LEMO_TEST_DAPRD_LOG_LEVEL", "warn"),  # info or debug to follow a failing test
         ]
-        if self.command is not None:
+        if self.command is not None or self.fronts_port:
             cmd += [
                 "--app-port",
                 str(self.app_port),
