@@ -5,6 +5,7 @@ group of the events stream has read and acknowledged everything, and prints the 
 (from /proc; see lemo/bench_recommend.py). docs/scaling.md sizes the event path from these numbers.
 
     LEMO_ADMIN_KEY=$(cat .state/admin-key) .venv/bin/python scripts/bench-event-cpu.py --events 5000 --users 500
+    LEMO_ADMIN_KEY=... .venv/bin/python scripts/bench-event-cpu.py --events 20000 --users 2000 --zipf 1.1  # skewed
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import subprocess
 import time
 import uuid
 from typing import Any
+
+import numpy as np
 
 from lemo.bench_recommend import cpu_ms_per_request, mesh_cpu_seconds
 from lemo.client import LemoClient
@@ -35,17 +38,47 @@ def backlog(port: int) -> int:
     return sum(int(g["pending"]) + (g["last-delivered-id"] != newest) for g in groups)
 
 
+def skewed_users(events: int, users: int, exponent: float, seed: int) -> list[int]:
+    """Which user sends each event, as real traffic looks: a user's rank by activity follows Zipf's law with
+    `exponent` (the first user most active), and each visit is a session of several events (1 + geometric, mean
+    4) spread over a few seconds, overlapping other users' sessions. The events come out in time order."""
+    rng = np.random.default_rng(seed)
+    weights = 1.0 / np.arange(1, users + 1) ** exponent
+    timeline: list[tuple[float, int]] = []
+    span = events / 1000.0  # seconds of traffic at about 1,000 events/s: sessions overlap as they would
+    while len(timeline) < events:
+        user = int(rng.choice(users, p=weights / weights.sum()))
+        start = float(rng.uniform(0, span))
+        for k in range(int(rng.geometric(0.25))):
+            timeline.append((start + k * float(rng.exponential(1.0)), user))
+    timeline.sort()
+    return [user for _, user in timeline[:events]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--gateway", default="http://127.0.0.1:8080")
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--users", type=int, default=500)
     parser.add_argument("--redis-port", type=int, default=6380)
+    parser.add_argument(
+        "--zipf",
+        type=float,
+        default=0.0,
+        help="skewed traffic: users drawn by Zipf's law with this exponent, in sessions",
+    )
+    parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     with LemoClient(args.gateway, admin_key=os.environ["LEMO_ADMIN_KEY"]) as admin:
         key = admin.ensure_tenant(f"cpu{uuid.uuid4().hex[:8]}")
+    users = skewed_users(args.events, args.users, args.zipf, args.seed) if args.zipf else None
     events = [
-        {"user_id": f"u{n % args.users}", "item_id": f"i{n % 997}", "type": "click", "event_id": f"c{n}"}
+        {
+            "user_id": f"u{users[n] if users else n % args.users}",
+            "item_id": f"i{n % 997}",
+            "type": "click",
+            "event_id": f"c{n}",
+        }
         for n in range(args.events)
     ]
     with LemoClient(args.gateway, api_key=key) as client:
