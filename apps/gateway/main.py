@@ -8,27 +8,13 @@ from contextlib import asynccontextmanager
 from dapr.aio.clients import DaprClient
 from fastapi import FastAPI
 
-from apps.gateway import (
-    admin,
-    events,
-    experiments,
-    feeds,
-    ingest,
-    items,
-    models,
-    preview,
-    recommend,
-    scenarios,
-    status,
-    tenant,
-    users,
-)
 from apps.gateway.auth import KeyResolver
 from apps.gateway.console import install_console
 from apps.gateway.downstream import Downstream
 from apps.gateway.grpc_api import start_grpc
 from apps.gateway.limits import install_limits
 from apps.gateway.recommend import build_recommender
+from apps.gateway.routers import ROUTERS
 from apps.gateway.settings import GatewaySettings
 from apps.shared.errors import install_error_handlers
 from apps.shared.health import health_router
@@ -72,17 +58,6 @@ rate_limits = install_limits(app, settings)
 # The public API is called directly (tenant keys); only the paths daprd calls need the app token.
 require_app_token(app, only_prefixes=SIDECAR_CALLBACK_PREFIXES)
 app.include_router(health_router("gateway"))
-app.include_router(status.router)
-app.include_router(admin.router)
-app.include_router(items.router)
-app.include_router(users.router)
-app.include_router(events.router)
-app.include_router(ingest.router)
-app.include_router(models.router)
-app.include_router(scenarios.router)
-app.include_router(experiments.router)
-app.include_router(recommend.router)
-app.include_router(feeds.router)
-app.include_router(preview.router)
-app.include_router(tenant.router)
+for router in ROUTERS:
+    app.include_router(router)
 install_console(app)
