@@ -1,10 +1,15 @@
 """`lemo bench train`: the full offline pipeline (every model, evaluation, embeddings, index, activation) on a
-tenant's data through the running mesh (`make up`; the demo tenant holds MovieLens-100k), with per-step times."""
+tenant's data through the running mesh (`make up`; the demo tenant holds MovieLens-100k), with per-step times.
+
+`lemo bench train --local --events N` runs the same steps in this process on a seeded synthetic tenant, without
+the mesh (lemo.bench_local): the functions the trainer's activities call, one step at a time, with each step's
+time and peak memory."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -43,9 +48,31 @@ def _table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--tenant", help="tenant id (required without --local)")
+    parser.add_argument("--api-key", default=os.environ.get("LEMO_API_KEY"), help="the tenant's key")
+    parser.add_argument("--kinds", default="", help="comma-separated model kinds (default: all)")
+    parser.add_argument("--json", action="store_true", help="also print the raw result")
+    parser.add_argument("--local", action="store_true", help="in this process on a synthetic tenant, no mesh")
+    parser.add_argument("--events", type=int, default=1_000_000, help="--local: events of the synthetic tenant")
+    parser.add_argument("--items", type=int, default=100_000, help="--local: catalog size")
+    parser.add_argument("--users", type=int, default=100_000, help="--local: users")
+
+
 def main(args: argparse.Namespace, client_for: Callable[[argparse.Namespace], LemoClient]) -> int:
+    kinds = args.kinds.split(",") if args.kinds else None
+    if args.local:
+        from lemo.bench_local import bench_local, table  # torch and the models: only this mode needs them
+
+        local = bench_local(args.events, args.items, args.users, kinds)
+        print(table(local))
+        if args.json:
+            print(json.dumps(local, indent=2))
+        return 0
+    if not args.tenant:
+        raise SystemExit("lemo bench train: --tenant is required without --local")
     with client_for(args) as client:
-        result = bench_train(client, args.kinds.split(",") if args.kinds else None)
+        result = bench_train(client, kinds)
     print(_table(result))
     if args.json:
         print(json.dumps(result, indent=2))

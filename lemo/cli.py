@@ -166,9 +166,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     bench_feeds.add_arguments(feeds)
     feeds.set_defaults(run=bench_feeds.main)
     train = benches.add_parser("train", help="the full offline pipeline on a tenant's data, with per-step times")
-    _tenant_args(train)
-    train.add_argument("--kinds", default="", help="comma-separated model kinds (default: all)")
-    train.add_argument("--json", action="store_true", help="also print the raw result")
+    bench_train.add_arguments(train)  # --tenant / --api-key too: --local needs no tenant
     train.set_defaults(run=lambda args: bench_train.main(args, _client))
     return parser
 

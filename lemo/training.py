@@ -180,3 +180,20 @@ def load_run_data(directory: Path, holdout_ratio: float, seed: int) -> RunData:
             _cache.clear()
             _cache[key] = RunData(full=full, train=train, holdout=holdout)
         return _cache[key]
+
+
+def write_item_vectors(
+    location: str, collection: str, tenant_id: str, item_ids: list[str], vectors: Any, chunk: int = 1000
+) -> None:
+    """Upserts one model's item vectors into a collection of the vector index (a Milvus Lite file or a server),
+    `chunk` items per call."""
+    from lemo.stores.vectors import VectorIndex  # pymilvus: only the steps that index pay for its import
+
+    index = VectorIndex(location, collection, int(vectors.shape[1]))
+    try:
+        index.ensure_collection()
+        for start in range(0, len(item_ids), chunk):
+            ids = item_ids[start : start + chunk]
+            index.upsert(tenant_id, dict(zip(ids, vectors[start : start + chunk].tolist(), strict=True)))
+    finally:
+        index.close()

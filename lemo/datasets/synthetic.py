@@ -10,8 +10,10 @@ History lengths are lognormal (long-tailed users); `cold_share` of the catalog g
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from lemo.models.data import Interaction, ItemMeta, TrainingData, UserMeta
 
@@ -62,3 +64,64 @@ def generate(shape: SyntheticShape) -> TrainingData:
     items = [ItemMeta(f"i{i}", f"item {i}", [f"c{item_category[i]}"]) for i in range(shape.n_items)]
     users = [UserMeta(f"u{u}", {"cohort": f"k{u % 7}"}) for u in range(shape.n_users)]
     return TrainingData.build(events, items, users)
+
+
+@dataclass(frozen=True)
+class TenantExport:
+    """A synthetic tenant as the training export holds it: events as columns, items and users as records."""
+
+    events: pd.DataFrame  # user_id, item_id, type, value, timestamp
+    items: list[dict[str, Any]]
+    users: list[dict[str, Any]]
+
+
+def tenant(n_events: int, n_items: int, n_users: int, seed: int = 0, n_tastes: int = 20) -> TenantExport:
+    """A tenant of about `n_events` distinct clicks with the same planted structure as `generate` (tastes,
+    Zipf popularity, lognormal history lengths), drawn for all users at once: `generate` draws each user's items
+    without replacement over the whole catalog, which costs users x items and takes hours at 100,000 of each.
+    Here each user draws with replacement from their taste's distribution and duplicates are dropped, so a
+    history holds slightly fewer than its drawn length; a second round tops the total up to `n_events`."""
+    rng = np.random.default_rng(seed)
+    item_taste = rng.integers(0, n_tastes, n_items)
+    item_category = item_taste * 3 + rng.integers(0, 3, n_items)
+    popularity = (1.0 / np.arange(1, n_items + 1, dtype=np.float64))[rng.permutation(n_items)]
+    user_taste = rng.integers(0, n_tastes, n_users)
+    mean = n_events / n_users
+    lengths = np.clip(np.rint(rng.lognormal(np.log(mean) - 0.32, 0.8, n_users)), 2, n_items // 4).astype(np.int64)
+    cdfs = []
+    for taste in range(n_tastes):
+        weights = popularity * np.where(item_taste == taste, 8.0, 1.0)
+        cdfs.append(np.cumsum(weights) / weights.sum())
+    pairs = np.empty(0, dtype=np.int64)
+    for _ in range(4):  # each round draws what duplicates took away, until the target is (about) met
+        missing = n_events - len(pairs)
+        if missing <= n_events * 0.001:
+            break
+        scale = missing / lengths.sum()
+        draws = rng.binomial(lengths, min(1.0, scale * 1.15)) if pairs.size else lengths
+        users = np.repeat(np.arange(n_users), draws)
+        items = np.empty(len(users), dtype=np.int64)
+        for taste in range(n_tastes):
+            mine = user_taste[users] == taste
+            items[mine] = np.searchsorted(cdfs[taste], rng.random(int(mine.sum())))
+        pairs = np.unique(np.concatenate([pairs, users * n_items + np.minimum(items, n_items - 1)]))
+    pairs = pairs[rng.permutation(len(pairs))[: min(len(pairs), n_events)]]
+    users, items = np.divmod(np.sort(pairs), n_items)
+    start = 1_600_000_000.0 + rng.integers(0, 86_400 * 30, n_users).astype(np.float64)
+    position = np.arange(len(users)) - np.searchsorted(users, users)  # index within the user's (sorted) items
+    order = rng.random(len(users))  # a random order of each user's items in time
+    position = position[np.lexsort((order, users))]
+    events = pd.DataFrame(
+        {
+            "user_id": np.char.add("u", users.astype(str)),
+            "item_id": np.char.add("i", items.astype(str)),
+            "type": "click",
+            "value": np.nan,
+            "timestamp": start[users] + 3600.0 * position,
+        }
+    )
+    catalog = [
+        {"item_id": f"i{i}", "title": f"item {i}", "categories": [f"c{item_category[i]}"]} for i in range(n_items)
+    ]
+    people = [{"user_id": f"u{u}", "attributes": {"cohort": f"k{u % 7}"}} for u in range(n_users)]
+    return TenantExport(events, catalog, people)

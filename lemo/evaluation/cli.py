@@ -11,9 +11,19 @@ from lemo.evaluation.docs import write_docs
 from lemo.evaluation.report import render_text, write_chart
 from lemo.evaluation.runner import PIPELINE_CHANNELS, file_data, movielens_data, run_protocol
 from lemo.evaluation.suite import run_suite, suite_section, summary_table, write_suite_chart
-from lemo.models import RANKER_KINDS, RECALL_KINDS
+from lemo.evaluation.tradeoff import (
+    POOL,
+    mmr_tradeoff,
+    popularity_tradeoff,
+    tradeoff_doc,
+    tradeoff_table,
+    write_tradeoff_chart,
+)
+from lemo.models import RANKER_KINDS, RECALL_KINDS, TrainingData, train_recall
 
 SUITE_CHART = "evaluation-suite.png"
+TRADEOFF_CHART = "evaluation-tradeoff.png"
+TRADEOFF_DOC = "evaluation-tradeoff.md"
 
 
 def _kinds(value: str, allowed: tuple[str, ...]) -> list[str]:
@@ -62,6 +72,14 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--diversity", type=float, default=0.0, help="MMR category-diversity weight in rerank")
     parser.add_argument(
+        "--tradeoff",
+        nargs="?",
+        const="ease",
+        metavar="CHANNEL",
+        help="only the rerank trade-off (coverage vs NDCG) over CHANNEL's order (default ease, the served order "
+        "on MovieLens-100k): writes evaluation-tradeoff.md and .png (lemo/evaluation/tradeoff.py)",
+    )
+    parser.add_argument(
         "--output-dir",
         type=Path,
         help="write evaluation.md and evaluation.png here (default: docs/ on MovieLens, nothing otherwise)",
@@ -77,6 +95,8 @@ def run_eval(args: argparse.Namespace) -> int:
     else:
         data, dataset, output = movielens_data(), "MovieLens-100k", args.output_dir or Path("docs")
     loaded = time.perf_counter() - started
+    if args.tradeoff:
+        return _tradeoff(args, data, dataset, output)
     reports = {}
     for split in ("random", "temporal") if args.split == "both" else (args.split,):
         reports[split] = run_protocol(
@@ -116,4 +136,20 @@ def run_eval(args: argparse.Namespace) -> int:
         write_docs(report, output / "evaluation.md", command=command, temporal=temporal, suite=suite_text)
         write_chart(report, output / "evaluation.png")
         print(f"\nwrote {output / 'evaluation.md'} and {output / 'evaluation.png'}")
+    return 0
+
+
+def _tradeoff(args: argparse.Namespace, data: TrainingData, dataset: str, output: Path | None) -> int:
+    train, test = data.split(0.25, seed=args.seed)
+    channel = train_recall(args.tradeoff, train, seed=args.seed)
+    points = mmr_tradeoff(channel, train, test, args.k) + popularity_tradeoff(channel, train, test, args.k)
+    table = tradeoff_table(points, args.k)
+    print(table)
+    if output is not None:
+        title = f"{dataset}: rerank settings over {args.tradeoff}'s top {POOL}, random 75/25 split (test)"
+        write_tradeoff_chart(points, output / TRADEOFF_CHART, title, args.k)
+        command = "lemo eval --tradeoff" + (f" {args.tradeoff}" if args.tradeoff != "ease" else "")
+        command += f" --interactions {args.interactions}" if args.interactions else ""
+        (output / TRADEOFF_DOC).write_text(tradeoff_doc(table, dataset, args.tradeoff, command, TRADEOFF_CHART))
+        print(f"\nwrote {output / TRADEOFF_DOC} and {output / TRADEOFF_CHART}")
     return 0

@@ -12,8 +12,13 @@ from lemo.evaluation.metrics import classification_metrics, ranking_metrics
 from lemo.models.base import CatalogRecall, RecallModel, top_k
 from lemo.models.data import TrainingData, UserMeta
 from lemo.models.rankers import LearnedRanker
+from lemo.registry import PIPELINE_PREFIX
 
 USER_BATCH = 512
+# A training run scores its models on at most this many holdout users (a seeded sample, the same for every model,
+# so the ranker guard compares paired lists): full ranking costs users x catalog per channel, and at 100,000 users
+# and items evaluation alone outran the run's budget. NDCG's standard error over 5,000 users is about 0.004.
+EVALUATION_USERS = 5_000
 
 
 def holdout_users(test: TrainingData) -> np.ndarray:
@@ -160,3 +165,33 @@ def evaluate_pipeline(
         for cands, s in zip(batch, scores, strict=True):
             final.append(rerank(list(zip(cands, s.tolist(), strict=True)), k, categories, diversity))
     return list_metrics(final, train, test, k)
+
+
+def sample_users(holdout: TrainingData, max_users: int, seed: int = 42) -> TrainingData:
+    """The holdout pairs of a seeded sample of `max_users` of its users (all of them when there are fewer)."""
+    users = holdout_users(holdout)
+    if max_users <= 0 or len(users) <= max_users:
+        return holdout
+    chosen = np.zeros(holdout.n_users, dtype=bool)
+    chosen[np.random.default_rng(seed).choice(users, max_users, replace=False)] = True
+    return holdout.subset(chosen[holdout.rows])
+
+
+def evaluate_trained(
+    model: RecallModel | LearnedRanker,
+    recall: Mapping[str, RecallModel],
+    train: TrainingData,
+    holdout: TrainingData,
+    seed: int = 42,
+    k: int = 10,
+    max_users: int = EVALUATION_USERS,
+) -> dict[str, float]:
+    """What a training run records for one trained model on its holdout (`sample_users` of it): a channel's own
+    top-k metrics, or a ranker's AUC plus its whole pipeline's metrics (recall channels -> this ranker -> top k)
+    under `PIPELINE_PREFIX`, measured on the same users as the channels so the ranker guard can compare them."""
+    holdout = sample_users(holdout, max_users, seed)
+    if isinstance(model, LearnedRanker):
+        metrics = evaluate_ranker(model, train, holdout, seed=seed)
+        pipeline = evaluate_pipeline(recall, model, train, holdout, k=k)
+        return metrics | {PIPELINE_PREFIX + name: value for name, value in pipeline.items()}
+    return evaluate_recall(model, train, holdout, k=k)

@@ -4,8 +4,9 @@ EASE learns one item-item weight matrix by ridge regression of each item on all 
 an item cannot explain itself. On dense, mid-sized catalogs it beats most neural recommenders and trains in well
 under a second, so it is the strongest single channel here. Its dense matrix grows with the square of the
 catalog (and its inverse with the cube), so only items with at least one interaction are modelled, and of those
-only the `max_items` most popular: 10,000 items take 0.8 GB per dense matrix and three live at once while
-training. Items past that are left to the other channels.
+only the `max_items` most popular: 10,000 items take 0.4 GB per float32 matrix and the inverse is computed in
+place from a Cholesky factor (6 s, where a general float64 inverse took 54 s). Items past that are left to the
+other channels, and the model list says so (`coverage_note`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
 
 from lemo.models.base import CatalogRecall, load_arrays, nan_rows_without_history
@@ -38,10 +40,10 @@ class Ease(CatalogRecall):
         ranked = np.argsort(-popularity, kind="stable")[: int(p["max_items"])]
         kept = np.sort(ranked[popularity[ranked] > 0])
         x = data.matrix[:, kept]
-        gram = (x.T @ x).toarray().astype(np.float64)
+        gram = (x.T @ x).toarray().astype(np.float32)
         gram[np.diag_indices_from(gram)] += float(p["l2"])
-        inverse = np.linalg.inv(gram)
-        weights = -inverse / np.diag(inverse)
+        inverse = spd_inverse(gram)
+        weights = np.divide(inverse, -np.diag(inverse), out=inverse)
         np.fill_diagonal(weights, 0.0)
         # what the model list shows: how much of the catalog the dense model covers (see `coverage_note`)
         p |= {"modelled_items": len(kept), "catalog_items": data.n_items}
@@ -58,6 +60,24 @@ class Ease(CatalogRecall):
     def load(cls, directory: Path) -> Ease:
         meta, arrays = load_arrays(directory)
         return cls(meta["item_ids"], meta["params"], arrays["weights"])
+
+
+def spd_inverse(matrix: np.ndarray) -> np.ndarray:
+    """The inverse of a symmetric positive definite float32 matrix, computed in place (the argument is
+    overwritten with it) by a Cholesky factorisation. 10,000 items: 6 s and one matrix of memory, where a
+    general float64 inverse took 54 s and three."""
+    # LAPACK works on column-major arrays; the transpose of a symmetric C-ordered matrix is the same matrix in
+    # column-major order, so nothing is copied
+    factor, info = scipy.linalg.lapack.spotrf(matrix.T, lower=0, overwrite_a=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"Cholesky factorisation failed ({info})")
+    inverse, info = scipy.linalg.lapack.spotri(factor, lower=0, overwrite_c=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"inverse from the Cholesky factor failed ({info})")
+    inverse = inverse.T  # row-major again (a column-major weight matrix made every sparse product copy it)
+    upper = np.triu_indices_from(inverse, 1)  # spotri filled one triangle only
+    inverse[upper] = inverse.T[upper]
+    return np.ascontiguousarray(inverse)
 
 
 def coverage_note(params: Mapping[str, Any]) -> str:

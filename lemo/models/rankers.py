@@ -9,19 +9,30 @@ on everything, whose features (standardised scores, reciprocal ranks) keep their
 from __future__ import annotations
 
 import json
+import threading
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from torch import nn
 
 from lemo.models.base import CatalogRecall, RecallModel, read_meta, top_k, write_meta
 from lemo.models.data import TrainingData, UserMeta
 from lemo.models.ranker_nets import DeepFMNet, LinearFusionNet, WideDeepNet
-from lemo.models.ranking_features import ChannelScorer, FeatureBatch, FeatureSpace, id_vocabulary, pair_features
+from lemo.models.ranking_features import (
+    ChannelScorer,
+    FeatureBatch,
+    FeatureSpace,
+    id_vocabulary,
+    pair_dense,
+    pair_features,
+    pair_fields,
+)
 
 RANKER_DEFAULTS: dict[str, Any] = {
     "dim": 8,
@@ -41,8 +52,33 @@ RANKER_DEFAULTS: dict[str, Any] = {
     "min_item_positives": 3,
     # Per user, also train on items no channel retrieved: the user's held positives plus this many random items,
     # so scores of unretrieved items mean something too (0: channel candidates only).
-    "outside_candidates": 0,  # items labelled positive fewer times share the "unknown" id vector (id_vocabulary)
+    "outside_candidates": 0,
+    # Users (with validation positives) whose candidates the ranker learns from, a seeded sample past this: every
+    # learning user costs a score of the whole catalog per channel (100,000 users x 100,000 items took hours).
+    "max_users": 10_000,  # items labelled positive fewer times share the "unknown" id vector (id_vocabulary)
 }
+
+
+# The settings that shape the examples (the rest shape the network).
+EXAMPLE_PARAMS = (
+    "candidates_per_channel",
+    "validation_ratio",
+    "negatives_per_positive",
+    "min_item_positives",
+    "outside_candidates",
+    "max_users",
+)
+EXAMPLE_BATCH = 256  # users per batch of channel scores while building examples
+_examples_lock = threading.Lock()
+_examples_cache: dict[str, tuple[weakref.ref[TrainingData], Any, RankingExamples]] = {}
+
+
+def _learning_users(held: sp.csr_matrix, max_users: int, seed: int) -> np.ndarray:
+    """The users with validation positives, or a seeded sample of `max_users` of them (sorted)."""
+    users = np.flatnonzero(np.diff(held.indptr) > 0)
+    if max_users > 0 and len(users) > max_users:
+        users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
+    return users
 
 
 @dataclass
@@ -64,13 +100,29 @@ class RankingExamples:
         seed: int = 42,
     ) -> RankingExamples:
         """With `recall`: the channels' top candidates on a fit split, labelled by a validation split of `data`
-        (see the module docstring). Without: `data`'s positives plus uniformly sampled unseen negatives."""
+        (see the module docstring). Without: `data`'s positives plus uniformly sampled unseen negatives.
+
+        Rankers of one run learn from the same examples: the last ones built are kept (per process) and handed
+        to the next ranker that asks for the same data, channels and settings."""
         p = {**RANKER_DEFAULTS, **(params or {})}
         channels = {name: m for name, m in (recall or {}).items() if isinstance(m, CatalogRecall)}
-        space = FeatureSpace.fit(data, list(channels))
-        if channels:
-            return cls._from_channels(data, space, channels, p, seed)
-        return cls._from_sampling(data, space, p, seed)
+        key = (
+            json.dumps({n: [m.kind, m.params] for n, m in sorted(channels.items())}, sort_keys=True, default=str),
+            json.dumps({k: p[k] for k in EXAMPLE_PARAMS}, sort_keys=True),
+            seed,
+        )
+        with _examples_lock:
+            cached = _examples_cache.get("last")
+            if cached is not None and cached[0]() is data and cached[1] == key:
+                return cached[2]
+            space = FeatureSpace.fit(data, list(channels))
+            built = (
+                cls._from_channels(data, space, channels, p, seed)
+                if channels
+                else cls._from_sampling(data, space, p, seed)
+            )
+            _examples_cache["last"] = (weakref.ref(data), key, built)
+            return built
 
     @classmethod
     def _from_channels(
@@ -86,28 +138,39 @@ class RankingExamples:
         fit, valid = data.split(float(p["validation_ratio"]), seed=seed + 1)
         refit = {name: train_recall(m.kind, fit, m.params, seed=seed) for name, m in channels.items()}
         histories = fit.histories()
-        users = [data.users.get(u, UserMeta(u)) for u in data.user_ids]
-        scores = ChannelScorer(space, refit).scores(histories, data.user_ids)
+        scorer = ChannelScorer(space, refit)
         per_channel = int(p["candidates_per_channel"])
         outside = int(p["outside_candidates"])
         rng = np.random.default_rng(seed + 2)
         held = valid.matrix
-        pair_users, pair_items = [], []
-        for row in range(data.n_users):
-            found: set[int] = set()
-            for matrix in scores:
-                if matrix is not None:
-                    found.update(top_k(matrix[row], per_channel).tolist())
-            if outside > 0:  # what no channel retrieved: the user's held positives and random catalog items
-                found.update((held.indices[held.indptr[row] : held.indptr[row + 1]] + 1).tolist())
-                found.update(rng.integers(1, data.n_items + 1, outside).tolist())
-            pair_users.append(np.full(len(found), row))
-            pair_items.append(np.fromiter(sorted(found), dtype=np.int64, count=len(found)))
+        learners = _learning_users(held, int(p["max_users"]), seed + 3)
+        pair_users, pair_items, dense = [], [], []
+        # users in batches: each channel's scores are [batch, catalog] floats, so the memory stays bounded
+        for start in range(0, len(learners), EXAMPLE_BATCH):
+            batch = learners[start : start + EXAMPLE_BATCH]
+            scores = scorer.scores([histories[u] for u in batch], [data.user_ids[u] for u in batch])
+            local_u, local_i = [], []
+            for row, user in enumerate(batch.tolist()):
+                found: set[int] = set()
+                for matrix in scores:
+                    if matrix is not None:
+                        found.update(top_k(matrix[row], per_channel).tolist())
+                if outside > 0:  # what no channel retrieved: the user's held positives and random catalog items
+                    found.update((held.indices[held.indptr[user] : held.indptr[user + 1]] + 1).tolist())
+                    found.update(rng.integers(1, data.n_items + 1, outside).tolist())
+                local_u.append(np.full(len(found), row))
+                local_i.append(np.fromiter(sorted(found), dtype=np.int64, count=len(found)))
+            u, i = np.concatenate(local_u), np.concatenate(local_i)
+            dense.append(pair_dense(space, [histories[x] for x in batch], u, i, scores))
+            pair_users.append(batch[u])
+            pair_items.append(i)
         u, i = np.concatenate(pair_users), np.concatenate(pair_items)
         truth = set(zip(valid.rows.tolist(), (valid.cols + 1).tolist(), strict=True))
         labels = np.fromiter(((a, b) in truth for a, b in zip(u.tolist(), i.tolist(), strict=True)), np.float32)
         space = replace(space, id_items=id_vocabulary(i, labels, int(p["min_item_positives"])))
-        return cls(space, pair_features(space, users, histories, u, i, scores), labels, per_channel)
+        users = [data.users.get(x, UserMeta(x)) for x in data.user_ids]
+        features = FeatureBatch(pair_fields(space, users, u, i), np.concatenate(dense), i)
+        return cls(space, features, labels, per_channel)
 
     @classmethod
     def _from_sampling(cls, data: TrainingData, space: FeatureSpace, p: dict[str, Any], seed: int) -> RankingExamples:

@@ -198,6 +198,39 @@ class ChannelScorer:
         return out
 
 
+# Up to this many items a candidate's rank in a channel is exact (one sort per user over the catalog). Past it,
+# sorting every user's whole catalog dominated ranker training (users x items log items), so ranks are exact
+# within each user's top RANK_EXACT_TOP only and estimated from a fixed sample of RANK_SAMPLE items beyond it;
+# 1 / log2(rank + 2) changes little out there.
+EXACT_RANK_ITEMS = 4_096
+RANK_EXACT_TOP = 512
+RANK_SAMPLE = 1024
+
+
+def _ranks(matrix: np.ndarray, finite: np.ndarray, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """0-based rank of each pair's score among the finite scores of its row (ties by item index)."""
+    n_rows, n_cols = matrix.shape
+    keyed = np.where(finite, -matrix, np.inf)
+    if n_cols <= EXACT_RANK_ITEMS:
+        order = np.argsort(keyed, axis=1, kind="stable")
+        ranks = np.empty((n_rows, n_cols), dtype=np.int64)
+        np.put_along_axis(ranks, order, np.broadcast_to(np.arange(n_cols), (n_rows, n_cols)), axis=1)
+        return ranks[users, items]
+    top = min(RANK_EXACT_TOP, n_cols - 1)
+    best = np.argpartition(keyed, top, axis=1)[:, :top]
+    best = np.take_along_axis(best, np.lexsort((best, np.take_along_axis(keyed, best, axis=1)), axis=1), axis=1)
+    table = np.full((n_rows, n_cols), -1, dtype=np.int32)
+    np.put_along_axis(table, best, np.broadcast_to(np.arange(top, dtype=np.int32), best.shape), axis=1)
+    exact = table[users, items].astype(np.int64)
+    sample = np.random.default_rng(0).choice(n_cols, min(RANK_SAMPLE, n_cols), replace=False)
+    drawn = keyed[:, sample]  # a user's sampled scores, as sort keys (inf: unscored)
+    share = np.isfinite(drawn).sum(axis=1) / len(sample)
+    above = (drawn[users] < keyed[users, items][:, None]).sum(axis=1)
+    estimate = np.maximum(np.rint(above / len(sample) * n_cols), top).astype(np.int64)
+    estimate = np.minimum(estimate, np.rint(share[users] * n_cols).astype(np.int64))
+    return np.where(exact >= 0, exact, estimate)
+
+
 def channel_features(scores: Sequence[np.ndarray | None], users: np.ndarray, items: np.ndarray) -> np.ndarray:
     """float32 [n_pairs, 2 * n_channels] for pairs (row in `scores`, 1-based item)."""
     columns = []
@@ -206,13 +239,12 @@ def channel_features(scores: Sequence[np.ndarray | None], users: np.ndarray, ite
             columns += [np.zeros(len(users), np.float32)] * 2
             continue
         finite = np.isfinite(matrix)
-        filled = np.where(finite, matrix, 0.0)
         count = np.maximum(finite.sum(axis=1, keepdims=True), 1)
-        mean = filled.sum(axis=1, keepdims=True) / count
+        mean = np.where(finite, matrix, 0.0).sum(axis=1, keepdims=True, dtype=np.float64) / count
         std = np.sqrt((np.where(finite, matrix - mean, 0.0) ** 2).sum(axis=1, keepdims=True) / count) + 1e-6
-        ranks = np.argsort(np.argsort(np.where(finite, -matrix, np.inf), axis=1, kind="stable"), axis=1)
-        z = np.where(finite, (matrix - mean) / std, 0.0)[users, items]
-        reciprocal = np.where(finite[users, items], 1.0 / np.log2(ranks[users, items] + 2.0), 0.0)
+        picked, retrieved = matrix[users, items], finite[users, items]
+        z = np.where(retrieved, (picked - mean[users, 0]) / std[users, 0], 0.0)
+        reciprocal = np.where(retrieved, 1.0 / np.log2(_ranks(matrix, finite, users, items) + 2.0), 0.0)
         columns += [np.clip(z, -10, 10).astype(np.float32), reciprocal.astype(np.float32)]
     return np.stack(columns, axis=1) if columns else np.zeros((len(users), 0), np.float32)
 
@@ -255,6 +287,34 @@ class FeatureBatch:
     items: np.ndarray
 
 
+def pair_fields(
+    space: FeatureSpace, users: Sequence[UserMeta | None], pair_users: np.ndarray, pair_items: np.ndarray
+) -> np.ndarray:
+    """int64 [n_pairs, n_fields]: user id, item id (the id vocabulary's index), then the user's attributes."""
+    user_fields = space.user_fields(users)[pair_users]
+    fields = np.concatenate([user_fields[:, :1], space.item_field[pair_items][:, None], user_fields[:, 1:]], axis=1)
+    return fields.astype(np.int64)
+
+
+def pair_dense(
+    space: FeatureSpace,
+    histories: Sequence[Sequence[str]],
+    pair_users: np.ndarray,
+    pair_items: np.ndarray,
+    channel_scores: Sequence[np.ndarray | None],
+) -> np.ndarray:
+    """float32 [n_pairs, n_dense]: history features, then each channel's (z-score, reciprocal rank)."""
+    seen = space.history_rows(histories)
+    dense = np.concatenate(
+        [
+            history_features(space, seen, pair_users, pair_items),
+            channel_features(channel_scores, pair_users, pair_items),
+        ],
+        axis=1,
+    )
+    return dense.astype(np.float32)
+
+
 def pair_features(
     space: FeatureSpace,
     users: Sequence[UserMeta | None],
@@ -264,14 +324,8 @@ def pair_features(
     channel_scores: Sequence[np.ndarray | None],
 ) -> FeatureBatch:
     """Features for pairs (row in `users`, 1-based item index); `channel_scores` from `ChannelScorer.scores`."""
-    user_fields = space.user_fields(users)[pair_users]
-    fields = np.concatenate([user_fields[:, :1], space.item_field[pair_items][:, None], user_fields[:, 1:]], axis=1)
-    seen = space.history_rows(histories)
-    dense = np.concatenate(
-        [
-            history_features(space, seen, pair_users, pair_items),
-            channel_features(channel_scores, pair_users, pair_items),
-        ],
-        axis=1,
+    return FeatureBatch(
+        pair_fields(space, users, pair_users, pair_items),
+        pair_dense(space, histories, pair_users, pair_items, channel_scores),
+        pair_items.astype(np.int64),
     )
-    return FeatureBatch(fields.astype(np.int64), dense.astype(np.float32), pair_items.astype(np.int64))
