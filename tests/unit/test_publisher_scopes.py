@@ -37,7 +37,7 @@ def test_each_publisher_writes_only_its_own_tenants_ingest_topics_and_reads_none
         assert None not in owners, f"{app_id} may publish to a topic that is not an ingest topic: {topics}"
         assert len({tenant for tenant, _ in owners if tenant}) == 1, f"{app_id} may publish for several tenants"
         assert {kind for _, kind in owners if kind} == set(IngestKind)
-    assert _scopes(path, "subscriptionScopes") == dict.fromkeys(publishing, [])
+    assert _scopes(path, "subscriptionScopes") == {app_id: [] for app_id in publishing}
 
 
 @pytest.mark.parametrize("path", PUBSUBS, ids=lambda p: str(p.relative_to(ROOT)))
