@@ -6,7 +6,8 @@ collected by the suite: run it by name, docs/benchmarks.md "The floor: one hop")
 A caller (this process, aiohttp, as the gateway calls its stages) invokes an echo app through the caller's own
 sidecar: caller daprd -> callee daprd -> the app, and back. Measured per call, from /proc: both sidecars and the
 app, for an empty GET and for a 30 KB JSON body (500 candidates as columns), against a bare FastAPI app and against
-the same app behind the middleware every app of the mesh carries. HOP_BENCH_N calls each (default 2000).
+the same app behind the middleware every app of the mesh carries, and against a gRPC app (dapr-ext-grpc, as the
+ranking app is built; the caller still speaks HTTP to its own sidecar). HOP_BENCH_N calls each (default 2000).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.integration.mesh import ROOT, App, uvicorn
+from tests.integration.mesh import ROOT, App, python_module, uvicorn
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +39,15 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
-@pytest.fixture(scope="module", params=["bare", "house"])
+@pytest.fixture(scope="module", params=["bare", "house", "grpc"])
 def callee(request: pytest.FixtureRequest) -> Iterator[App]:
-    app = App(f"it-echo-{request.param}", uvicorn("tests.integration.hop.echo_app"), env={"HOP_STACK": request.param})
+    if request.param == "grpc":
+        app = App("it-echo-grpc", python_module("tests.integration.hop.echo_grpc"), app_protocol="grpc")
+        app.env.update(HOP_STACK="grpc", ECHO_APP_PORT=str(app.app_port))
+    else:
+        app = App(
+            f"it-echo-{request.param}", uvicorn("tests.integration.hop.echo_app"), env={"HOP_STACK": request.param}
+        )
     yield app.start()
     app.stop()
 
