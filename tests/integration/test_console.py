@@ -433,6 +433,90 @@ def test_train_watch_progress_activate_and_roll_back(
     assert api.get("/v1/models", params={"kind": "item_cf"}).json()["active"] == {"item_cf": 1}
 
 
+def _table(page: Page, testid: str) -> list[dict[str, str]]:
+    """A console table as rows of {column label: cell text}."""
+    table = page.get_by_test_id(testid)
+    labels = [t.strip().lower() for t in table.locator("thead th").all_inner_texts()]
+    return [
+        dict(zip(labels, (c.strip() for c in row.locator("td").all_inner_texts()), strict=False))
+        for row in table.locator("tbody tr").all()
+    ]
+
+
+def test_experiment_readout_updates_after_clicks(
+    page: Page, mesh: dict[str, App], trained: tuple[str, str, httpx.Client], shots: Path
+) -> None:
+    _, key, api = trained
+    home = api.get("/v1/scenarios/home").json()
+    home["experiments"] = [
+        {
+            "experiment_id": "ranker-test",
+            "variants": [
+                {"variant_id": "control", "traffic": 50},
+                {"variant_id": "treatment", "traffic": 50, "overrides": {"ranker": "random"}},
+            ],
+        }
+    ]
+    assert api.put("/v1/scenarios/home", json=home).status_code == 200
+    served = [api.get(f"/v1/users/{u}/recommendations", params={"count": 5}).json() for u in range(20, 32)]
+    assert {s["variant"] for s in served} == {"control", "treatment"}
+
+    _login(page, mesh, key)
+    page.goto(f"{_base(mesh)}/console#/experiments")
+    expect(page.get_by_test_id("experiments-table")).to_contain_text("ranker-test")
+    page.get_by_test_id("window").select_option("last hour")  # per minute
+
+    def readout() -> dict[str, dict[str, str]]:
+        page.get_by_test_id("refresh").click()
+        page.wait_for_timeout(500)
+        return {row["variant"].split(" ")[0]: row for row in _table(page, "readout-table")}
+
+    def lists_in(rows: dict[str, dict[str, str]]) -> int:
+        return sum(int(r["lists"].replace(",", "")) for r in rows.values())
+
+    before = readout()
+    clicks_before = {v: int(r["clicks"].replace(",", "")) for v, r in before.items()}
+    # Clicks on half of the lists, each echoing its list's request id: counted for that list's variant.
+    clicked = served[::2]
+    events = [
+        {
+            "user_id": s["user_id"],
+            "item_id": s["items"][0]["item_id"],
+            "type": "click",
+            "scenario": "home",
+            "context": {"request_id": s["request_id"]},
+        }
+        for s in clicked
+    ]
+    assert api.post("/v1/events/batch", json={"events": events}).json()["accepted"] == len(events)
+    want = {v: clicks_before.get(v, 0) + sum(1 for s in clicked if s["variant"] == v) for v in ("control", "treatment")}
+
+    def updated() -> dict[str, dict[str, str]] | None:
+        rows = readout()
+        got = {v: int(rows[v]["clicks"].replace(",", "")) for v in want if v in rows}
+        return rows if got == want and lists_in(rows) >= lists_in(before) else None
+
+    rows = _until(updated, timeout_s=60, every_s=1)
+    assert rows, f"the readout never showed {want}: {readout()}"
+    assert all("%" in rows[v]["ctr per list"] for v in want)
+    expect(page.get_by_test_id("readout-chart")).to_be_visible()
+    expect(page.get_by_test_id("verdict").first).to_contain_text("not enough data")
+
+    # The headline table reads the same counters: it agrees once refreshed.
+    def headline_clicks() -> dict[str, int]:
+        readout()
+        clicks: dict[str, int] = {}
+        experiment = ""
+        for row in _table(page, "experiments-table"):
+            experiment = row["scenario / experiment"] or experiment
+            if experiment == "home / ranker-test":
+                clicks[row["variant"]] = int(row["clicks"].replace(",", ""))
+        return clicks
+
+    assert _until(lambda: headline_clicks() == want, timeout_s=30, every_s=1), headline_clicks()
+    _shot(page, shots, "experiments")
+
+
 def test_admin_sees_every_tenant_and_picks_one(
     page: Page, mesh: dict[str, App], trained: tuple[str, str, httpx.Client], shots: Path
 ) -> None:

@@ -26,6 +26,7 @@ function pct(x) { return x === null || x === undefined ? "–" : `${(100 * x).to
 function withInterval(m) { return m && m.value !== null ? `${pct(m.value)} [${pct(m.low)}, ${pct(m.high)}]` : "–"; }
 function difference(vs) {
   if (!vs) return h("span", { class: "muted" }, "control");
+  if (vs.difference === null) return h("span", {}, "– ", h("span", { class: "verdict muted", testid: "verdict" }, vs.verdict));
   const cls = { better: "ok", worse: "bad" }[vs.verdict] || "muted";
   return h("span", {}, `${vs.difference >= 0 ? "+" : ""}${pct(vs.difference)} [${pct(vs.low)}, ${pct(vs.high)}] `,
     h("span", { class: `verdict ${cls}`, testid: "verdict" }, vs.verdict));
@@ -46,10 +47,9 @@ function overviewTable(experiments, onOpen) {
 }
 
 function cumulativeSeries(series) {
-  let lists = 0; let clicked = 0; let items = 0; let clicks = 0;
+  let lists = 0; let items = 0; let clicks = 0;
   return series.map((b) => {
     lists += b.exposures; items += b.items_shown; clicks += b.clicks;
-    clicked += b.lists_clicked ?? 0;
     return { start: b.start, lists, items, clicks, ctr: wilson(clicks, items) };
   });
 }
@@ -69,14 +69,18 @@ function readout(metrics) {
   ], rows, { testid: "readout-table" });
   // Cumulative CTR per item shown over the window, per variant, with its Wilson band (computed here from the
   // series' counts, the same formula as the API's totals).
-  const labels = rows.length ? rows[0].series.map((b) => when(b.start).slice(5, 16)) : [];
+  // The chart starts a bucket before the first list served in the window, so a young experiment fills it.
+  const firsts = rows.map((v) => v.series.findIndex((b) => b.exposures > 0)).filter((i) => i >= 0);
+  const from = firsts.length ? Math.max(0, Math.min(...firsts) - 1) : 0;
+  const labels = rows.length ? rows[0].series.slice(from).map((b) => when(b.start).slice(5, 16)) : [];
   const datasets = [];
   rows.forEach((v, i) => {
     const colour = PALETTE[i % PALETTE.length];
-    const cum = cumulativeSeries(v.series);
+    const cum = cumulativeSeries(v.series).slice(from);
     const name = v.variant ?? "no experiment";
-    datasets.push({ label: `${name} high`, data: cum.map((c) => c.ctr.high), borderWidth: 0, pointRadius: 0, fill: false, backgroundColor: `${colour}33` });
-    datasets.push({ label: `${name} low`, data: cum.map((c) => c.ctr.low), borderWidth: 0, pointRadius: 0, fill: "-1", backgroundColor: `${colour}33` });
+    const bound = { borderWidth: 1, borderDash: [4, 3], borderColor: `${colour}99`, pointRadius: 2, pointStyle: "line", backgroundColor: `${colour}33` };
+    datasets.push({ label: `${name} high`, data: cum.map((c) => c.ctr.high), fill: false, ...bound });
+    datasets.push({ label: `${name} low`, data: cum.map((c) => c.ctr.low), fill: "-1", ...bound });
     datasets.push({ label: name, data: cum.map((c) => c.ctr.value), borderColor: colour, backgroundColor: colour, pointRadius: 2, spanGaps: true });
   });
   const over = chart({
@@ -84,7 +88,7 @@ function readout(metrics) {
     data: { labels, datasets },
     options: {
       plugins: { legend: { labels: { filter: (item) => !/ (high|low)$/.test(item.text) } } },
-      scales: { y: { beginAtZero: true, title: { display: true, text: "cumulative CTR per item shown (95% band)" } } },
+      scales: { y: { beginAtZero: true, title: { display: true, text: "CTR per item, cumulative (95%)" } } },
     },
   }, "readout-chart");
   return h("div", {},
