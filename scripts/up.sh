@@ -83,7 +83,6 @@ for _ in $(seq 1 180); do
     fi
     log "gateway: http://127.0.0.1:$gateway_port  (health: /healthz, mesh status: /v1/status, API docs: /docs)"
     log "console: http://127.0.0.1:$gateway_port/console  (log in with the demo tenant API key above, in $LEMO_STATE/demo-api-key, or the admin key)"
-    log "console: http://127.0.0.1:$gateway_port/console  (log in with the demo tenant API key above, in $LEMO_STATE/demo-api-key, or the admin key)"
     exit 0
   fi
   is_running mesh || { log "dapr run exited; see $LEMO_STATE/logs/mesh.log"; tail -20 "$LEMO_STATE/logs/mesh.log" >&2; exit 1; }
