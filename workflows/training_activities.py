@@ -25,11 +25,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from lemo import models
 from lemo.artifacts import ArtifactStore
-from lemo.evaluation.protocol import evaluate_pipeline, evaluate_ranker, evaluate_recall
+from lemo.evaluation.protocol import evaluate_trained
 from lemo.models.linear import coverage_note
 from lemo.models.rankers import LearnedRanker
 from lemo.registry import (
-    PIPELINE_PREFIX,
     ActivationPolicy,
     ModelVersion,
     decide_activation,
@@ -37,8 +36,15 @@ from lemo.registry import (
     ranker_guard,
 )
 from lemo.stores.mongo import EventArchive, ItemRepository, ModelRegistry, UserRepository
-from lemo.stores.vectors import VectorIndex
-from lemo.training import archived_after, load_run_data, merge_snapshot, read_snapshot, write_export, write_snapshot
+from lemo.training import (
+    archived_after,
+    load_run_data,
+    merge_snapshot,
+    read_snapshot,
+    write_export,
+    write_item_vectors,
+    write_snapshot,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -207,18 +213,13 @@ def evaluate_model(_: WorkflowActivityContext, request: EvaluateInput) -> dict[s
     store = _artifacts()
     run = load_run_data(store.run_dir(request.tenant_id, request.run_id), request.holdout_ratio, request.seed)
     started = time.perf_counter()
-    if request.kind in models.RANKER_KINDS:
-        recall = _recall_models(store, request.recall_artifacts)
-        model = models.load_model(request.kind, store.path(request.artifact_uri), recall=recall)
-        ranker = cast(LearnedRanker, model)
-        metrics = evaluate_ranker(ranker, run.train, run.holdout, seed=request.seed)
-        # The whole pipeline with this ranker on the same holdout the channels are scored on: the ranker guard
-        # compares it with the best channel alone (the holdout is this run's validation split; no test exists).
-        pipeline = evaluate_pipeline(recall, ranker, run.train, run.holdout, k=10)
-        metrics |= {PIPELINE_PREFIX + name: value for name, value in pipeline.items()}
-    else:
-        model = models.load_model(request.kind, store.path(request.artifact_uri))
-        metrics = evaluate_recall(cast(models.RecallModel, model), run.train, run.holdout, k=10)
+    recall = _recall_models(store, request.recall_artifacts) if request.kind in models.RANKER_KINDS else {}
+    model = models.load_model(request.kind, store.path(request.artifact_uri), recall=recall)
+    # A ranker's metrics include its whole pipeline on the holdout the channels are scored on: the ranker guard
+    # compares it with the best channel alone (the holdout is this run's validation split; no test exists).
+    metrics = evaluate_trained(
+        cast(models.RecallModel | LearnedRanker, model), recall, run.train, run.holdout, seed=request.seed
+    )
     return {"kind": request.kind, "metrics": metrics, "seconds": time.perf_counter() - started}
 
 
@@ -294,14 +295,7 @@ def index_item_vectors(_: WorkflowActivityContext, request: IndexInput) -> dict[
         item_ids, vectors = model.item_vectors()  # type: ignore[attr-defined]
         if not item_ids:
             continue
-        index = VectorIndex(location, vector_collection(kind, request.run_id), int(vectors.shape[1]))
-        try:
-            index.ensure_collection()
-            for start in range(0, len(item_ids), 1000):
-                chunk = item_ids[start : start + 1000]
-                index.upsert(request.tenant_id, dict(zip(chunk, vectors[start : start + 1000].tolist(), strict=True)))
-        finally:
-            index.close()
+        write_item_vectors(location, vector_collection(kind, request.run_id), request.tenant_id, item_ids, vectors)
         indexed[kind] = {"uri": location, "collection": vector_collection(kind, request.run_id), "count": len(item_ids)}
     return {"indexed": indexed, "seconds": time.perf_counter() - started}
 
