@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request, status
 
 from apps.gateway.auth import Principal, Reader
 from apps.gateway.downstream import Downstream
-from apps.shared.errors import ApiError
+from apps.shared.errors import ApiError, error_responses
 from lemo.event_counts import MAX_TIMESTAMP
 from lemo.experiments import readout
 from lemo.experiments.counts import Interval, WindowError, widen
@@ -136,7 +136,7 @@ async def list_experiments(
     )
 
 
-@router.get("/v1/experiments", response_model=ExperimentList)
+@router.get("/v1/experiments", response_model=ExperimentList, responses=error_responses(401, 403, 422, 503))
 async def get_experiments(
     request: Request,
     since: float | None = Query(None, ge=0, le=MAX_TIMESTAMP, description=_SINCE),
@@ -151,7 +151,11 @@ async def get_experiments(
     )
 
 
-@router.get("/v1/scenarios/{scenario_id}/metrics", response_model=ScenarioMetrics)
+@router.get(
+    "/v1/scenarios/{scenario_id}/metrics",
+    response_model=ScenarioMetrics,
+    responses=error_responses(401, 403, 404, 422, 503),
+)
 async def get_scenario_metrics(
     scenario_id: ScenarioId,
     request: Request,

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 
@@ -21,6 +22,32 @@ class ApiError(Exception):
         self.code = code
         self.message = message
         self.details = details
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class ErrorBody(BaseModel):
+    """The body of every 4xx and 5xx, for routes that describe their errors in the OpenAPI document."""
+
+    error: ErrorDetail
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: these statuses answer an ErrorBody (422 replaces FastAPI's own validation shape,
+    which this API never sends)."""
+    what = {
+        400: "malformed request",
+        401: "missing or invalid API key",
+        403: "the key lacks the scope",
+        404: "not found for this tenant",
+        422: "invalid parameters (invalid_request lists the fields)",
+        503: "a service behind the gateway is unavailable; retry later",
+    }
+    return {status: {"model": ErrorBody, "description": what.get(status, "error")} for status in statuses}
 
 
 def error_body(code: str, message: str, **details: Any) -> dict[str, Any]:

@@ -311,6 +311,9 @@ def test_openapi_describes_the_readouts(api: Tenant) -> None:
     assert {p["name"] for p in metrics["parameters"]} >= {"since", "until", "interval", "experiment"}
     listed = spec["paths"]["/v1/experiments"]["get"]
     assert listed["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/ExperimentList")
+    for status in ("401", "404", "422"):  # the error shape this API sends, not FastAPI's own validation body
+        assert metrics["responses"][status]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
+    assert listed["responses"]["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
     variant = spec["components"]["schemas"]["VariantMetrics"]["properties"]
     assert {"ctr_list", "ctr_item", "conversion_rate", "vs_control", "series", "events"} <= set(variant)
 
