@@ -3,7 +3,7 @@ ingest topic, as a tenant's own service would, instead of through the gateway.
 
 - dapr: Dapr bulk publish through a sidecar's HTTP API, 1,000 events a call (the fast path a Dapr app has);
 - kafka: Kafka's own console producer (`kafka.tools.ConsoleProducer` from the broker jars scripts/infra.sh runs),
-  one JSON line per event; needs the mesh on the Kafka profile (LEMO_PUBSUB=kafka).
+  one JSON line per event keyed by its user; needs the mesh on the Kafka profile (LEMO_PUBSUB=kafka).
 """
 
 from __future__ import annotations
@@ -37,7 +37,11 @@ def publish_via_dapr(
 def publish_via_kafka(bootstrap: str, kafka_libs: Path, topic: str, events: Sequence[dict[str, Any]]) -> None:
     cmd = ["java", "-cp", f"{kafka_libs}/*", "kafka.tools.ConsoleProducer", "--bootstrap-server", bootstrap]
     cmd += ["--topic", topic, "--producer-property", "linger.ms=5", "--producer-property", "batch.size=262144"]
-    lines = "".join(json.dumps(e) + "\n" for e in events)
+    # Keyed by user, as docs/ingest.md asks: a user's events stay in order on one partition, and the partitions share
+    # the load (unkeyed, the producer fills one partition at a time, and the consumer takes a partition's messages
+    # one by one).
+    cmd += ["--property", "parse.key=true", "--property", "key.separator=\t"]
+    lines = "".join(f"{e['user_id']}\t{json.dumps(e)}\n" for e in events)
     done = subprocess.run(cmd, input=lines, capture_output=True, text=True, timeout=600, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"the console producer failed: {done.stderr[-500:]}")
