@@ -17,7 +17,7 @@ from apps.shared.errors import ApiError, error_responses
 from lemo.event_counts import MAX_TIMESTAMP
 from lemo.experiments import readout
 from lemo.experiments.counts import Interval, WindowError, widen
-from lemo.experiments.readout import ExperimentList, ScenarioMetrics
+from lemo.experiments.readout import ExperimentList, Metric, ScenarioMetrics
 from lemo.scenarios import Scenario, ScenarioId
 from lemo.serving.scenarios import ScenarioBook
 from lemo.stores.mongo import ScenarioRepository
@@ -75,12 +75,18 @@ async def scenario_metrics(
     until: float | None = None,
     interval: str | None = None,
     experiment_id: str | None = None,
+    metric: str | None = None,
 ) -> ScenarioMetrics:
-    """One scenario's readout: 404 for a scenario (or experiment) the tenant does not have, 422 for a bad window."""
+    """One scenario's readout: 404 for a scenario (or experiment) the tenant does not have, 422 for a bad window,
+    interval or metric."""
     try:
         step = Interval(interval or Interval.HOUR.value)
     except ValueError:
         raise _invalid("interval", "one of minute, hour, day") from None
+    try:
+        compared = Metric(metric or Metric.CTR_LIST.value)
+    except ValueError:
+        raise _invalid("metric", "one of ctr_list, ctr_item, conversion_rate") from None
     since, until = _window(since, until)
     try:
         window = widen(since, until, step)
@@ -104,7 +110,9 @@ async def scenario_metrics(
         {"since": window.since, "until": window.until, "interval": step.value},
     )
     series = [(float(row["start"]), row["counts"]) for row in body["series"]]
-    return readout.scenario_metrics(scenario_id, experiment, window.since, window.until, step, body["totals"], series)
+    return readout.scenario_metrics(
+        scenario_id, experiment, window.since, window.until, step, body["totals"], series, compared
+    )
 
 
 async def list_experiments(
@@ -163,6 +171,7 @@ async def get_scenario_metrics(
     until: float | None = Query(None, ge=0, le=MAX_TIMESTAMP, description=_UNTIL),
     interval: Interval = Query(Interval.HOUR, description="the series' bucket; the window widens to whole ones"),
     experiment: ScenarioId | None = Query(None, description="default: the first enabled experiment, else the first"),
+    metric: Metric = Query(Metric.CTR_LIST, description="the rate vs_control compares with control"),
     who: Principal = Reader,
 ) -> ScenarioMetrics:
     """Per variant of the scenario's experiment: lists served, items shown, attributed clicks, conversions and
@@ -180,4 +189,5 @@ async def get_scenario_metrics(
         until,
         interval.value,
         experiment,
+        metric.value,
     )

@@ -265,6 +265,7 @@ class LemoService(api_pb2_grpc.LemoServicer):
                 request.until or None,
                 request.interval or None,
                 request.experiment or None,
+                request.metric or None,
             )
         except ApiError as exc:
             await context.abort(_CODES.get(exc.status_code, grpc.StatusCode.UNAVAILABLE), f"{exc.code}: {exc.message}")

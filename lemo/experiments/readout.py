@@ -4,6 +4,7 @@ with intervals and a verdict against control. The shapes here are the API's (doc
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
@@ -29,6 +30,22 @@ _EVENT_TYPES = {t.value for t in EventType}
 _DIGITS = 6
 
 
+class Metric(StrEnum):
+    """A rate a variant is compared with control on."""
+
+    CTR_LIST = "ctr_list"
+    CTR_ITEM = "ctr_item"
+    CONVERSION_RATE = "conversion_rate"
+
+
+# Each rate's (numerator, denominator) counters.
+_RATIO = {
+    Metric.CTR_LIST: (LISTS_CLICKED, LISTS),
+    Metric.CTR_ITEM: (CLICK, ITEMS),
+    Metric.CONVERSION_RATE: (LISTS_CONVERTED, LISTS),
+}
+
+
 class Rate(BaseModel):
     """A proportion and its 95% interval (Wilson); all null when nothing was served."""
 
@@ -40,7 +57,7 @@ class Rate(BaseModel):
 class VsControl(BaseModel):
     """This variant's `metric` minus the control's, its 95% interval (Newcombe) and the verdict."""
 
-    metric: str = "ctr_list"
+    metric: Metric = Metric.CTR_LIST
     difference: float | None
     low: float | None
     high: float | None
@@ -124,12 +141,11 @@ def _rate(estimate: stats.Estimate) -> Rate:
     return Rate(value=_r(estimate.value), low=_r(estimate.low), high=_r(estimate.high))
 
 
-def _vs(counts: Mapping[str, int], control: Mapping[str, int]) -> VsControl:
-    d = stats.difference(
-        (counts.get(LISTS_CLICKED, 0), counts.get(LISTS, 0)), (control.get(LISTS_CLICKED, 0), control.get(LISTS, 0))
-    )
+def _vs(counts: Mapping[str, int], control: Mapping[str, int], metric: Metric) -> VsControl:
+    num, den = _RATIO[metric]
+    d = stats.difference((counts.get(num, 0), counts.get(den, 0)), (control.get(num, 0), control.get(den, 0)))
     r = lambda x: None if x is None else round(x, _DIGITS)  # noqa: E731
-    return VsControl(difference=r(d.difference), low=r(d.low), high=r(d.high), verdict=d.verdict)
+    return VsControl(metric=metric, difference=r(d.difference), low=r(d.low), high=r(d.high), verdict=d.verdict)
 
 
 def _arms(experiment: Experiment | None) -> list[tuple[str | None, float | None, str]]:
@@ -153,11 +169,13 @@ def _headline(
     )
 
 
-def _vs_for(experiment: Experiment | None, variant: str | None, totals: SlotCounts) -> VsControl | None:
+def _vs_for(
+    experiment: Experiment | None, variant: str | None, totals: SlotCounts, metric: Metric = Metric.CTR_LIST
+) -> VsControl | None:
     if experiment is None or variant is None or variant == control_of(experiment):
         return None
     control = totals.get(slot(experiment.experiment_id, control_of(experiment)), {})
-    return _vs(totals.get(slot(experiment.experiment_id, variant), {}), control)
+    return _vs(totals.get(slot(experiment.experiment_id, variant), {}), control, metric)
 
 
 def scenario_metrics(
@@ -168,12 +186,14 @@ def scenario_metrics(
     interval: Interval,
     totals: SlotCounts,
     series: Sequence[tuple[float, SlotCounts]],
+    metric: Metric = Metric.CTR_LIST,
 ) -> ScenarioMetrics:
-    """The readout of one scenario: a row per variant (one row without an experiment), the series per bucket."""
+    """The readout of one scenario: a row per variant (one row without an experiment), the series per bucket, each
+    variant compared with control on `metric`."""
     rows = []
     for variant, traffic, at in _arms(experiment):
         c = totals.get(at, {})
-        head = _headline(variant, traffic, c, _vs_for(experiment, variant, totals))
+        head = _headline(variant, traffic, c, _vs_for(experiment, variant, totals, metric))
         rows.append(
             VariantMetrics(
                 **head.model_dump(),

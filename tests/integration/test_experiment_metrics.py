@@ -188,6 +188,9 @@ def test_clicks_on_served_lists_read_as_ctr_per_variant(api: Tenant, other: Tena
     assert c["vs_control"] is None
     assert t["vs_control"]["metric"] == "ctr_list" and t["vs_control"]["verdict"] == "not enough data"
     assert t["vs_control"]["difference"] == pytest.approx(2 / len(treatment) - 1 / len(control), abs=1e-6)
+    by_item = _row(_metrics(api, metric="ctr_item"), "treatment")["vs_control"]
+    assert by_item["metric"] == "ctr_item"
+    assert by_item["difference"] == pytest.approx(3 / (5 * len(treatment)) - 1 / (5 * len(control)), abs=1e-6)
     assert metrics["unattributed"] == {"click": 2}
     for row in (c, t):  # the series adds up to the totals
         assert sum(b["exposures"] for b in row["series"]) == row["exposures"]
@@ -255,6 +258,7 @@ def test_bad_windows_unknown_scenarios_and_other_tenants(api: Tenant, other: Ten
     assert long.status_code == 422 and long.json()["error"]["code"] == "too_many_buckets"
     assert long.json()["error"]["details"]["limit"] == 1500
     assert api.get("/v1/scenarios/feed/metrics", params={"since": "yesterday"}).status_code == 422
+    assert api.get("/v1/scenarios/feed/metrics", params={"metric": "revenue"}).status_code == 422
     missing = api.get("/v1/scenarios/nope/metrics")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "scenario_not_found"
     assert api.get("/v1/scenarios/feed/metrics", params={"experiment": "zz"}).json()["error"]["code"] == (
@@ -293,6 +297,13 @@ def test_grpc_answers_the_same_readouts(api: Tenant, other: Tenant, mesh: tuple[
         with pytest.raises(grpc.RpcError) as bad:
             stub.GetScenarioMetrics(api_pb2.ScenarioMetricsRequest(scenario="feed", interval="week"), metadata=mine)
         assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        by_item = stub.GetScenarioMetrics(
+            api_pb2.ScenarioMetricsRequest(scenario="feed", metric="ctr_item"), metadata=mine
+        )
+        assert by_item.variants[1].vs_control.metric == "ctr_item"
+        with pytest.raises(grpc.RpcError) as bad_metric:
+            stub.GetScenarioMetrics(api_pb2.ScenarioMetricsRequest(scenario="feed", metric="revenue"), metadata=mine)
+        assert bad_metric.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         with pytest.raises(grpc.RpcError) as missing:
             stub.GetScenarioMetrics(api_pb2.ScenarioMetricsRequest(scenario="nope"), metadata=mine)
         assert missing.value.code() == grpc.StatusCode.NOT_FOUND

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from lemo.experiments.counts import NO_EXPERIMENT, UNATTRIBUTED, Interval
-from lemo.experiments.readout import chosen_experiment, control_of, experiment_summary, scenario_metrics
+from lemo.experiments.readout import Metric, chosen_experiment, control_of, experiment_summary, scenario_metrics
 from lemo.scenarios import ChannelConfig, Experiment, Scenario, Variant
 
 
@@ -97,3 +97,22 @@ def test_experiment_summary_lists_split_and_headlines() -> None:
         ("control", 50.0, 0, 0),
         ("x", 50.0, 3, 1),
     ]
+
+
+@pytest.mark.parametrize(
+    ("metric", "difference", "verdict"),
+    [
+        (Metric.CTR_LIST, 0.0, "no difference"),  # as many lists clicked on both sides
+        (Metric.CTR_ITEM, 0.05, "better"),  # but the treatment's lists were clicked more often
+        (Metric.CONVERSION_RATE, -0.045, "worse"),
+    ],
+)
+def test_vs_control_compares_the_rate_asked_for(metric: Metric, difference: float, verdict: str) -> None:
+    totals = {
+        "ab/a": {"lists": 1000, "items": 10000, "lists_clicked": 300, "click": 300, "lists_converted": 60},
+        "ab/b": {"lists": 1000, "items": 10000, "lists_clicked": 300, "click": 800, "lists_converted": 15},
+    }
+    got = scenario_metrics("home", _experiment(), 0.0, 60.0, Interval.MINUTE, totals, [], metric)
+    vs = got.variants[1].vs_control
+    assert vs is not None and vs.metric is metric
+    assert vs.difference == pytest.approx(difference) and vs.verdict.value == verdict
