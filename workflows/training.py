@@ -95,6 +95,41 @@ def _fan_out(
     return results
 
 
+def _train_all(
+    ctx: DaprWorkflowContext,
+    progress: _Progress,
+    run: dict[str, str],
+    split: dict[str, Any],
+    request: TrainRequest,
+    recall_kinds: list[str],
+    ranker_kinds: list[str],
+    fused: list[str],
+) -> Generator[Any, Any, dict[str, dict[str, Any]]]:
+    """Trains every recall model concurrently, and the rankers once the fused channels among them are done."""
+
+    def start(kind: str, recall_artifacts: dict[str, str] | None = None) -> Any:
+        payload = act.TrainInput(
+            **run, **split, kind=kind, params=request.params.get(kind, {}), recall_artifacts=recall_artifacts or {}
+        )
+        return ctx.call_activity(act.TRAIN, input=payload.model_dump(), retry_policy=_RETRY)
+
+    pending: dict[str, Any] = {kind: start(kind) for kind in recall_kinds}
+    results: dict[str, dict[str, Any]] = {}
+    rankers_started = not ranker_kinds
+    while pending or not rankers_started:
+        if not rankers_started and all(k in results for k in fused):
+            artifacts = {k: results[k]["artifact_uri"] for k in fused}
+            pending |= {kind: start(kind, artifacts) for kind in ranker_kinds}
+            rankers_started = True
+            continue
+        finished = yield when_any(list(pending.values()))
+        kind = next(k for k, task in pending.items() if task is finished)
+        results[kind] = finished.get_result()
+        del pending[kind]
+        progress.advance(kind=kind, stage="trained")
+    return results
+
+
 def train_workflow(ctx: DaprWorkflowContext, request: TrainRequest) -> Generator[Any, Any, dict[str, Any]]:
     run = {"tenant_id": request.tenant_id, "run_id": ctx.instance_id}
     split = {"holdout_ratio": request.holdout_ratio, "seed": request.seed}
@@ -115,27 +150,12 @@ def train_workflow(ctx: DaprWorkflowContext, request: TrainRequest) -> Generator
 
     recall_kinds = [k for k in request.kinds if k in RECALL_KINDS]
     ranker_kinds = [k for k in request.kinds if k in RANKER_KINDS]
-    trained = yield from _fan_out(
-        ctx,
-        progress,
-        act.TRAIN,
-        {k: act.TrainInput(**run, **split, kind=k, params=request.params.get(k, {})) for k in recall_kinds},
-        "trained",
-    )
-    # Rankers learn from the channels whose fusion validated best (lemo.models.FUSED_CHANNELS), not from all.
+    # Rankers learn from the channels whose fusion validated best (lemo.models.FUSED_CHANNELS), not from all, and
+    # start as soon as those are trained: the slowest recall models (text embeddings of a large catalog, the two
+    # towers) are not among them, so the rankers run beside them instead of after them.
+    fused = [k for k in recall_kinds if k in FUSED_CHANNELS]
+    trained = yield from _train_all(ctx, progress, run, split, request, recall_kinds, ranker_kinds, fused)
     recall_artifacts = {k: r["artifact_uri"] for k, r in trained.items() if k in FUSED_CHANNELS}
-    trained |= yield from _fan_out(
-        ctx,
-        progress,
-        act.TRAIN,
-        {
-            k: act.TrainInput(
-                **run, **split, kind=k, params=request.params.get(k, {}), recall_artifacts=recall_artifacts
-            )
-            for k in ranker_kinds
-        },
-        "trained",
-    )
 
     progress.at("evaluate")
     evaluated = yield from _fan_out(
