@@ -31,7 +31,10 @@ class RecallSettings(LemoSettings):
     # 1 ms for 50,000 x 64 on one core) rather than through Milvus, whose round trip alone costs more at that size.
     # The collection is still opened, so a larger version or a lowered limit searches Milvus at once.
     exact_search_max_items: int = 50_000
-    # Threads for model scoring, ANN search and loading (numpy, torch and Milvus release the GIL).
-    workers: int = 8
+    # Threads for model scoring and ANN search. numpy, torch and Milvus release the GIL, but a request's products are
+    # small and the rest of each channel holds it: on the read-path bench (tests/integration/bench_read_path.py,
+    # 300 lists) 8 threads cost 10.5-11.1 ms of recall CPU per list and 1 thread 10.0-10.1 ms, at the same latency.
+    # Two: one core's worth of overlap with the event loop, without threads queueing for the GIL.
+    workers: int = 2
     torch_threads: int = 1
     sidecar_timeout_s: float = 2.0
