@@ -14,8 +14,7 @@ import json
 import os
 import re
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +23,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from lemo.scenarios import default_scenario
-from tests.integration.conftest import MONGODB_URI, unique
-from tests.integration.mesh import ROOT, App, python_module, uvicorn
-from tests.integration.trained import load_sample, train_in_process
+from tests.integration.console_mesh import ADMIN_KEY, base_url, new_tenant, start_mesh, stop_mesh, trained_tenant, until
+from tests.integration.mesh import ROOT, App
 
-ADMIN_KEY = "it-admin-" + uuid.uuid4().hex
 CHROMIUM = Path(os.environ.get("LEMO_CHROMIUM", "/usr/bin/chromium"))
 
 expect.set_options(timeout=30_000)
@@ -54,92 +51,14 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def mesh(app_env: dict[str, str], artifacts: Path) -> Iterator[dict[str, App]]:
-    env = {**app_env, "LEMO_ARTIFACT_URI": str(artifacts)}
-    ranking = App(unique("ranking"), python_module("apps.ranking.main"), app_protocol="grpc", env=env)
-    ranking.env["RANKING_APP_PORT"] = str(ranking.app_port)
-    apps = {
-        "catalog": App(unique("catalog"), uvicorn("apps.catalog.main"), env=env),
-        "profiles": App(unique("profiles"), uvicorn("apps.profiles.main"), env=env),
-        "events": App(unique("events"), uvicorn("apps.events.main"), env=env),
-        "recall": App(unique("recall"), uvicorn("apps.recall.main"), env=env),
-        "ranking": ranking,
-        "rerank": App(unique("rerank"), uvicorn("apps.rerank.main"), env=env),
-        "trainer": App(unique("trainer"), uvicorn("apps.trainer.main"), env=env),
-    }
-    try:
-        for app in apps.values():
-            app.start()
-        gateway_env = {
-            **env,
-            "LEMO_ADMIN_KEY": ADMIN_KEY,
-            **{f"GATEWAY_{name.upper()}_APP": app.app_id for name, app in apps.items()},
-            "GATEWAY_MESH_APPS": json.dumps([a.app_id for a in apps.values()]),
-            # Generous deadlines: this 2-core machine runs every app, sidecar, store and the browser at once.
-            **{f"GATEWAY_{s}_DEADLINE_S": "5" for s in ("RECALL", "RANKING", "RERANK", "PROFILE", "POPULAR")},
-            "GATEWAY_RATE_LIMIT_PER_S": "0",
-            "GATEWAY_SCENARIO_CACHE_TTL_S": "0.5",
-        }
-        apps["gateway"] = App(unique("gateway"), uvicorn("apps.gateway.main"), env=gateway_env).start()
-        yield apps
-    finally:
-        for app in apps.values():
-            app.stop()
-
-
-def _base(mesh: dict[str, App]) -> str:
-    return f"http://127.0.0.1:{mesh['gateway'].app_port}"
-
-
-def _new_tenant(mesh: dict[str, App], name: str = "") -> tuple[str, str]:
-    tenant = f"t{uuid.uuid4().hex[:10]}"
-    resp = httpx.post(
-        f"{_base(mesh)}/v1/admin/tenants",
-        json={"tenant_id": tenant, "name": name},
-        headers={"X-Admin-Key": ADMIN_KEY},
-        timeout=30,
-    )
-    assert resp.status_code == 201, resp.text
-    return tenant, str(resp.json()["api_key"])
+    apps = start_mesh(app_env, artifacts)
+    yield apps
+    stop_mesh(apps)
 
 
 @pytest.fixture(scope="module")
 async def trained(mesh: dict[str, App], database_name: str, artifacts: Path) -> tuple[str, str, httpx.Client]:
-    """A tenant with MovieLens users 1..40, their films, every serving model trained and active, and a `home`
-    scenario with deadlines this shared machine can keep."""
-    tenant, key = _new_tenant(mesh, "Console demo")
-    client = httpx.Client(base_url=_base(mesh), headers={"X-API-Key": key}, timeout=60)
-    from pymongo import AsyncMongoClient
-
-    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(MONGODB_URI)
-    await load_sample(mongo[database_name], tenant)
-    await mongo.close()
-    await train_in_process(MONGODB_URI, database_name, tenant, artifacts)
-    home = default_scenario("home").model_dump(mode="json", by_alias=True)
-    for channel in home["channels"]:
-        channel["deadline_ms"] = 1000
-    assert client.put("/v1/scenarios/home", json=home).status_code == 201
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if not client.get("/v1/users/1/recommendations", params={"count": 10}).json()["degraded"]:
-            break
-        time.sleep(1)
-    # Live events for user 1 (event time now): the realtime profile, the recent events and events per minute.
-    now = time.time()
-    events = [
-        {"user_id": "1", "item_id": item, "type": "click", "timestamp": now - i}
-        for i, item in enumerate(["50", "181", "258"])
-    ]
-    assert client.post("/v1/events/batch", json={"events": events}).json()["accepted"] == 3
-    return tenant, key, client
-
-
-def _until(check: Callable[[], Any], timeout_s: float = 60, every_s: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(every_s)
+    return await trained_tenant(mesh, database_name, artifacts)
 
 
 # --- the API routes the console reads ------------------------------------------------------------------------
@@ -149,12 +68,12 @@ def test_admin_key_reaches_a_tenant_only_by_naming_it(
     mesh: dict[str, App], trained: tuple[str, str, httpx.Client]
 ) -> None:
     tenant, key, _ = trained
-    other, other_key = _new_tenant(mesh)
-    admin = httpx.Client(base_url=_base(mesh), headers={"X-Admin-Key": ADMIN_KEY}, timeout=30)
+    other, other_key = new_tenant(mesh)
+    admin = httpx.Client(base_url=base_url(mesh), headers={"X-Admin-Key": ADMIN_KEY}, timeout=30)
 
     listed = [t["tenant_id"] for t in admin.get("/v1/admin/tenants").json()["tenants"]]
     assert {tenant, other} <= set(listed) and listed == sorted(listed)
-    tenant_key = httpx.Client(base_url=_base(mesh), headers={"X-API-Key": key}, timeout=30)
+    tenant_key = httpx.Client(base_url=base_url(mesh), headers={"X-API-Key": key}, timeout=30)
     assert tenant_key.get("/v1/admin/tenants").json()["error"]["code"] == "invalid_admin_key"
 
     # Without X-Tenant-Id the admin key reads no tenant's data; with it, exactly that tenant's.
@@ -173,7 +92,7 @@ def test_admin_key_reaches_a_tenant_only_by_naming_it(
     assert bad_admin.status_code == 401
 
     # A tenant key naming another tenant is refused, never redirected; its own data stays its own.
-    outsider = httpx.Client(base_url=_base(mesh), headers={"X-API-Key": other_key}, timeout=30)
+    outsider = httpx.Client(base_url=base_url(mesh), headers={"X-API-Key": other_key}, timeout=30)
     refused = outsider.get("/v1/users", headers={"X-Tenant-Id": tenant})
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "tenant_mismatch"
     assert outsider.get("/v1/users", params={"total": "true"}).json() == {"users": [], "next": None, "total": 0}
@@ -202,7 +121,7 @@ def test_search_counts_and_activity(trained: tuple[str, str, httpx.Client]) -> N
         body: dict[str, Any] = api.get("/v1/users/1/activity", params={"limit": 5}).json()
         return body if any(x["request_id"] == served["request_id"] for x in body["exposures"]) else None
 
-    body = _until(activity)
+    body = until(activity)
     assert body is not None, "the served list never reached the user's activity"
     shown = next(x for x in body["exposures"] if x["request_id"] == served["request_id"])
     assert shown["items"] == [i["item_id"] for i in served["items"]] and shown["scenario"] == "home"
@@ -269,7 +188,7 @@ def page(browser: Browser) -> Iterator[Page]:
 
 
 def _login(page: Page, mesh: dict[str, App], key: str) -> None:
-    page.goto(f"{_base(mesh)}/console")
+    page.goto(f"{base_url(mesh)}/console")
     page.get_by_test_id("login-key").fill(key)
     page.get_by_test_id("login-submit").click()
     expect(page.get_by_test_id("page-overview")).to_be_visible()
@@ -283,21 +202,21 @@ def _shot(page: Page, shots: Path, name: str) -> None:
 
 
 def test_console_is_served_from_the_mesh_with_nothing_from_elsewhere(mesh: dict[str, App]) -> None:
-    resp = httpx.get(f"{_base(mesh)}/console", timeout=10)
+    resp = httpx.get(f"{base_url(mesh)}/console", timeout=10)
     assert resp.status_code == 200 and "default-src 'self'" in resp.headers["content-security-policy"]
     assets = [src for src in re.findall(r'(?:src|href)="([^"#][^"]*)"', resp.text) if src != "data:,"]
     assert len(assets) == 3, assets  # the stylesheet, chart.js and the app's entry module
     for src in assets:
         assert src.startswith("/console/"), src  # no other host
-        assert httpx.get(f"{_base(mesh)}{src}", timeout=10).status_code == 200, src
-    assert httpx.get(f"{_base(mesh)}/console/static/js/nosuch.js", timeout=10).status_code == 404
+        assert httpx.get(f"{base_url(mesh)}{src}", timeout=10).status_code == 200, src
+    assert httpx.get(f"{base_url(mesh)}/console/static/js/nosuch.js", timeout=10).status_code == 404
 
 
 def test_login_and_overview(
     page: Page, mesh: dict[str, App], trained: tuple[str, str, httpx.Client], shots: Path
 ) -> None:
     tenant, key, api = trained
-    page.goto(f"{_base(mesh)}/console")
+    page.goto(f"{base_url(mesh)}/console")
     page.get_by_test_id("login-key").fill("lemo_wrong_key")
     page.get_by_test_id("login-submit").click()
     expect(page.get_by_test_id("login-error")).not_to_be_empty()
@@ -313,7 +232,7 @@ def test_login_and_overview(
     before = int(chart.get_attribute("data-total") or "0")
     events = [{"user_id": "2", "item_id": "50", "type": "view", "timestamp": time.time()} for _ in range(4)]
     assert api.post("/v1/events/batch", json={"events": events}).json()["accepted"] == 4
-    assert _until(lambda: int(chart.get_attribute("data-total") or "0") >= before + 4), "the live count never moved"
+    assert until(lambda: int(chart.get_attribute("data-total") or "0") >= before + 4), "the live count never moved"
     health = page.get_by_test_id("health")
     expect(health.locator("tr", has_text=mesh["recall"].app_id)).to_contain_text("healthy")
     expect(health.locator("tr", has_text=mesh["trainer"].app_id)).to_contain_text("healthy")
@@ -326,9 +245,9 @@ def test_data_page_searches_and_shows_a_user(
 ) -> None:
     _, key, api = trained
     served = api.get("/v1/users/1/recommendations", params={"count": 5}).json()
-    _until(lambda: api.get("/v1/users/1/activity").json()["exposures"])
+    until(lambda: api.get("/v1/users/1/activity").json()["exposures"])
     _login(page, mesh, key)
-    page.goto(f"{_base(mesh)}/console#/data")
+    page.goto(f"{base_url(mesh)}/console#/data")
     page.get_by_test_id("items-q").fill("star wars")
     page.get_by_test_id("items-search").click()
     expect(page.get_by_test_id("items-table")).to_contain_text("Star Wars")
@@ -349,7 +268,7 @@ def test_edit_a_scenario_then_see_it_served(
 ) -> None:
     _, key, api = trained
     _login(page, mesh, key)
-    page.goto(f"{_base(mesh)}/console#/scenarios?id=home")
+    page.goto(f"{base_url(mesh)}/console#/scenarios?id=home")
     # An invalid quota: the API's error shows next to that field, and nothing is saved.
     page.get_by_test_id("f-channels.0.quota").fill("0")
     page.get_by_test_id("save-form").click()
@@ -387,7 +306,7 @@ def test_edit_a_scenario_then_see_it_served(
     _shot(page, shots, "scenarios")
 
     # Served: the list now has the scenario's new default length, and names its variant.
-    page.goto(f"{_base(mesh)}/console#/try")
+    page.goto(f"{base_url(mesh)}/console#/try")
     page.get_by_test_id("try-scenario").select_option("home")
     page.get_by_test_id("try-user").fill("3")
     page.get_by_test_id("try-go").click()
@@ -410,7 +329,7 @@ def test_train_watch_progress_activate_and_roll_back(
 ) -> None:
     _, key, api = trained
     _login(page, mesh, key)
-    page.goto(f"{_base(mesh)}/console#/models")
+    page.goto(f"{base_url(mesh)}/console#/models")
     expect(page.get_by_test_id("versions")).to_contain_text("item_cf")
     page.get_by_test_id("train-kinds").fill("popular,item_cf")
     page.get_by_test_id("train-policy").select_option("manual")
@@ -462,7 +381,7 @@ def test_experiment_readout_updates_after_clicks(
     assert {s["variant"] for s in served} == {"control", "treatment"}
 
     _login(page, mesh, key)
-    page.goto(f"{_base(mesh)}/console#/experiments")
+    page.goto(f"{base_url(mesh)}/console#/experiments")
     expect(page.get_by_test_id("experiments-table")).to_contain_text("ranker-test")
     page.get_by_test_id("window").select_option("last hour")  # per minute
 
@@ -496,7 +415,7 @@ def test_experiment_readout_updates_after_clicks(
         got = {v: int(rows[v]["clicks"].replace(",", "")) for v in want if v in rows}
         return rows if got == want and lists_in(rows) >= lists_in(before) else None
 
-    rows = _until(updated, timeout_s=60, every_s=1)
+    rows = until(updated, timeout_s=60, every_s=1)
     assert rows, f"the readout never showed {want}: {readout()}"
     assert all("%" in rows[v]["ctr per list"] for v in want)
     expect(page.get_by_test_id("readout-chart")).to_be_visible()
@@ -513,7 +432,7 @@ def test_experiment_readout_updates_after_clicks(
                 clicks[row["variant"]] = int(row["clicks"].replace(",", ""))
         return clicks
 
-    assert _until(lambda: headline_clicks() == want, timeout_s=30, every_s=1), headline_clicks()
+    assert until(lambda: headline_clicks() == want, timeout_s=30, every_s=1), headline_clicks()
     _shot(page, shots, "experiments")
 
 
@@ -521,7 +440,7 @@ def test_admin_sees_every_tenant_and_picks_one(
     page: Page, mesh: dict[str, App], trained: tuple[str, str, httpx.Client], shots: Path
 ) -> None:
     tenant, _, _ = trained
-    _new_tenant(mesh, "Another shop")
+    new_tenant(mesh, "Another shop")
     _login(page, mesh, ADMIN_KEY)
     picker = page.get_by_test_id("tenant-picker")
     expect(picker).to_be_visible()
