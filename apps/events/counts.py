@@ -13,6 +13,11 @@ The state API has no increment: a delivery's counts are read, added and written 
 requires the etags read (first-write concurrency), together with the attribution entries the delivery wrote or
 changed; another replica that wrote meanwhile makes it fail, and it is read and tried again. One writer per process
 at a time, so retries happen only between replicas.
+
+Every minute, hour and day bucket is written with a TTL (`ttlInSeconds`, per operation of the transaction) that ends
+its retention (lemo.event_counts.Retention: EVENTS_COUNT_*_RETENTION_DAYS), counted from the end of the span the
+document covers, so each write pushes the same expiry again; month documents have none. A count for a bucket
+already past its retention is dropped rather than written back for a second.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from typing import Any
 
 from apps.shared.sidecar import SidecarHttp
 from lemo import event_counts
-from lemo.event_counts import Cell
+from lemo.event_counts import KEEP_ALL, Cell, Retention
 from lemo.events import Event
 from lemo.experiments import counts as experiment_counts
 from lemo.experiments.counts import Entry, Served, entry_from_state
@@ -47,12 +52,19 @@ def _keyed(prefix: str, increments: Mapping[str, dict[str, int]]) -> dict[str, d
 
 
 class SidecarEventCounts:
-    def __init__(self, http: SidecarHttp, store: str, attribution_ttl_s: float = 86400.0) -> None:
+    def __init__(
+        self, http: SidecarHttp, store: str, attribution_ttl_s: float = 86400.0, retention: Retention = KEEP_ALL
+    ) -> None:
         self._http = http  # based at this app's sidecar
         self._store = store
         self._ttl_s = attribution_ttl_s
+        self._retention = retention
         self._writing = asyncio.Lock()
         self._last_refusal = ""
+
+    @property
+    def retention(self) -> Retention:
+        return self._retention
 
     async def _read(self, keys: Sequence[str]) -> dict[str, tuple[Any, str | None]]:
         """Full state keys -> (value, etag) for the keys that exist."""
@@ -67,9 +79,12 @@ class SidecarEventCounts:
     async def _commit(self, increments: Mapping[str, dict[str, int]], entries: Sequence[dict[str, Any]]) -> bool:
         """Adds `increments` ({state key: {"<unit>.<field>": n}}) to the documents as read now and writes them with
         `entries` (ready upsert requests) in one transaction; False when another writer changed one meanwhile."""
-        current = await self._read(sorted(increments))
+        now = time.time()
+        ttls = {key: event_counts.expires_in(key, now, self._retention) for key in increments}
+        kept = {key: fields for key, fields in increments.items() if (ttl := ttls[key]) is None or ttl >= 1}
+        current = await self._read(sorted(kept))
         operations = [{"operation": "upsert", "request": entry} for entry in entries]
-        for key, fields in increments.items():
+        for key, fields in kept.items():
             doc, etag = current.get(key, ({}, None))
             for path, n in fields.items():
                 unit, field = path.split(".", 1)
@@ -78,6 +93,8 @@ class SidecarEventCounts:
             request: dict[str, Any] = {"key": key, "value": doc, "options": {"concurrency": "first-write"}}
             if etag:
                 request["etag"] = etag
+            if (ttl := ttls[key]) is not None:
+                request["metadata"] = {"ttlInSeconds": str(int(ttl))}
             operations.append({"operation": "upsert", "request": request})
         if not operations:
             return True
@@ -139,17 +156,21 @@ class SidecarEventCounts:
         raise CountsUnavailable(f"list counts not written after {ATTEMPTS} tries: {self._last_refusal}")
 
     async def window(self, tenant_id: str, since: float, until: float) -> dict[str, int]:
-        """Events per type with a timestamp in [since, until), at minute resolution."""
-        return await self._total(KEY_PREFIX, event_counts.window_cells(tenant_id, since, until))
+        """Events per type with a timestamp in [since, until), at minute resolution where minute buckets are still
+        kept, else widened to the finest resolution kept at each end (lemo.event_counts.kept_window)."""
+        cells = event_counts.window_cells(tenant_id, since, until, time.time(), self._retention)
+        return await self._total(KEY_PREFIX, cells)
 
     async def _total(self, prefix: str, cells: Sequence[Cell]) -> dict[str, int]:
         found = await self._read(sorted({prefix + c.doc_id for c in cells}))
         return event_counts.total(cells, {k[len(prefix) :]: doc for k, (doc, _) in found.items()})
 
     async def experiment_window(self, tenant_id: str, scenario: str, since: float, until: float) -> dict[str, int]:
-        """A scenario's counters ({"<slot>|<metric>": n}) over [since, until), at minute resolution."""
+        """A scenario's counters ({"<slot>|<metric>": n}) over [since, until), at minute resolution where kept (as
+        `window`)."""
         where = experiment_counts.prefix(tenant_id, scenario)
-        return await self._total(EXPERIMENT_PREFIX, event_counts.window_cells(where, since, until))
+        cells = event_counts.window_cells(where, since, until, time.time(), self._retention)
+        return await self._total(EXPERIMENT_PREFIX, cells)
 
     async def experiment_buckets(self, cells: Sequence[Cell | None]) -> list[dict[str, int]]:
         """Each bucket's counters ({"<slot>|<metric>": n}), in the order of `cells` (None: nothing counted)."""

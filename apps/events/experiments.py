@@ -14,7 +14,7 @@ from apps.events.counts import SidecarEventCounts
 from apps.shared.errors import ApiError
 from lemo.event_counts import MAX_TIMESTAMP
 from lemo.events import FUTURE_SKEW_S, Identifier
-from lemo.experiments.counts import Interval, WindowError, by_slot, series_cells, widen
+from lemo.experiments.counts import Interval, WindowError, by_slot, check_kept, series_cells, widen
 from lemo.scenarios import ScenarioId
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
@@ -30,7 +30,9 @@ async def counts(
     interval: Interval | None = Query(None, description="also one row of counts per bucket, the window widened"),
 ) -> dict[str, Any]:
     """{"totals": {slot: {metric: n}}, "series": [{"start", "counts"}] | null} over [since, until): at minute
-    resolution without `interval`, else widened to whole intervals with one series row per interval."""
+    resolution without `interval` (widened at each end to the finest resolution still kept there), else widened to
+    whole intervals with one series row per interval; 422 `interval_not_kept` when the window starts before the
+    interval's buckets are kept (docs/experiments.md)."""
     store: SidecarEventCounts = request.app.state.counts
     # Nothing is counted later than an event may be stamped (a few minutes ahead): buckets past that are empty.
     readable_until = time.time() + FUTURE_SKEW_S
@@ -45,6 +47,7 @@ async def counts(
         return {"since": since, "until": until, "interval": None, "totals": by_slot(found), "series": None}
     try:
         window = widen(since, until, interval)
+        check_kept(window, time.time(), store.retention)
     except WindowError as exc:
         raise ApiError(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.code, str(exc), **exc.details) from exc
     buckets = await store.experiment_buckets(series_cells(tenant_id, scenario_id, window, readable_until))

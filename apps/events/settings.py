@@ -4,6 +4,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from apps.shared.settings import LemoSettings
+from lemo.event_counts import Retention
 
 
 class EventsSettings(LemoSettings):
@@ -16,3 +17,14 @@ class EventsSettings(LemoSettings):
     # How long after a list is served an event naming its request id is attributed to it (docs/experiments.md):
     # one small state entry per served list lives this long.
     attribution_ttl_s: float = Field(86400.0, gt=0)
+    # How long event and experiment count buckets are kept after the span they cover ends (docs/data-plane.md):
+    # minute buckets answer windows to the minute, hour and day buckets to the hour and day; month buckets are
+    # kept for good. Each level must be kept at least as long as the finer one.
+    count_minute_retention_days: float = Field(8.0, gt=0)
+    count_hour_retention_days: float = Field(100.0, gt=0)
+    count_day_retention_days: float = Field(3 * 366.0, gt=0)
+
+    def count_retention(self) -> Retention:
+        days = (self.count_minute_retention_days, self.count_hour_retention_days, self.count_day_retention_days)
+        minute_s, hour_s, day_s = (d * 86400 for d in days)
+        return Retention(minute_s, hour_s, day_s)

@@ -253,6 +253,22 @@ def widen(since: float, until: float, interval: Interval) -> Window:
     return Window(float(start), float(end), interval)
 
 
+def check_kept(window: Window, now: float, retention: event_counts.Retention) -> None:
+    """Refuses a series whose first bucket is past its interval's retention (lemo.event_counts.Retention): those
+    buckets are gone, and zeros in their place would read as nothing served."""
+    if not event_counts.bucket_kept(window.interval.value, event_counts.utc(window.since), now, retention):
+        kept_s = {Interval.MINUTE: retention.minute_s, Interval.HOUR: retention.hour_s}.get(
+            window.interval, retention.day_s
+        )
+        raise WindowError(
+            "interval_not_kept",
+            f"{window.interval.value} buckets are kept {(kept_s or 0) / 86400:g} days: pick a longer interval or a "
+            "later since",
+            interval=window.interval.value,
+            kept_days=(kept_s or 0) / 86400,
+        )
+
+
 def series_cells(tenant_id: str, scenario: str, window: Window, readable_until: float) -> list[Cell | None]:
     """One cell per bucket of the window, None for buckets that start at or after `readable_until` (nothing can be
     counted there yet, and their dates may lie past the calendar's end)."""

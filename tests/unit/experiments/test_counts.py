@@ -218,3 +218,16 @@ def test_buckets_past_what_can_be_counted_are_not_read() -> None:
     window = counts.widen(T0, T0 + 4 * 3600, Interval.HOUR)
     cells = counts.series_cells("t1", "home", window, readable_until=T0 + 3600 + 1)
     assert [c is not None for c in cells] == [True, True, False, False]
+
+
+def test_a_series_of_buckets_past_their_retention_is_refused() -> None:
+    retention = event_counts.Retention(minute_s=8 * 86400.0, hour_s=100 * 86400.0, day_s=1000 * 86400.0)
+    now = T0 + 30 * 86400
+    recent = counts.widen(now - 86400, now, Interval.MINUTE)
+    counts.check_kept(recent, now, retention)  # the last day's minutes are kept
+    old = counts.widen(T0, T0 + 3600, Interval.MINUTE)
+    with pytest.raises(WindowError) as gone:
+        counts.check_kept(old, now, retention)
+    assert gone.value.code == "interval_not_kept" and gone.value.details == {"interval": "minute", "kept_days": 8}
+    counts.check_kept(counts.widen(T0, T0 + 3600, Interval.HOUR), now, retention)  # the hours still are
+    counts.check_kept(old, now, event_counts.KEEP_ALL)
