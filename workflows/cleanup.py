@@ -1,5 +1,5 @@
 """The daily cleanup workflow: for every tenant, in parallel, one activity that deletes expired items, events
-past retention, the artifacts of model versions beyond the keep-count, and old run exports.
+and served lists (exposures) past retention, the artifacts of model versions beyond the keep-count, and old run exports.
 
 Each deletion is idempotent, so a retried or resumed activity does no harm.
 """
@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from lemo.artifacts import ArtifactStore
 from lemo.registry import ModelStatus
+from lemo.stores.exposures import ExposureArchive
 from lemo.stores.mongo import EventArchive, ItemRepository, ModelRegistry
 from workflows import training_activities
 
@@ -32,6 +33,8 @@ class CleanupRequest(BaseModel):
     retention_days: float = Field(gt=0)
     keep_versions: int = Field(ge=0)
     keep_runs_days: float = Field(gt=0)
+    # Served lists' retention; None (a request from before it existed): the events' retention.
+    exposure_retention_days: float | None = Field(None, gt=0)
 
 
 class TenantCleanup(BaseModel):
@@ -40,6 +43,7 @@ class TenantCleanup(BaseModel):
     retention_days: float
     keep_versions: int
     keep_runs_days: float
+    exposure_retention_days: float | None = None
 
 
 def cleanup_workflow(ctx: DaprWorkflowContext, request: CleanupRequest) -> Generator[Any, Any, dict[str, Any]]:
@@ -53,6 +57,7 @@ def cleanup_workflow(ctx: DaprWorkflowContext, request: CleanupRequest) -> Gener
                 retention_days=request.retention_days,
                 keep_versions=request.keep_versions,
                 keep_runs_days=request.keep_runs_days,
+                exposure_retention_days=request.exposure_retention_days,
             ).model_dump(),
         )
         for t in request.tenant_ids
@@ -69,6 +74,8 @@ async def cleanup_tenant(_: WorkflowActivityContext, request: TenantCleanup) -> 
             request.tenant_id, datetime.fromtimestamp(request.now, UTC)
         )
         expired_events = await EventArchive(db, request.retention_days).purge_expired(request.tenant_id, request.now)
+        exposures = ExposureArchive(db, request.exposure_retention_days or request.retention_days)
+        expired_lists = await exposures.purge_expired(request.tenant_id, request.now)
         registry = ModelRegistry(db)
         store = ArtifactStore(training_activities.deps().artifact_uri)
         pruned = 0
@@ -89,10 +96,11 @@ async def cleanup_tenant(_: WorkflowActivityContext, request: TenantCleanup) -> 
                 shutil.rmtree(run, ignore_errors=True)
                 old_runs += 1
     logger.info(
-        "cleanup as of %.0f: %d expired items, %d old events, %d pruned versions, %d old runs",
+        "cleanup as of %.0f: %d expired items, %d old events, %d old served lists, %d pruned versions, %d old runs",
         request.now,
         expired_items,
         expired_events,
+        expired_lists,
         pruned,
         old_runs,
         extra={"tenant_id": request.tenant_id},
@@ -101,6 +109,7 @@ async def cleanup_tenant(_: WorkflowActivityContext, request: TenantCleanup) -> 
         "tenant_id": request.tenant_id,
         "expired_items": expired_items,
         "expired_events": expired_events,
+        "expired_exposures": expired_lists,
         "pruned_versions": pruned,
         "old_runs": old_runs,
         "at": time.time(),

@@ -26,9 +26,9 @@ settings = EventsSettings()
 configure_logging("events", settings.log_level)
 db = open_database(settings.mongodb_uri, settings.mongodb_database)
 archive = EventArchive(db, settings.archive_retention_days)
-exposures = ExposureArchive(db)
+exposures = ExposureArchive(db, settings.exposure_retention_days)
 sidecar = sidecar_http(settings.publish_timeout_s)  # its session opens on first use, inside the app
-counts = SidecarEventCounts(sidecar, settings.state_store, settings.attribution_ttl_s)
+counts = SidecarEventCounts(sidecar, settings.state_store, settings.attribution_ttl_s, settings.count_retention())
 
 
 @asynccontextmanager

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Component `metadata.name` values, in one place (the YAML under components/ uses the same names).
@@ -36,12 +36,20 @@ class LemoSettings(BaseSettings):
     mongodb_uri: str = Field("mongodb://127.0.0.1:27018/", validation_alias=_shared("mongodb_uri"))
     mongodb_database: str = Field("lemo", validation_alias=_shared("mongodb_database"))
     archive_retention_days: float = Field(365.0, validation_alias=_shared("archive_retention_days"))
+    # Served lists (exposures) are kept this long after they were served; unset: as long as events.
+    exposure_retention_days: float = Field(0.0, ge=0, validation_alias=_shared("exposure_retention_days"))
     log_level: str = Field("INFO", validation_alias=_shared("log_level"))
     # Where training runs keep exports and model artifacts (a local directory; relative to the working dir).
     artifact_uri: str = Field(".state/artifacts", validation_alias=_shared("artifact_uri"))
     # Item vectors: empty keeps each run's vectors in a Milvus Lite file beside its artifacts; an http(s) URI
     # names a Milvus server.
     milvus_uri: str = Field("", validation_alias=_shared("milvus_uri"))
+
+    @model_validator(mode="after")
+    def _exposures_kept_like_events(self) -> LemoSettings:
+        if not self.exposure_retention_days:
+            self.exposure_retention_days = self.archive_retention_days
+        return self
 
 
 def shared_settings() -> LemoSettings:

@@ -18,6 +18,7 @@ from apps.shared.security import require_app_token
 from apps.trainer import runs, training
 from apps.trainer.settings import TrainerSettings
 from apps.trainer.workflows import build_runtime
+from lemo.stores.exposures import ExposureArchive
 from lemo.stores.mongo import EventArchive, ItemRepository, ModelRegistry, open_database
 
 settings = TrainerSettings()
@@ -31,6 +32,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.archive = EventArchive(db, settings.archive_retention_days)
     app.state.registry = ModelRegistry(db)
     app.state.items = ItemRepository(db)
+    app.state.exposures = ExposureArchive(db, settings.exposure_retention_days)
     await app.state.registry.ensure_indexes()
     runtime = build_runtime(settings)
     await asyncio.to_thread(runtime.start)

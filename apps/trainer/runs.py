@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Request, status
 
 from apps.shared.settings import CRON_CLEANUP, CRON_POPULARITY
 from apps.shared.workflow_state import workflow_state
+from lemo.stores.exposures import ExposureArchive
 from lemo.stores.mongo import EventArchive, ItemRepository
 from workflows.cleanup import CLEANUP_WORKFLOW, CleanupRequest
 from workflows.popularity import POPULARITY_WORKFLOW, PopularityRequest
@@ -65,16 +66,19 @@ async def cron_popularity(request: Request) -> dict[str, Any]:
 
 @router.post(f"/{CRON_CLEANUP}")
 async def cron_cleanup(request: Request) -> dict[str, Any]:
-    """Fired by the daily cron binding: expired items, old events, surplus model artifacts, old run exports."""
+    """Fired by the daily cron binding: expired items, old events and served lists, surplus model artifacts, old run
+    exports."""
     archive: EventArchive = request.app.state.archive
     items: ItemRepository = request.app.state.items
+    exposures: ExposureArchive = request.app.state.exposures
     settings = request.app.state.settings
-    tenants = sorted(set(await archive.tenants()) | set(await items.tenants()))
+    tenants = sorted(set(await archive.tenants()) | set(await items.tenants()) | set(await exposures.tenants()))
     cleanup = CleanupRequest(
         tenant_ids=tenants,
         retention_days=settings.archive_retention_days,
         keep_versions=settings.keep_versions,
         keep_runs_days=settings.keep_runs_days,
+        exposure_retention_days=settings.exposure_retention_days,
     )
     client: DaprWorkflowClient = request.app.state.workflows
     instance_id = await client.schedule_new_workflow(CLEANUP_WORKFLOW, input=cleanup.model_dump())

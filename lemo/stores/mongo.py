@@ -53,6 +53,11 @@ async def _in_is_a_scan(collection: AsyncCollection[dict[str, Any]]) -> bool:
     return known
 
 
+async def is_ferretdb(collection: AsyncCollection[dict[str, Any]]) -> bool:
+    """Whether the server is FerretDB (no index lookups, no TTL indexes) rather than MongoDB; asked once per client."""
+    return await _in_is_a_scan(collection)
+
+
 async def find_by_ids(
     collection: AsyncCollection[dict[str, Any]], ids: Sequence[str], projection: Mapping[str, Any]
 ) -> list[dict[str, Any]]:

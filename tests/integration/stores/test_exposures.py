@@ -28,7 +28,7 @@ def _list(tenant: str, n: int, variant: str, items: int = 3) -> Exposure:
 
 
 async def test_lists_are_archived_once_and_read_back_per_tenant(db: AsyncDatabase[dict[str, Any]], tenant: str) -> None:
-    archive = ExposureArchive(db)
+    archive = ExposureArchive(db, retention_days=36500)
     await archive.ensure_indexes()
     await archive.ensure_indexes()  # idempotent: a restarted app runs it again
     lists = [_list(tenant, n, "a" if n < 3 else "b") for n in range(5)]
@@ -49,7 +49,7 @@ async def test_lists_are_archived_once_and_read_back_per_tenant(db: AsyncDatabas
 
 async def test_a_forgotten_list_is_new_again(db: AsyncDatabase[dict[str, Any]], tenant: str) -> None:
     """A delivery whose counting failed takes its new lists out, so that the redelivery counts them."""
-    archive = ExposureArchive(db)
+    archive = ExposureArchive(db, retention_days=36500)
     lists = [_list(tenant, n, "a") for n in range(3)]
     assert await archive.append_many(lists) == lists
     await archive.forget(lists[:2])
