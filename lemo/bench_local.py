@@ -37,7 +37,7 @@ def rss_bytes() -> int:
 class StepClock:
     """Seconds and peak resident memory per named step; a sampler thread reads RSS every `interval_s`."""
 
-    interval_s: float = 0.02
+    interval_s: float = 0.1
     steps: list[dict[str, Any]] = field(default_factory=list)
     _peak: int = 0
 

@@ -223,9 +223,13 @@ def _ranks(matrix: np.ndarray, finite: np.ndarray, users: np.ndarray, items: np.
     np.put_along_axis(table, best, np.broadcast_to(np.arange(top, dtype=np.int32), best.shape), axis=1)
     exact = table[users, items].astype(np.int64)
     sample = np.random.default_rng(0).choice(n_cols, min(RANK_SAMPLE, n_cols), replace=False)
-    drawn = keyed[:, sample]  # a user's sampled scores, as sort keys (inf: unscored)
+    drawn = np.sort(keyed[:, sample], axis=1)  # each user's sampled scores as sort keys, ascending (inf: unscored)
     share = np.isfinite(drawn).sum(axis=1) / len(sample)
-    above = (drawn[users] < keyed[users, items][:, None]).sum(axis=1)
+    wanted = keyed[users, items]
+    above = np.empty(len(users), dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, np.diff(users) != 0])  # pairs come grouped by user
+    for start, stop in zip(starts, np.r_[starts[1:], len(users)], strict=True):
+        above[start:stop] = np.searchsorted(drawn[users[start]], wanted[start:stop], side="left")
     estimate = np.maximum(np.rint(above / len(sample) * n_cols), top).astype(np.int64)
     estimate = np.minimum(estimate, np.rint(share[users] * n_cols).astype(np.int64))
     return np.where(exact >= 0, exact, estimate)
