@@ -190,8 +190,9 @@ def evaluate_trained(
     top-k metrics, or a ranker's AUC plus its whole pipeline's metrics (recall channels -> this ranker -> top k)
     under `PIPELINE_PREFIX`, measured on the same users as the channels so the ranker guard can compare them."""
     holdout = sample_users(holdout, max_users, seed)
+    evaluated = {"evaluated_users": float(len(holdout_users(holdout)))}  # shown beside the metrics
     if isinstance(model, LearnedRanker):
         metrics = evaluate_ranker(model, train, holdout, seed=seed)
         pipeline = evaluate_pipeline(recall, model, train, holdout, k=k)
-        return metrics | {PIPELINE_PREFIX + name: value for name, value in pipeline.items()}
-    return evaluate_recall(model, train, holdout, k=k)
+        return metrics | {PIPELINE_PREFIX + name: value for name, value in pipeline.items()} | evaluated
+    return evaluate_recall(model, train, holdout, k=k) | evaluated

@@ -89,6 +89,7 @@ class RankingExamples:
     features: FeatureBatch
     labels: np.ndarray  # float32 [n]
     candidates_per_channel: int
+    users: int = 0  # users the examples come from (at most max_users with channels)
 
     @classmethod
     def build(
@@ -170,7 +171,7 @@ class RankingExamples:
         space = replace(space, id_items=id_vocabulary(i, labels, int(p["min_item_positives"])))
         users = [data.users.get(x, UserMeta(x)) for x in data.user_ids]
         features = FeatureBatch(pair_fields(space, users, u, i), np.concatenate(dense), i)
-        return cls(space, features, labels, per_channel)
+        return cls(space, features, labels, per_channel, len(learners))
 
     @classmethod
     def _from_sampling(cls, data: TrainingData, space: FeatureSpace, p: dict[str, Any], seed: int) -> RankingExamples:
@@ -250,6 +251,8 @@ class LearnedRanker:
     ) -> LearnedRanker:
         p = {**RANKER_DEFAULTS, **params}
         examples = examples or RankingExamples.build(data, recall, p, seed=seed)
+        if examples.users:  # shown in the model list: how many users the ranker learned from
+            p["learning_users"] = examples.users
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
         space = examples.space

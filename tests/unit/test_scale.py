@@ -118,4 +118,6 @@ def test_evaluate_trained_scores_a_ranker_pipeline_on_the_channels_users() -> No
     assert isinstance(ranker, LearnedRanker)
     metrics = evaluate_trained(ranker, recall, train, holdout, max_users=40)
     assert {"auc", "pipeline_ndcg@10"} <= set(metrics)
+    assert metrics["evaluated_users"] == 40  # the sample, stated beside the metrics
+    assert 0 < ranker.params["learning_users"] <= train.n_users  # stated in the model list's params
     assert metrics["pipeline_ndcg@10"] > 0.2
