@@ -157,6 +157,15 @@ ranker guard (the fused pipeline, or the best channel alone when the guard says 
 the other rows are reported for comparison. The pointwise-trained first version of the rankers (binary cross-entropy on
 the same candidates) scored below EASE on validation (0.21-0.23); the listwise loss and early stopping fixed that.
 
+Toward NDCG@10 0.50 (issue 14; validation only, 2026-12-06; `lemo.evaluation.tuning.tune_discount`): EASE l2 over
+200 / 400 / 800 / 1200 / 1600 crossed with a popularity discount beta 0 / 0.25 / 0.5 / 0.75 / 1 / 1.5 on EASE's
+top 50 (the rerank setting of [evaluation-tradeoff.md](evaluation-tradeoff.md)). Best on validation: l2 800 with
+beta 0.75, 0.2682 against 0.2677 without the discount (+0.2%, inside the spread of the fused pipeline over seeds
+above); every other point scores 0.2441-0.2681. Read once on test, that point scores 0.4827 (EASE alone 0.4777,
+the fused pipeline 0.4876). So neither EASE's regularization nor a popularity discount reaches 0.50 on this
+protocol, and the one ranker above 0.48 on test (fusion) does not beat EASE reliably on validation, where the
+guard decides.
+
 ## Time per step (2-core CPU, one training thread)
 
 {timings}

@@ -43,3 +43,25 @@ def tune(
             scored.append((params, evaluate_recall(model, fit, valid, k)[f"ndcg@{k}"]))
         results[kind] = sorted(scored, key=lambda p: -p[1])
     return results
+
+
+def tune_discount(
+    train: TrainingData,
+    l2s: Iterable[float] = (200.0, 400.0, 800.0, 1200.0, 1600.0),
+    betas: Iterable[float] = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5),
+    *,
+    k: int = 10,
+    seed: int = 42,
+    test_ratio: float = 0.25,
+) -> list[tuple[float, float, float]]:
+    """Validation NDCG@k of EASE at each l2 with each popularity discount beta on its top candidates
+    (lemo.evaluation.tradeoff), as (l2, beta, ndcg), best first."""
+    from lemo.evaluation.tradeoff import popularity_tradeoff  # the trade-off module imports the protocol's rerank
+
+    fit, valid = train.split(test_ratio, seed=seed + 1)
+    scored = []
+    for l2 in l2s:
+        model = train_recall("ease", fit, {"l2": l2}, seed=seed)
+        for point in popularity_tradeoff(model, fit, valid, k, tuple(betas)):
+            scored.append((l2, point.value, point.metrics[f"ndcg@{k}"]))
+    return sorted(scored, key=lambda s: -s[2])
