@@ -54,7 +54,7 @@ def build(settings: RecallSettings) -> Parts:
     async def scan(tenant_id: str) -> list[dict[str, Any]]:
         return [doc async for doc in items.scan(tenant_id, FIELDS)]
 
-    executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="recall")
+    executor = ThreadPoolExecutor(max(1, settings.workers), thread_name_prefix="recall")
     loader = ThreadPoolExecutor(1, thread_name_prefix="recall-load")
     http = sidecar_http(settings.sidecar_timeout_s)
     models = ModelCache(
@@ -67,7 +67,9 @@ def build(settings: RecallSettings) -> Parts:
     catalog = CatalogView(scan, settings.catalog_refresh_s)
     hot = HotSource(settings.hot_cache_s)
     popular_state = PopularStateSource(http, settings.state_store, settings.popular_state_cache_s)
-    channels = Channels(models, catalog, hot, popular_state, executor, settings.tag_interests)
+    channels = Channels(
+        models, catalog, hot, popular_state, executor if settings.workers else None, settings.tag_interests
+    )
     recaller = Recaller(
         models,
         catalog,

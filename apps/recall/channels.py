@@ -62,7 +62,7 @@ class Channels:
         catalog: CatalogView,
         hot: HotSource,
         popular_state: PopularStateSource,
-        executor: Executor,
+        executor: Executor | None,
         tag_interests: int,
     ) -> None:
         self._models = models
@@ -82,6 +82,8 @@ class Channels:
         return hits
 
     async def _thread(self, fn: Callable[..., T], *args: object) -> T:
+        if self._executor is None:  # RECALL_WORKERS=0: scored on the event loop, no thread handoff
+            return fn(*args)
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     async def _served(self, tenant_id: str, kind: str) -> Served:

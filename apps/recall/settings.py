@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from apps.shared.settings import LemoSettings
@@ -34,7 +35,9 @@ class RecallSettings(LemoSettings):
     # Threads for model scoring and ANN search. numpy, torch and Milvus release the GIL, but a request's products are
     # small and the rest of each channel holds it: on the read-path bench (tests/integration/bench_read_path.py,
     # 300 lists) 8 threads cost 10.5-11.1 ms of recall CPU per list and 1 thread 10.0-10.1 ms, at the same latency.
-    # Two: one core's worth of overlap with the event loop, without threads queueing for the GIL.
-    workers: int = 2
+    # Two: one core's worth of overlap with the event loop, without threads queueing for the GIL. 0 scores on the
+    # event loop itself: 0.8-0.9 ms less recall CPU per list again on MovieLens-100k (9.2 against 10.0-10.2 ms, same
+    # wall), but a large catalog's products would then stall the loop (and the sidecar's health probe) per request.
+    workers: int = Field(2, ge=0)
     torch_threads: int = 1
     sidecar_timeout_s: float = 2.0
