@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+from prometheus_client import Counter
 from pydantic_settings import SettingsConfigDict
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -24,6 +25,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 COUNTS_EVERY_S = 1.0
+# Per tenant in the ingest log (GET /v1/ingest/errors); here per kind and outcome only, to keep Prometheus' series few.
+INGESTED = Counter("lemo_ingest_messages_total", "Messages on the tenants' ingest topics", ["kind", "outcome"])
 
 
 class IngestSettings(LemoSettings):
@@ -68,6 +71,9 @@ async def consume_batch(
     retry = await forward(tenant_id, valid) if valid else set()
     statuses = {m.message_id: "SUCCESS" for m in batch}
     statuses.update(dict.fromkeys(retry, "RETRY"))
+    INGESTED.labels(kind.value, "accepted").inc(len(valid) - len(retry))
+    INGESTED.labels(kind.value, "rejected").inc(len(rejected))
+    INGESTED.labels(kind.value, "retried").inc(len(retry))
     try:
         await log.record(tenant_id, kind, topic, len(valid) - len(retry), rejected)
     except Exception:

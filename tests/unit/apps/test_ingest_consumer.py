@@ -6,6 +6,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from prometheus_client import REGISTRY
+
 from apps.shared.ingest import consume_batch
 from apps.shared.streams import StreamMessage
 from lemo.events import Event
@@ -34,6 +36,10 @@ def _message(i: int, body: Any) -> StreamMessage:
 GOOD = {"user_id": "u1", "item_id": "i1", "type": "view"}
 
 
+def _ingested(outcome: str) -> float:
+    return REGISTRY.get_sample_value("lemo_ingest_messages_total", {"kind": "events", "outcome": outcome}) or 0.0
+
+
 async def test_valid_messages_are_forwarded_for_the_topics_tenant_and_bad_ones_recorded() -> None:
     forwarded: list[Event] = []
 
@@ -43,7 +49,9 @@ async def test_valid_messages_are_forwarded_for_the_topics_tenant_and_bad_ones_r
 
     log = FakeLog()
     batch = [_message(0, GOOD), _message(1, b"garbage"), _message(2, {**GOOD, "tenant_id": "b"})]
+    before = {o: _ingested(o) for o in ("accepted", "rejected")}
     statuses = await consume_batch("ingest.a.events", batch, event_of, forward, log)
+    assert {o: _ingested(o) - before[o] for o in before} == {"accepted": 1, "rejected": 2}
     assert statuses == {"m0": "SUCCESS", "m1": "SUCCESS", "m2": "SUCCESS"}
     assert [e.tenant_id for e in forwarded] == ["a"]
     [(tenant, kind, accepted, rejected)] = log.records
