@@ -17,7 +17,9 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from lemo.events import Event, EventType
+from lemo.exposures import Exposure
 from lemo.models import MODEL_KINDS, RANKER_KINDS, RECALL_KINDS
+from lemo.stores.exposures import ExposureArchive
 from lemo.stores.mongo import EventArchive, ItemRepository, ModelRegistry
 from lemo.stores.vectors import VectorIndex
 from tests.integration.conftest import unique
@@ -180,7 +182,7 @@ async def test_train_resumes_after_the_trainer_is_killed_mid_run(
     assert all(v.version == 1 and v.status == "active" for v in versions)
 
 
-async def test_cleanup_cron_deletes_expired_items_and_old_events(
+async def test_cleanup_cron_deletes_expired_items_old_events_and_old_served_lists(
     app_env: dict[str, str], tenant: str, artifacts: Path, own_db: AsyncDatabase[dict[str, Any]]
 ) -> None:
     db = own_db
@@ -197,6 +199,9 @@ async def test_cleanup_cron_deletes_expired_items_and_old_events(
     await archive.append(Event(tenant_id=tenant, user_id="u", item_id="kept", type=EventType.VIEW, timestamp=1.0))
     # Retention counts from archiving: make this event look archived two days ago.
     await db["events"].update_many({"tenant_id": tenant}, {"$set": {"archived_at": time.time() - 2 * 86400}})
+    # Served lists are kept LEMO_EXPOSURE_RETENTION_DAYS (2 here) after they were served, not the events' 1 day.
+    lists = ExposureArchive(db, retention_days=36500)
+    await lists.append_many([_served(tenant, "old", days_ago=3), _served(tenant, "recent", days_ago=1)])
     committed = (ROOT / "components" / "cron-cleanup.yaml").read_text()
     fast = committed.replace('"0 30 3 * * *"', '"@every 1s"')
     assert fast != committed
@@ -208,6 +213,7 @@ async def test_cleanup_cron_deletes_expired_items_and_old_events(
             "LEMO_MONGODB_DATABASE": own_db.name,
             "LEMO_ARTIFACT_URI": str(artifacts),
             "LEMO_ARCHIVE_RETENTION_DAYS": "1",
+            "LEMO_EXPOSURE_RETENTION_DAYS": "2",
         },
         component_overrides={"cron-cleanup.yaml": fast},
     ).start()
@@ -215,15 +221,28 @@ async def test_cleanup_cron_deletes_expired_items_and_old_events(
 
         async def cleaned() -> bool:
             events = [i async for i in archive.interactions(tenant)]
-            return await items.get(tenant, "gone") is None and not events
+            served = [e async for e in lists.scan(tenant)]
+            return await items.get(tenant, "gone") is None and not events and len(served) < 2
 
         deadline = time.monotonic() + 60
         while not await cleaned() and time.monotonic() < deadline:
             await asyncio.sleep(0.5)
         assert await cleaned(), f"cleanup never ran:\n{trainer.logs()}"
         assert await items.get(tenant, "kept") is not None
+        assert [e.request_id async for e in lists.scan(tenant)] == ["recent"]
     finally:
         trainer.stop()
+
+
+def _served(tenant: str, request_id: str, days_ago: float) -> Exposure:
+    return Exposure(
+        request_id=request_id,
+        tenant_id=tenant,
+        user_id="u",
+        scenario="home",
+        items=["kept"],
+        timestamp=time.time() - days_ago * 86400,
+    )
 
 
 def _past() -> Any:

@@ -3,6 +3,7 @@ redelivery is a no-op, reads never leave the tenant."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -54,3 +55,22 @@ async def test_a_forgotten_list_is_new_again(db: AsyncDatabase[dict[str, Any]], 
     assert await archive.append_many(lists) == lists
     await archive.forget(lists[:2])
     assert await archive.append_many(lists) == lists[:2]
+
+
+async def test_lists_past_retention_are_purged_per_tenant(db: AsyncDatabase[dict[str, Any]], tenant: str) -> None:
+    archive = ExposureArchive(db, retention_days=30)
+    await archive.ensure_indexes()
+    now = T0 + 100 * 86400
+    served = [_list(tenant, n, "a") for n in range(2)]
+    old = served[0].model_copy(update={"timestamp": now - 31 * 86400})
+    recent = served[1].model_copy(update={"timestamp": now - 29 * 86400})
+    theirs = _list(f"{tenant}-other", 0, "a").model_copy(update={"timestamp": now - 31 * 86400})
+    await archive.append_many([old, recent, theirs])
+    stored = await db["exposures"].find_one({"_id": f"{tenant}/{old.request_id}"})
+    assert stored is not None  # the date a MongoDB TTL index deletes it at: served + retention
+    assert stored["expire_at"].replace(tzinfo=UTC) == datetime.fromtimestamp(old.timestamp + 30 * 86400, UTC)
+
+    assert await archive.purge_expired(tenant, now) == 1
+    assert [e.request_id async for e in archive.scan(tenant)] == [recent.request_id]
+    assert [e.request_id async for e in archive.scan(theirs.tenant_id)] == [theirs.request_id]  # not this tenant's
+    assert await archive.purge_expired(tenant, now) == 0
