@@ -1,4 +1,5 @@
-"""/v1/status: every app's health, asked through the sidecars (service invocation), never directly."""
+"""/v1/status: every app's health, asked through the sidecars (service invocation), never directly; for an app that
+does not answer, whether its sidecar did."""
 
 from __future__ import annotations
 
@@ -21,11 +22,30 @@ async def _probe(client: DaprClient, app_id: str, timeout_s: float) -> dict[str,
         ok = body.get("status") == "ok"
         return {
             "ok": ok,
+            "sidecar": True,
             "ms": round((time.perf_counter() - started) * 1000, 1),
             "version": body.get("version"),
         }
     except Exception as exc:  # one app down must not hide the others
-        return {"ok": False, "ms": round((time.perf_counter() - started) * 1000, 1), "error": str(exc)[:200]}
+        error = str(exc)
+        return {
+            "ok": False,
+            "sidecar": sidecar_answered(error),
+            "ms": round((time.perf_counter() - started) * 1000, 1),
+            "error": error[:300],
+        }
+
+
+def sidecar_answered(error: str) -> bool | None:
+    """Whether the app's own sidecar answered a failed health call, from daprd's invocation error: True when it
+    says its app did not ("error invoking app channel", connection refused or "app is not in a healthy state"),
+    False when the app's sidecar could not be reached ("failed to invoke target ... after N retries"), None when the
+    error says neither (a timeout)."""
+    if "error invoking app channel" in error:
+        return True
+    if "failed to invoke target" in error:
+        return False
+    return None
 
 
 @router.get("")

@@ -47,6 +47,8 @@ def start_mesh(app_env: dict[str, str], artifacts: Path) -> dict[str, App]:
             **{f"GATEWAY_{s}_DEADLINE_S": "5" for s in ("RECALL", "RANKING", "RERANK", "PROFILE", "POPULAR")},
             "GATEWAY_RATE_LIMIT_PER_S": "0",
             "GATEWAY_SCENARIO_CACHE_TTL_S": "0.5",
+            # Long enough for daprd's retries toward a stopped sidecar to end in its own error, not a timeout.
+            "GATEWAY_STATUS_TIMEOUT_S": "15",
         }
         apps["gateway"] = App(unique("gateway"), uvicorn("apps.gateway.main"), env=gateway_env).start()
     except BaseException:

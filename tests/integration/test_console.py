@@ -183,8 +183,9 @@ def page(browser: Browser) -> Iterator[Page]:
     yield page
     context.close()
     # A script error or a refused resource (a CDN, a blocked script) fails the test; an API's 4xx (a wrong key, a
-    # run the trainer has no record of, a validation error) is an answer the page shows.
-    assert not [e for e in errors if not re.search(r"responded with a status of 4\d\d", e)], errors
+    # run the trainer has no record of, a validation error) or /v1/status's 503 (an app down) is an answer the page
+    # shows.
+    assert not [e for e in errors if not re.search(r"responded with a status of (4\d\d|503)", e)], errors
 
 
 def _login(page: Page, mesh: dict[str, App], key: str) -> None:
@@ -449,3 +450,22 @@ def test_admin_sees_every_tenant_and_picks_one(
     expect(page.get_by_test_id("who")).to_have_text(f"admin as {tenant}")
     expect(page.get_by_test_id("stat-users")).to_have_text("40")
     _shot(page, shots, "admin")
+
+
+def test_health_tells_an_app_down_from_its_sidecar_down(
+    page: Page, mesh: dict[str, App], trained: tuple[str, str, httpx.Client], shots: Path
+) -> None:
+    """Runs last in this module: it stops the rerank app, then its sidecar."""
+    _, key, _ = trained
+    _login(page, mesh, key)
+    rerank = mesh["rerank"]
+    row = page.get_by_test_id("health").locator("tr", has_text=rerank.app_id)
+    expect(row).to_contain_text("healthy")
+    rerank.kill_app()
+    cells = row.locator("td")
+    expect(cells.nth(1)).to_have_text("down")  # refreshed every 5 s
+    expect(cells.nth(2)).to_have_text("up")
+    _shot(page, shots, "overview-app-down")
+    rerank.stop()
+    expect(cells.nth(2)).to_have_text("down", timeout=60_000)
+    expect(page.get_by_test_id("health").locator("tr", has_text=mesh["catalog"].app_id)).to_contain_text("healthy")

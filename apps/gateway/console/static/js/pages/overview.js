@@ -20,8 +20,11 @@ function healthTable(status) {
   const rows = Object.entries(status.apps).map(([app, s]) => ({ app, ...s }));
   return table(
     [
-      { label: "app", value: (r) => r.app },
-      { label: "app + sidecar", value: (r) => h("span", { class: r.ok ? "ok" : "bad" }, r.ok ? "healthy" : "down") },
+      { label: "name", value: (r) => r.app },
+      { label: "app", value: (r) => h("span", { class: r.ok ? "ok" : "bad" }, r.ok ? "healthy" : "down") },
+      { label: "sidecar", value: (r) => (r.sidecar === undefined || r.sidecar === null
+        ? h("span", { class: "warn" }, "no answer")
+        : h("span", { class: r.sidecar ? "ok" : "bad" }, r.sidecar ? "up" : "down")) },
       { label: "ms", value: (r) => num(r.ms, 1) },
       { label: "version", value: (r) => r.version || "–" },
       { label: "error", value: (r) => h("span", { class: "muted mono" }, r.error || "") },
@@ -69,7 +72,7 @@ export async function render(root) {
     stats,
     h("div", { class: "cols2" },
       card(`Events per minute, last ${MINUTES} minutes`, epm, h("p", { class: "muted" }, "refreshes every 5 s; counted as the archive takes each event once")),
-      card("Health", h("p", { class: "muted" }, "each app's /healthz, asked through its own sidecar and the gateway's"), healthBox)),
+      card("Health", h("p", { class: "muted" }, "each app's /healthz, asked through the gateway's sidecar and its own; when the app does not answer, whether its sidecar did"), healthBox)),
     card("Active model versions", modelsTable(models)),
   );
 
