@@ -111,8 +111,9 @@ async def stats(
     until: float | None = Query(None, ge=0, le=MAX_TIMESTAMP, description="unix seconds; default: now"),
     type: EventType | None = None,
 ) -> dict[str, Any]:
-    """Events per type in [since, until) (unix seconds, minute resolution), from counts the archive consumer keeps as
-    it archives each event once: a few documents whatever the window or the archive's size."""
+    """Events per type in [since, until) (unix seconds, minute resolution where minute counts are kept, else each
+    end widened to the finest resolution kept there), from counts the archive consumer keeps as it archives each
+    event once: a few documents whatever the window or the archive's size."""
     now = time.time()
     until = until if until is not None else now
     since = since if since is not None else until - 86400

@@ -89,6 +89,10 @@ async def stats(
     type: EventType | None = None,
     who: Principal = Reader,
 ) -> Response:
+    """Events per type in [since, until), from pre-aggregated counts. Minute resolution (the window widened to
+    whole minutes) where minute counts are still kept (8 days by default); further back each end of the window is
+    widened to the finest resolution kept there: the hour (100 days), the day (3 years), else the month, which is
+    kept for good (docs/data-plane.md, Retention)."""
     down, app_id = _events(request)
     return await down.relay(
         app_id,

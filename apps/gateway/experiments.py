@@ -61,6 +61,7 @@ async def _counts(
             resp.status_code if resp.status_code < 500 else status.HTTP_503_SERVICE_UNAVAILABLE,
             str(error.get("code", "upstream_error")),
             str(error.get("message", resp.text[:300])),
+            **(error.get("details") or {}),
         )
     return dict(resp.json())
 
@@ -177,7 +178,8 @@ async def get_scenario_metrics(
     """Per variant of the scenario's experiment: lists served, items shown, attributed clicks, conversions and
     events by type, CTR per list and per item shown and conversion rate with 95% intervals, the difference to
     control with its interval and verdict, and a series per interval; events that name the scenario but no list
-    of it under `unattributed`."""
+    of it under `unattributed`. A window that starts before its interval's buckets are kept (minute 8 days, hour
+    100 days, day 3 years by default; docs/experiments.md) answers 422 `interval_not_kept`: pick a longer interval."""
     state = request.app.state
     return await scenario_metrics(
         state.downstream,

@@ -127,3 +127,11 @@ def test_experiment_count_buckets_expire_too(events: App) -> None:
     hour_end = at.replace(minute=0, second=0, microsecond=0).timestamp() + 3600
     assert _in(minute_ttl, hour_end + MINUTE_DAYS * DAY), minute_ttl
     assert _ttl(f"xpcount:{tenant}|feed|M") == -1
+    # A minute series reaching back past the minutes kept is refused, an hour series over it answered.
+    url = f"{events.sidecar}/v1.0/invoke/{events.app_id}/method/experiments/{tenant}/feed/counts"
+    window = {"since": now - 4 * DAY, "until": now - 4 * DAY + 3600}
+    gone = httpx.get(url, params={**window, "interval": "minute"}, headers=events.headers, timeout=30)
+    assert gone.status_code == 422 and gone.json()["error"]["code"] == "interval_not_kept", gone.text
+    assert gone.json()["error"]["details"] == {"interval": "minute", "kept_days": MINUTE_DAYS}
+    hours = httpx.get(url, params={**window, "interval": "hour"}, headers=events.headers, timeout=30)
+    assert hours.status_code == 200, hours.text
