@@ -328,7 +328,7 @@ def test_edit_a_scenario_then_see_it_served(
 def test_train_watch_progress_activate_and_roll_back(
     page: Page, mesh: dict[str, App], trained: tuple[str, str, httpx.Client], shots: Path
 ) -> None:
-    _, key, api = trained
+    tenant, key, api = trained
     _login(page, mesh, key)
     page.goto(f"{base_url(mesh)}/console#/models")
     expect(page.get_by_test_id("versions")).to_contain_text("item_cf")
@@ -336,6 +336,7 @@ def test_train_watch_progress_activate_and_roll_back(
     page.get_by_test_id("train-policy").select_option("manual")
     page.get_by_test_id("train-start").click()
     expect(page.get_by_test_id("run-view")).to_be_visible()
+    expect(page.get_by_test_id("runs")).to_contain_text(f"train-{tenant}-")
     expect(page.get_by_test_id("run-status")).to_have_text("COMPLETED", timeout=150_000)
     expect(page.get_by_test_id("run-models")).to_contain_text("candidate")
     _shot(page, shots, "models-run")
@@ -346,6 +347,7 @@ def test_train_watch_progress_activate_and_roll_back(
     expect(page.get_by_test_id("models-message")).to_contain_text("item_cf v2 now serves")
     assert api.get("/v1/models", params={"kind": "item_cf"}).json()["active"] == {"item_cf": 2}
     expect(page.get_by_test_id("rollback-item_cf")).to_be_visible()
+    expect(page.get_by_test_id("rollback-als")).to_have_count(0)  # no earlier version to go back to
     expect(page.get_by_test_id("metrics-chart")).to_be_visible()
     _shot(page, shots, "models")
     page.get_by_test_id("rollback-item_cf").click()

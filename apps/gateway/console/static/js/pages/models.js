@@ -44,7 +44,7 @@ export async function render(root) {
     { label: "trained", value: (v) => `${when(v.created_at)} (${num(v.train_seconds, 1)} s)` },
     { label: "run", value: (v) => h("span", { class: "mono muted" }, v.run_id) },
     { label: "", value: (v) => (v.status === "active"
-      ? h("button", { class: "secondary", type: "button", testid: `rollback-${v.kind}`, onclick: () => act("roll back", () => api.post(`/v1/models/${v.kind}/rollback`)) }, "Roll back")
+      ? versions.some((x) => x.kind === v.kind && x.version !== v.version && x.status !== "pruned") && h("button", { class: "secondary", type: "button", testid: `rollback-${v.kind}`, onclick: () => act("roll back", () => api.post(`/v1/models/${v.kind}/rollback`)) }, "Roll back")
       : v.status === "pruned" ? "" : h("button", { type: "button", testid: `activate-${v.kind}-${v.version}`, onclick: () => act("activate", () => api.post(`/v1/models/${v.kind}/activate`, { version: v.version })) }, "Activate")) },
   ], versions, { testid: "versions", empty: "no model yet: start a training run" });
 
@@ -67,7 +67,10 @@ export async function render(root) {
 
   // Training runs: those that registered versions, and those started here that have not yet.
   const registered = [...new Map(versions.map((v) => [v.run_id, v.created_at])).entries()].sort((a, b) => b[1] - a[1]).map(([r]) => r);
-  const runIds = [...new Set([...startedRuns(), ...registered])].slice(0, 12);
+  const runIds = () => [...new Set([...startedRuns(), ...registered])].slice(0, 12);
+  const runList = h("div");
+  const listRuns = () => runList.replaceChildren(
+    table([{ label: "run", value: (r) => h("span", { class: "mono" }, r) }], runIds(), { testid: "runs", onClick: follow, empty: "no run yet" }));
   const runBox = h("div", { testid: "run-box" });
   let timer = null;
   const follow = async (runId) => {
@@ -89,6 +92,7 @@ export async function render(root) {
       if (wanted.length) body.kinds = wanted;
       const { run_id: runId } = await api.post("/v1/models/train", body);
       remember(runId);
+      listRuns();
       message.className = "ok"; message.textContent = `started ${runId}`;
       await follow(runId);
     } catch (err) { message.className = "error"; message.textContent = `${err.code}: ${err.message}`; }
@@ -102,11 +106,12 @@ export async function render(root) {
       card("Training runs",
         h("form", { class: "inline", onsubmit: (e) => { e.preventDefault(); start(); } },
           h("label", {}, "kinds", kindsInput), h("label", {}, "activation", policy), h("button", { type: "submit", testid: "train-start" }, "Start a run")),
-        table([{ label: "run", value: (r) => h("span", { class: "mono" }, r) }], runIds, { testid: "runs", onClick: follow, empty: "no run yet" }),
+        runList,
         runBox)),
     card(`Versions (${Object.keys(active).length} kinds active)`, versionTable),
   );
   drawChart();
-  if (runIds.length) await follow(runIds[0]);
+  listRuns();
+  if (runIds().length) await follow(runIds()[0]);
   return () => clearTimeout(timer);
 }

@@ -74,6 +74,7 @@ export async function render(root) {
     const doc = structuredClone(scenario);
     const formBox = h("div", {}, form(doc));
     const json = h("textarea", { testid: "scenario-json", "data-path": "json", spellcheck: "false" }, JSON.stringify(doc, null, 2));
+    formBox.addEventListener("input", () => { json.value = JSON.stringify(doc, null, 2); }); // one document, two views
     const status = h("div", { testid: "save-status" });
     const clearErrors = () => {
       for (const el of editor.querySelectorAll(".invalid")) el.classList.remove("invalid");
