@@ -99,8 +99,8 @@ def test_the_domain_and_workflows_never_reach_into_an_app() -> None:
     assert offenders == {}
 
 
-# Files already past the size STYLE.md asks to split before (400 lines); the list may only shrink.
-_LONG_FILES = {"lemo/stores/mongo.py"}
+# Files already past the size STYLE.md asks to split before (400 lines); the list may only shrink (it is empty).
+_LONG_FILES: set[str] = set()
 
 
 def test_files_stay_small_enough_to_read_in_one_sitting() -> None:
