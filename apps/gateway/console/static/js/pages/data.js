@@ -15,7 +15,7 @@ async function itemsPanel() {
     try {
       const page = await api.get("/v1/items", { q, limit: 25, total: "true" });
       results.replaceChildren(
-        h("p", { class: "muted", testid: "items-total" }, `${num(page.total)} items${q ? ` matching "${q}"` : ""}; first ${page.items.length}`),
+        h("p", { class: "muted", testid: "items-total" }, `${num(page.total)} item${page.total === 1 ? "" : "s"}${q ? ` matching "${q}"` : ""}; first ${page.items.length}`),
         table([
           { label: "item", value: (i) => h("span", { class: "mono" }, i.item_id) },
           { label: "title", value: (i) => i.title || "" },
@@ -31,7 +31,8 @@ async function itemsPanel() {
 
 function kv(obj, testid) {
   const rows = Object.entries(obj || {});
-  return table([{ label: "key", value: ([k]) => k }, { label: "value", value: ([, v]) => (typeof v === "number" ? num(v, 3) : JSON.stringify(v)) }],
+  const show = (v) => (typeof v === "number" ? num(v, Number.isInteger(v) ? 0 : 3) : typeof v === "string" ? v : JSON.stringify(v));
+  return table([{ label: "key", value: ([k]) => k }, { label: "value", value: ([, v]) => show(v) }],
     rows, { testid, empty: "none" });
 }
 
@@ -81,7 +82,7 @@ async function usersPanel(detail) {
     try {
       const page = await api.get("/v1/users", { q, limit: 25, total: "true" });
       results.replaceChildren(
-        h("p", { class: "muted", testid: "users-total" }, `${num(page.total)} users${q ? ` whose id starts with "${q}"` : ""}; first ${page.users.length}`),
+        h("p", { class: "muted", testid: "users-total" }, `${num(page.total)} user${page.total === 1 ? "" : "s"}${q ? ` whose id starts with "${q}"` : ""}; first ${page.users.length}`),
         table([
           { label: "user", value: (u) => h("span", { class: "mono" }, u.user_id) },
           { label: "attributes", value: (u) => h("span", { class: "muted" }, Object.entries(u.attributes || {}).map(([k, v]) => `${k}=${v}`).join(", ")) },
