@@ -10,11 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 
-from apps.feeds.scheduler import FeedScheduler
+from apps.feeds.deps import HttpDep, SchedulerDep, SettingsDep
 from apps.shared.errors import ApiError
-from apps.shared.sidecar import SidecarHttp
 from lemo.events import Identifier
 from lemo.scenarios import ScenarioId
 from lemo.serving.contract import feed_state_key
@@ -27,30 +26,25 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 
 
-def _scheduler(request: Request) -> FeedScheduler:
-    scheduler: FeedScheduler = request.app.state.scheduler
-    return scheduler
-
-
 @router.post("/{tenant_id}/{user_id}", status_code=status.HTTP_202_ACCEPTED, response_model=None)
 async def compute_feed(
     tenant_id: TenantId,
     user_id: Identifier,
-    request: Request,
+    settings: SettingsDep,
+    scheduler: SchedulerDep,
     scenario: ScenarioId = "home",
     count: int | None = Query(None, ge=1, le=200),
     debug: bool = False,
     wait: bool = False,
 ) -> dict[str, Any] | Response:
-    settings = request.app.state.settings
     run = RecommendRequest(
         tenant_id=tenant_id, user_id=user_id, scenario_id=scenario, count=count or settings.feed_size, debug=debug
     )
     key = feed_state_key(tenant_id, user_id, scenario)
     if not wait:
-        return {"instance_id": await _scheduler(request).start(run), "key": key}
+        return {"instance_id": await scheduler.start(run), "key": key}
     try:
-        instance_id, output, failure = await _scheduler(request).run(run, settings.wait_timeout_s)
+        instance_id, output, failure = await scheduler.run(run, settings.wait_timeout_s)
     except TimeoutError as exc:
         raise ApiError(
             status.HTTP_504_GATEWAY_TIMEOUT,
@@ -67,10 +61,11 @@ async def compute_feed(
 
 
 @router.get("/{tenant_id}/{user_id}", response_model=Recommendation)
-async def stored_feed(tenant_id: TenantId, user_id: Identifier, request: Request, scenario: ScenarioId = "home") -> Any:
-    http: SidecarHttp = request.app.state.http
+async def stored_feed(
+    tenant_id: TenantId, user_id: Identifier, settings: SettingsDep, http: HttpDep, scenario: ScenarioId = "home"
+) -> Any:
     key = feed_state_key(tenant_id, user_id, scenario)
-    resp = await http.get(f"/v1.0/state/{request.app.state.settings.state_store}/{key}")
+    resp = await http.get(f"/v1.0/state/{settings.state_store}/{key}")
     if resp.status_code == status.HTTP_204_NO_CONTENT or (resp.status_code == 200 and not resp.content):
         raise ApiError(status.HTTP_404_NOT_FOUND, "feed_not_found", f"no stored {scenario} feed for user {user_id}")
     if resp.status_code != 200:

@@ -10,6 +10,7 @@ from dapr.ext.workflow.aio import DaprWorkflowClient
 from fastapi import FastAPI
 
 from apps.feeds import feeds, refresh
+from apps.feeds.refresher import Refresher
 from apps.feeds.scheduler import FeedScheduler
 from apps.feeds.settings import FeedsSettings
 from apps.feeds.workflows import QUIET, build_runtime
@@ -39,7 +40,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with sidecar_http() as http:
             app.state.http = http
             app.state.scheduler = scheduler
-            app.state.refresher = refresh.Refresher(scheduler, http, archive, settings)
+            app.state.refresher = Refresher(scheduler, http, archive, settings)
             yield
     finally:
         purging.cancel()

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
+from apps.profiles.deps import DeadLetters
 from apps.shared.publish import Entry, Publisher
 from apps.shared.settings import EVENTS_TOPIC, shared_settings
 from apps.shared.sidecar import sidecar_http
@@ -40,12 +41,11 @@ def _summary(doc: dict[str, Any]) -> dict[str, Any]:
 
 @router.get("")
 async def list_dead_letters(
-    request: Request,
+    dead_letters: DeadLetters,
     tenant_id: Identifier | None = None,
     limit: int = Query(20, ge=0, le=MAX_REPLAY),
 ) -> dict[str, Any]:
     """How many dead letters are kept (for one tenant, or all) and the oldest `limit` of them."""
-    dead_letters = request.app.state.dead_letters
     query = _query(tenant_id)
     docs = await dead_letters.find(query).sort("_id", 1).limit(limit).to_list(limit) if limit else []
     return {"count": await dead_letters.count_documents(query), "items": [_summary(d) for d in docs]}
@@ -53,12 +53,11 @@ async def list_dead_letters(
 
 @router.post("/replay")
 async def replay_dead_letters(
-    request: Request,
+    dead_letters: DeadLetters,
     tenant_id: Identifier | None = None,
     limit: int = Query(MAX_REPLAY, ge=1, le=MAX_REPLAY),
 ) -> dict[str, Any]:
     """Publishes the oldest `limit` dead letters to the events topic again and forgets those the broker took."""
-    dead_letters = request.app.state.dead_letters
     docs = await dead_letters.find(_query(tenant_id)).sort("_id", 1).limit(limit).to_list(limit)
     entries, unreplayable = [], []
     for doc in docs:

@@ -1,4 +1,4 @@
-"""apps/feeds/refresh.py's budget for event-triggered refreshes: a token bucket of refresh_max_per_s."""
+"""apps/feeds/refresher.py's budget for event-triggered refreshes: a token bucket of refresh_max_per_s."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from apps.feeds import refresh
-from apps.feeds.refresh import Refresher
+from apps.feeds import refresher
+from apps.feeds.refresher import Refresher
 from apps.feeds.settings import FeedsSettings
 
 
@@ -20,7 +20,7 @@ class Clock:
 
 def _refresher(rate: float, monkeypatch: pytest.MonkeyPatch) -> tuple[Refresher, Clock]:
     clock = Clock()
-    monkeypatch.setattr(refresh.time, "monotonic", clock)
+    monkeypatch.setattr(refresher.time, "monotonic", clock)
     none: Any = None
     return Refresher(none, none, none, FeedsSettings(refresh_max_per_s=rate)), clock
 
