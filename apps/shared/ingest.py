@@ -34,6 +34,10 @@ class IngestSettings(LemoSettings):
 
     model_config = SettingsConfigDict(env_prefix="INGEST_", extra="ignore")
 
+    # Whether this app consumes the tenants' ingest topics at all. Each tenant's topic is one streaming subscription
+    # (on Redis, one pub/sub connection held for good: docs/ingest.md says how many tenants a replica serves); the
+    # integration tests turn it off except in the ingest module, whose session database holds hundreds of tenants.
+    enabled: bool = True
     # How soon a new tenant's topics are subscribed: the tenants collection is read this often.
     discover_every_s: float = 2.0
     # Messages handled (and forwarded in one bulk publish) together, at most.
@@ -122,6 +126,10 @@ async def consuming(
             except Exception:
                 logger.warning("writing ingest counts failed; kept for the next flush", exc_info=True)
 
+    if not settings.enabled:
+        logger.info("ingest topics not consumed (INGEST_ENABLED is off)")
+        yield log
+        return
     await subscriptions.start()
     flusher = asyncio.create_task(flush_counts(), name="ingest counts")
     try:

@@ -44,9 +44,10 @@ VIAS = os.environ.get("INGEST_BENCH_VIA", "http,dapr,kafka").split(",")
 def mesh(request: pytest.FixtureRequest, app_env: dict[str, str]) -> Iterator[tuple[str, dict[str, App]]]:
     profile: str = request.param
     apps: dict[str, App] = {}
+    consuming = {**app_env, "INGEST_ENABLED": "true"}  # conftest turns the ingest topics off for other modules
     try:
         for name in ("catalog", "profiles", "events"):
-            apps[name] = App(unique(name), uvicorn(f"apps.{name}.main"), profile=profile, env=app_env).start()
+            apps[name] = App(unique(name), uvicorn(f"apps.{name}.main"), profile=profile, env=consuming).start()
         env = {
             **app_env,
             "LEMO_ADMIN_KEY": ADMIN_KEY,

@@ -40,7 +40,14 @@ def database_name() -> str:
 @pytest.fixture(scope="session")
 def app_env(database_name: str) -> dict[str, str]:
     """Environment every app under test gets."""
-    return {"LEMO_MONGODB_URI": MONGODB_URI, "LEMO_MONGODB_DATABASE": database_name, "LEMO_LOG_LEVEL": "INFO"}
+    return {
+        "LEMO_MONGODB_URI": MONGODB_URI,
+        "LEMO_MONGODB_DATABASE": database_name,
+        "LEMO_LOG_LEVEL": "INFO",
+        # One ingest stream per tenant of the database, which here holds every module's tenants: only
+        # test_ingest.py (a database of its own) consumes the ingest topics.
+        "INGEST_ENABLED": "false",
+    }
 
 
 @pytest.fixture

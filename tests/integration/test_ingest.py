@@ -45,6 +45,22 @@ def _mesh(profile: str, app_env: dict[str, str], catalog: bool) -> list[App]:
 
 
 @pytest.fixture(scope="module")
+def ingest_database(database_name: str) -> Iterator[str]:
+    name = f"{database_name}_ingest"
+    yield name
+    client: MongoClient[dict[str, Any]]
+    with MongoClient(MONGODB_URI) as client:
+        client.drop_database(name)
+
+
+@pytest.fixture(scope="module")
+def app_env(app_env: dict[str, str], ingest_database: str) -> dict[str, str]:
+    """The apps here get a database of their own: they open one ingest subscription per tenant they find, and the
+    session's database holds every other module's tenants (some hundreds by the time this module runs)."""
+    return {**app_env, "LEMO_MONGODB_DATABASE": ingest_database, "INGEST_ENABLED": "true"}
+
+
+@pytest.fixture(scope="module")
 def redis_mesh(app_env: dict[str, str]) -> Iterator[dict[str, App]]:
     apps = _mesh("redis", {**app_env, "INGEST_DISCOVER_EVERY_S": "1"}, catalog=True)
     mesh = {a.app_id.rsplit("-", 1)[0]: a for a in apps}
@@ -85,10 +101,10 @@ class Tenant:
 
 
 @pytest.fixture
-def mongo(database_name: str) -> Iterator[Any]:
+def mongo(ingest_database: str) -> Iterator[Any]:
     client: MongoClient[dict[str, Any]]
     with MongoClient(MONGODB_URI) as client:
-        yield client[database_name]
+        yield client[ingest_database]
 
 
 def _create_tenant(mongo: Any) -> str:
