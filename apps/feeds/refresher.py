@@ -120,7 +120,7 @@ class Refresher:
         """Refreshes the feeds of users with history (most recently active first; only those active within
         `warmup_window_s` when set), tenant by tenant, at most `warmup_max_users` per run."""
         settings = self._settings
-        since = time.time() - settings.warmup_window_s if settings.warmup_window_s > 0 else 0.0
+        since = self._warmup_since()
         users: list[tuple[str, str]] = []
         for tenant_id in await self._archive.tenants():
             room = settings.warmup_max_users - len(users)
@@ -134,7 +134,12 @@ class Refresher:
     async def refresh_tenant(self, tenant_id: str) -> dict[str, Any]:
         """The warm-up for one tenant now: every user with history (as many as `warmup_users_per_tenant`)."""
         settings = self._settings
-        since = time.time() - settings.warmup_window_s if settings.warmup_window_s > 0 else 0.0
+        since = self._warmup_since()
         active = await self._archive.active_users(tenant_id, since, settings.warmup_users_per_tenant)
         runs = await self.schedule([(tenant_id, u) for u in active])
         return {"users": len(active), "scheduled": sum(n for _, n in runs), "runs": [r for r, _ in runs]}
+
+    def _warmup_since(self) -> float:
+        """The event time from which a user counts for the warm-up: every user with history unless a window is set."""
+        window = self._settings.warmup_window_s
+        return time.time() - window if window > 0 else 0.0

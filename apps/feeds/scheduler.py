@@ -21,6 +21,7 @@ from typing import Any
 
 from dapr.ext.workflow import WorkflowStatus
 from dapr.ext.workflow.aio import DaprWorkflowClient
+from pydantic import BaseModel
 
 from apps.shared.workflow_state import workflow_state
 from workflows.feed_refresh import FEED_REFRESH_WORKFLOW, FeedBatch
@@ -35,16 +36,14 @@ _RUNS_KEPT = 1000
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
+def _part(value: str, n: int) -> str:
+    return _UNSAFE.sub("_", value)[:n]
+
+
 def instance_id_for(request: RecommendRequest) -> str:
     """Readable (tenant, scenario, user) plus a short uuid: unique per run, at most 64 characters."""
-
-    def part(value: str, n: int) -> str:
-        return _UNSAFE.sub("_", value)[:n]
-
-    return (
-        "-".join(("feed", part(request.tenant_id, 16), part(request.scenario_id, 12), part(request.user_id, 16)))
-        + f"-{uuid.uuid4().hex[:8]}"
-    )
+    parts = ("feed", _part(request.tenant_id, 16), _part(request.scenario_id, 12), _part(request.user_id, 16))
+    return "-".join(parts) + f"-{uuid.uuid4().hex[:8]}"
 
 
 class Debouncer:
@@ -77,7 +76,7 @@ class Debouncer:
 
 def batch_instance_id(batch: FeedBatch) -> str:
     """Readable (tenant, scenario, users in the batch) plus a short uuid: unique per run, at most 64 characters."""
-    tenant, scenario = _UNSAFE.sub("_", batch.tenant_id)[:16], _UNSAFE.sub("_", batch.scenario_id)[:12]
+    tenant, scenario = _part(batch.tenant_id, 16), _part(batch.scenario_id, 12)
     return f"feeds-{tenant}-{scenario}-{len(batch.user_ids)}u-{uuid.uuid4().hex[:8]}"
 
 
@@ -90,27 +89,21 @@ class FeedScheduler:
         self._tenant_of: OrderedDict[str, str] = OrderedDict()
         self._ended: dict[str, dict[str, Any]] = {}
 
-    async def start(self, request: RecommendRequest, delay_s: float = 0.0) -> str:
+    async def _schedule(self, workflow: str, payload: BaseModel, instance_id: str, delay_s: float) -> str:
+        """Schedules `workflow` (in `delay_s` seconds) and remembers it for purging."""
         start_at = datetime.now(UTC) + timedelta(seconds=delay_s) if delay_s > 0 else None
         instance_id = await self._client.schedule_new_workflow(
-            RECOMMEND_WORKFLOW,
-            input=request.model_dump(mode="json"),
-            instance_id=instance_id_for(request),
-            start_at=start_at,
+            workflow, input=payload.model_dump(mode="json"), instance_id=instance_id, start_at=start_at
         )
         self._started[instance_id] = time.monotonic() + delay_s
         return instance_id
 
+    async def start(self, request: RecommendRequest, delay_s: float = 0.0) -> str:
+        return await self._schedule(RECOMMEND_WORKFLOW, request, instance_id_for(request), delay_s)
+
     async def start_batch(self, batch: FeedBatch, delay_s: float = 0.0) -> str:
         """Starts one feed-refresh run for the batch's users (in `delay_s` seconds)."""
-        start_at = datetime.now(UTC) + timedelta(seconds=delay_s) if delay_s > 0 else None
-        instance_id = await self._client.schedule_new_workflow(
-            FEED_REFRESH_WORKFLOW,
-            input=batch.model_dump(mode="json"),
-            instance_id=batch_instance_id(batch),
-            start_at=start_at,
-        )
-        self._started[instance_id] = time.monotonic() + delay_s
+        instance_id = await self._schedule(FEED_REFRESH_WORKFLOW, batch, batch_instance_id(batch), delay_s)
         self._tenant_of[instance_id] = batch.tenant_id
         while len(self._tenant_of) > _RUNS_KEPT:
             self._ended.pop(self._tenant_of.popitem(last=False)[0], None)
