@@ -31,7 +31,7 @@ down:
 lint: install-python
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy lemo apps actors workflows tests
+	$(VENV)/bin/mypy lemo lemo_cli lemo_client apps actors workflows tests
 
 unit: install-python
 	$(VENV)/bin/pytest -q tests/unit

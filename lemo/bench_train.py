@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from lemo.cli_models import follow
-from lemo.client import LemoClient, ModelsApi
+from lemo_cli.model_commands import follow
+from lemo_client import LemoClient, ModelsApi
 
 
 def bench_train(client: LemoClient, kinds: list[str] | None) -> dict[str, Any]:

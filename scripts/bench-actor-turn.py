@@ -3,7 +3,7 @@
 The event path's floor: every event that reaches a user alone in its delivery costs one actor turn (the profiles
 consumer's call into its sidecar, the sidecar's call into the actor, the actor's state save through the sidecar).
 This calls the sidecar's actor API directly, concurrently, and prints the CPU each process spent per call (from
-/proc, as lemo/bench_recommend.py does), for three kinds of call:
+/proc, as lemo_cli/bench_recommend.py does), for three kinds of call:
 
 - `healthz`: a service invocation of the profiles app's health route (no actor): the sidecar's and app's HTTP cost;
 - `record`: RecordEvents with one new event, the turn the event path makes (with its state save);
@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 
 from apps.shared.security import TOKEN_HEADER
-from lemo.bench_recommend import cpu_ms_per_request, mesh_cpu_seconds
+from lemo_cli.bench_recommend import cpu_ms_per_request, mesh_cpu_seconds
 
 SHOWN = ("profiles", "profiles/daprd", "redis-server", "placement")
 

@@ -2,7 +2,7 @@
 
 Sends N click events of U users of a fresh tenant through POST /v1/events/batch, waits until every consumer
 group of the events stream has read and acknowledged everything, and prints the CPU each process spent per event
-(from /proc; see lemo/bench_recommend.py). docs/scaling.md sizes the event path from these numbers.
+(from /proc; see lemo_cli/bench_recommend.py). docs/scaling.md sizes the event path from these numbers.
 
     LEMO_ADMIN_KEY=$(cat .state/admin-key) .venv/bin/python scripts/bench-event-cpu.py --events 5000 --users 500
     LEMO_ADMIN_KEY=... .venv/bin/python scripts/bench-event-cpu.py --events 20000 --users 2000 --zipf 1.1  # skewed
@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from lemo.bench_recommend import cpu_ms_per_request, mesh_cpu_seconds
-from lemo.client import LemoClient
+from lemo_cli.bench_recommend import cpu_ms_per_request, mesh_cpu_seconds
+from lemo_client import LemoClient
 
 MESH_GROUPS = ("events", "profiles", "feeds")  # the mesh's consumers of the events topic (app ids)
 

@@ -20,8 +20,8 @@ import uuid
 
 import httpx
 
-from lemo.bench_recommend import cpu_ms_per_request, mesh_cpu_seconds
-from lemo.client import LemoClient
+from lemo_cli.bench_recommend import cpu_ms_per_request, mesh_cpu_seconds
+from lemo_client import LemoClient
 
 
 def _percentile(values: list[float], q: float) -> float:

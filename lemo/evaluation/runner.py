@@ -80,7 +80,7 @@ def movielens_data() -> TrainingData:
 
 def file_data(path: Path) -> TrainingData:
     """Any `lemo load interactions` file; no item or user metadata."""
-    from lemo.loaders import read_interactions
+    from lemo.datasets.interactions import read_interactions
 
     return TrainingData.build(interactions_from_events(read_interactions(path)))
 

@@ -177,7 +177,7 @@ class TrainingData:
 
 
 def interactions_from_events(events: Iterable[dict[str, Any]]) -> list[Interaction]:
-    """Interactions from event dicts as `lemo.loaders.read_interactions` returns them."""
+    """Interactions from event dicts as `lemo.datasets.interactions.read_interactions` returns them."""
     return [
         Interaction(
             user_id=str(e["user_id"]),

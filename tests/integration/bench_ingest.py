@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from lemo import bench, bench_publish
+from lemo_cli import bench_ingest, bench_publish
 from tests.integration.conftest import unique
 from tests.integration.mesh import ROOT, App, uvicorn
 from tests.integration.test_ingest import KAFKA_LIBS, KAFKA_PORT
@@ -66,7 +66,7 @@ def mesh(request: pytest.FixtureRequest, app_env: dict[str, str]) -> Iterator[tu
 def test_bench_ingest(mesh: tuple[str, dict[str, App]]) -> None:
     profile, apps = mesh
     gateway = f"http://127.0.0.1:{apps['gateway'].app_port}"
-    publishers: dict[str, bench.Publish | None] = {
+    publishers: dict[str, bench_ingest.Publish | None] = {
         "dapr": partial(bench_publish.publish_via_dapr, apps["publisher"].sidecar, None, "pubsub")
     }
     if profile == "redis":
@@ -79,7 +79,7 @@ def test_bench_ingest(mesh: tuple[str, dict[str, App]]) -> None:
             continue
         load = Path("/proc/loadavg").read_text().split()[:3]
         results: dict[str, Any] = {"profile": profile, "via": via, "load_before": load}
-        results |= bench.bench_ingest(gateway, ADMIN_KEY, N, USERS, 6380, publish)
+        results |= bench_ingest.bench_ingest(gateway, ADMIN_KEY, N, USERS, 6380, publish)
         (OUT / f"{profile}-{via}.json").write_text(json.dumps(results, indent=2))
         logger.warning("ingest bench %s", json.dumps(results))
         assert results["end_to_end_events_per_s"] > 0

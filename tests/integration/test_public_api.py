@@ -268,8 +268,8 @@ def test_no_endpoint_crosses_tenants(api: httpx.Client, other: httpx.Client) -> 
 
 
 def test_interactions_loader_is_safe_to_run_twice(admin: httpx.Client, tmp_path: Any) -> None:
-    from lemo.client import LemoClient
-    from lemo.loaders import load_interactions
+    from lemo_cli.loaders import load_interactions
+    from lemo_client import LemoClient
 
     tenant = f"t{uuid.uuid4().hex[:10]}"
     csv = tmp_path / "interactions.csv"

@@ -1,7 +1,7 @@
 """`lemo bench ingest`: the data plane's numbers, measured against a running mesh (`make up`).
 
 `--via http` (the default) sends events through the gateway and measures all of the below; `--via dapr` and
-`--via kafka` publish them straight onto the tenant's ingest topic (lemo/bench_publish.py) and measure only the
+`--via kafka` publish them straight onto the tenant's ingest topic (lemo_cli/bench_publish.py) and measure only the
 events' throughput (published, archived, in the actors).
 
 - events/s accepted by the gateway (batches of 1,000), written to the archive (the events app's own consumer),
@@ -25,9 +25,9 @@ from typing import Any
 
 import httpx
 
-from lemo import bench_publish
-from lemo.client import LemoClient
 from lemo.ingest import IngestKind, ingest_topic
+from lemo_cli import bench_publish
+from lemo_client import LemoClient
 
 # Sends a list of events (the bodies of POST /v1/events) onto an ingest topic.
 Publish = Callable[[str, list[dict[str, Any]]], None]
@@ -70,7 +70,7 @@ def _wait_for_actors(http: httpx.Client, key: str, events: int, users: int, time
 def bench_ingest(
     gateway: str, admin_key: str, events: int, users: int, redis_port: int, publish: Publish | None = None
 ) -> dict[str, Any]:
-    """`publish`: None sends through the gateway (and measures the rest too); else a publisher of lemo.bench_publish,
+    """`publish`: None sends through the gateway (and measures the rest too); else a publisher (lemo_cli.bench_publish)
     given the tenant's ingest topic, and only the events' throughput is measured."""
     tenant = f"bench{uuid.uuid4().hex[:8]}"
     results: dict[str, Any] = {"tenant": tenant, "events": events, "users": users}

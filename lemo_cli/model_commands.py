@@ -11,7 +11,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from lemo.client import LemoClient, ModelsApi
+from lemo_client import LemoClient, ModelsApi
 
 ClientFactory = Callable[[argparse.Namespace], LemoClient]
 _FINAL = {"COMPLETED", "FAILED", "TERMINATED"}

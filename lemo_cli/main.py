@@ -11,8 +11,9 @@ from pathlib import Path
 
 import httpx
 
-from lemo import __version__, bench, bench_feeds, bench_recommend, bench_train, cli_models, loaders
-from lemo.client import LemoClient
+from lemo import __version__, bench_train
+from lemo_cli import bench_feeds, bench_ingest, bench_recommend, loaders, model_commands
+from lemo_client import LemoClient
 
 
 def _gateway_url() -> str:
@@ -126,7 +127,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         source.add_argument("--quiet", action="store_true", help="no progress bars")
         source.set_defaults(run=_load)
 
-    cli_models.add_commands(commands, _client, _tenant_args)
+    model_commands.add_commands(commands, _client, _tenant_args)
 
     evaluate = commands.add_parser(
         "eval", help="offline evaluation on MovieLens-100k (or --interactions FILE): every channel and the pipeline"
@@ -154,7 +155,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         default=str(Path(os.environ.get("LEMO_CACHE", Path.home() / ".cache/lemo")) / "kafka/libs"),
         help="--via kafka: the broker's jars (fetched by scripts/install-stores.sh)",
     )
-    ingest.set_defaults(run=bench.main)
+    ingest.set_defaults(run=bench_ingest.main)
     recommend = benches.add_parser("recommend", help="recommendation latency per mode and rate (demo tenant)")
     recommend.add_argument("--api-key", required=True, help="a key of a tenant with trained models (make up: demo)")
     recommend.add_argument("--modes", default="online,cached,workflow")

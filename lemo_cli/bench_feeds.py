@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from lemo.bench_recommend import cpu_ms_per_request, mesh_cpu_seconds
+from lemo_cli.bench_recommend import cpu_ms_per_request, mesh_cpu_seconds
 
 _ENDED = {"COMPLETED", "FAILED", "TERMINATED", "UNKNOWN"}
 

@@ -1,0 +1,5 @@
+import sys
+
+from lemo_cli.main import main
+
+sys.exit(main())
