@@ -12,27 +12,26 @@ import json
 import time
 from typing import Any
 
-import httpx
-
 from lemo_cli.bench_recommend import cpu_ms_per_request, mesh_cpu_seconds
+from lemo_client import ApiError, LemoClient
 
 _ENDED = {"COMPLETED", "FAILED", "TERMINATED", "UNKNOWN"}
 
 
 def bench(gateway: str, api_key: str, timeout_s: float) -> dict[str, Any]:
-    with httpx.Client(base_url=gateway, headers={"X-API-Key": api_key}, timeout=30) as client:
+    with LemoClient(gateway, api_key=api_key, timeout_s=30) as client:
         before, started = mesh_cpu_seconds(), time.perf_counter()
-        resp = client.post("/v1/feeds/refresh")
-        resp.raise_for_status()
-        refresh = resp.json()
+        refresh = client.refresh_feeds()
         runs: dict[str, dict[str, Any]] = {run: {} for run in refresh["runs"]}
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and any(r.get("status") not in _ENDED for r in runs.values()):
             time.sleep(0.5)
             for run, state in runs.items():
                 if state.get("status") not in _ENDED:
-                    answer = client.get(f"/v1/feeds/refresh/{run}")
-                    runs[run] = answer.json() if answer.status_code == 200 else {"status": f"HTTP {answer.status_code}"}
+                    try:
+                        runs[run] = client.feeds_refresh_run(run)
+                    except ApiError as exc:
+                        runs[run] = {"status": f"HTTP {exc.status_code}"}
         wall_s = time.perf_counter() - started
         after = mesh_cpu_seconds()
     saved = sum(int(r.get("saved", 0)) for r in runs.values())

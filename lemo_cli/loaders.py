@@ -4,7 +4,7 @@ Safe to run twice: items and users are upserts and every event has a determinist
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ class LoadReport:
     events_rejected: int = 0
     errors: list[Any] = field(default_factory=list)
 
-    def note(self, result: dict[str, Any]) -> None:
+    def note(self, result: Mapping[str, Any]) -> None:
         for r in result.get("results", []):
             if r and r.get("status") == "rejected" and len(self.errors) < 20:
                 self.errors.append(r)

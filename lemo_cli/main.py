@@ -9,11 +9,9 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
-
 from lemo import __version__, bench_train
 from lemo_cli import bench_feeds, bench_ingest, bench_recommend, loaders, model_commands
-from lemo_client import LemoClient
+from lemo_client import ApiError, LemoClient, TransportFailure
 
 
 def _gateway_url() -> str:
@@ -21,13 +19,17 @@ def _gateway_url() -> str:
     return os.environ.get("LEMO_GATEWAY_URL", f"http://127.0.0.1:{port}")
 
 
+def _unreachable(args: argparse.Namespace, exc: Exception) -> int:
+    print(f"gateway not reachable at {args.gateway}: {exc} (is `make up` running?)", file=sys.stderr)
+    return 2
+
+
 def _status(args: argparse.Namespace) -> int:
     try:
-        resp = httpx.get(f"{args.gateway}/v1/status", timeout=10)
-    except httpx.HTTPError as exc:
-        print(f"gateway not reachable at {args.gateway}: {exc} (is `make up` running?)", file=sys.stderr)
-        return 2
-    body = resp.json()
+        with LemoClient(args.gateway, timeout_s=10) as client:
+            body = client.status()
+    except (TransportFailure, ValueError) as exc:
+        return _unreachable(args, exc)
     for app_id, result in body.get("apps", {}).items():
         state = "ok" if result.get("ok") else f"DOWN ({result.get('error', 'unhealthy')})"
         print(f"{app_id:<10} {state:<40} {result.get('ms', 0):>7.1f} ms")
@@ -42,21 +44,19 @@ def _dead_letters(args: argparse.Namespace) -> int:
     if not key:
         print("set LEMO_ADMIN_KEY (make up keeps it in .state/admin-key)", file=sys.stderr)
         return 2
-    params = {"tenant_id": args.tenant} if args.tenant else {}
-    path = "/v1/admin/deadletters/replay" if args.action == "replay" else "/v1/admin/deadletters"
     try:
-        resp = httpx.request(
-            "POST" if args.action == "replay" else "GET",
-            f"{args.gateway}{path}",
-            params=params,
-            headers={"X-Admin-Key": key},
-            timeout=60,
-        )
-    except httpx.HTTPError as exc:
-        print(f"gateway not reachable at {args.gateway}: {exc} (is `make up` running?)", file=sys.stderr)
-        return 2
-    print(json.dumps(resp.json(), indent=2))
-    return 0 if resp.status_code == 200 else 1
+        with LemoClient(args.gateway, admin_key=key, timeout_s=60) as client:
+            if args.action == "replay":
+                body = client.replay_dead_letters(args.tenant)
+            else:
+                body = client.dead_letters(args.tenant)
+    except TransportFailure as exc:
+        return _unreachable(args, exc)
+    except ApiError as exc:
+        print(json.dumps({"error": {"code": exc.code, "message": exc.message, **exc.details}}, indent=2))
+        return 1
+    print(json.dumps(body, indent=2))
+    return 0
 
 
 def _client(args: argparse.Namespace) -> LemoClient:
