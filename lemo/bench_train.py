@@ -3,7 +3,7 @@ tenant's data through the running mesh (`make up`; the demo tenant holds MovieLe
 
 `lemo bench train --local --events N` runs the same steps in this process on a seeded synthetic tenant, without
 the mesh (lemo.bench_local): the functions the trainer's activities call, one step at a time, with each step's
-time and peak memory."""
+time and peak memory; with `--concurrent`, scheduled as the workflow schedules them, for the run's wall time."""
 
 from __future__ import annotations
 
@@ -57,6 +57,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--events", type=int, default=1_000_000, help="--local: events of the synthetic tenant")
     parser.add_argument("--items", type=int, default=100_000, help="--local: catalog size")
     parser.add_argument("--users", type=int, default=100_000, help="--local: users")
+    parser.add_argument(
+        "--concurrent",
+        action="store_true",
+        help="--local: run the steps as the workflow schedules them (fan-outs on threads): the run's wall time",
+    )
 
 
 def main(args: argparse.Namespace, client_for: Callable[[argparse.Namespace], LemoClient]) -> int:
@@ -64,7 +69,7 @@ def main(args: argparse.Namespace, client_for: Callable[[argparse.Namespace], Le
     if args.local:
         from lemo.bench_local import bench_local, table  # torch and the models: only this mode needs them
 
-        local = bench_local(args.events, args.items, args.users, kinds)
+        local = bench_local(args.events, args.items, args.users, kinds, concurrent=args.concurrent)
         print(table(local))
         if args.json:
             print(json.dumps(local, indent=2))

@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from lemo.models import Interaction, ItemMeta, TrainingData, UserMeta
+from lemo.models import ItemMeta, TrainingData, UserMeta
 
 INTERACTIONS_FILE = "interactions.parquet"
 ITEMS_FILE = "items.jsonl"
@@ -129,19 +129,7 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def read_export(directory: Path) -> TrainingData:
-    frame = pd.read_parquet(directory / INTERACTIONS_FILE)
-    interactions = [
-        Interaction(
-            user_id=str(u),
-            item_id=str(i),
-            type=str(t),
-            value=None if pd.isna(v) else float(v),
-            timestamp=float(ts),
-        )
-        for u, i, t, v, ts in zip(
-            frame["user_id"], frame["item_id"], frame["type"], frame["value"], frame["timestamp"], strict=True
-        )
-    ]
+    frame = pd.read_parquet(directory / INTERACTIONS_FILE, columns=["user_id", "item_id", "type", "timestamp"])
     items = [
         ItemMeta(
             item_id=str(d["item_id"]),
@@ -156,7 +144,9 @@ def read_export(directory: Path) -> TrainingData:
         UserMeta(user_id=str(d["user_id"]), attributes=dict(d.get("attributes") or {}))
         for d in _read_jsonl(directory / USERS_FILE)
     ]
-    return TrainingData.build(interactions, items, users)
+    return TrainingData.from_columns(
+        frame["user_id"], frame["item_id"], frame["type"], frame["timestamp"].fillna(0.0), items, users
+    )
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import numpy as np
 
 from lemo.evaluation.beyond import beyond_accuracy
 from lemo.evaluation.metrics import classification_metrics, ranking_metrics
+from lemo.evaluation.shared_pairs import logits, ranked_lists, shared_pairs
 from lemo.models.base import CatalogRecall, RecallModel, top_k
 from lemo.models.data import TrainingData, UserMeta
 from lemo.models.rankers import LearnedRanker
@@ -188,11 +189,34 @@ def evaluate_trained(
 ) -> dict[str, float]:
     """What a training run records for one trained model on its holdout (`sample_users` of it): a channel's own
     top-k metrics, or a ranker's AUC plus its whole pipeline's metrics (recall channels -> this ranker -> top k)
-    under `PIPELINE_PREFIX`, measured on the same users as the channels so the ranker guard can compare them."""
-    holdout = sample_users(holdout, max_users, seed)
-    evaluated = {"evaluated_users": float(len(holdout_users(holdout)))}  # shown beside the metrics
+    under `PIPELINE_PREFIX`, measured on the same users as the channels so the ranker guard can compare them.
+    The run's rankers share the channels' work on those users (`shared_pairs`)."""
+    sample = sample_users(holdout, max_users, seed)
+    evaluated = {"evaluated_users": float(len(holdout_users(sample)))}  # shown beside the metrics
     if isinstance(model, LearnedRanker):
-        metrics = evaluate_ranker(model, train, holdout, seed=seed)
-        pipeline = evaluate_pipeline(recall, model, train, holdout, k=k)
-        return metrics | {PIPELINE_PREFIX + name: value for name, value in pipeline.items()} | evaluated
-    return evaluate_recall(model, train, holdout, k=k) | evaluated
+        return evaluate_ranker_shared(model, recall, train, sample, holdout, (max_users, seed), seed, k) | evaluated
+    return evaluate_recall(model, train, sample, k=k) | evaluated
+
+
+def evaluate_ranker_shared(
+    model: LearnedRanker,
+    recall: Mapping[str, RecallModel],
+    train: TrainingData,
+    test: TrainingData,
+    holdout: TrainingData,
+    sample_key: tuple[int, int],
+    seed: int = 42,
+    k: int = 10,
+) -> dict[str, float]:
+    """`evaluate_ranker` and `evaluate_pipeline` (diversity 0, the channels' top 100) on `test` in one pass of
+    the channels, shared with the run's other rankers; the channels must be the ones the ranker fuses."""
+    users = holdout_users(test)
+    if set(recall) != set(model.space.channels) or not recall:  # not this ranker's own channels: no sharing
+        metrics = evaluate_ranker(model, train, test, seed=seed)
+        pipeline = evaluate_pipeline(recall, model, train, test, k=k)
+        return metrics | {PIPELINE_PREFIX + name: value for name, value in pipeline.items()}
+    pairs = shared_pairs(model, recall, train, test, users, holdout=holdout, key=sample_key, seed=seed)
+    metrics = classification_metrics(pairs.labels, logits(model, train, users, pairs.auc))
+    scores = logits(model, train, users, pairs.pipeline)
+    pipeline = list_metrics(ranked_lists(model.space, pairs.pipeline, scores, len(users), k), train, test, k)
+    return metrics | {PIPELINE_PREFIX + name: value for name, value in pipeline.items()}

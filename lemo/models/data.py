@@ -5,11 +5,12 @@ It is built once from archived events and handed to each trainer, so all models 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 # Implicit-feedback strength per event type. Impressions alone say nothing; a dislike removes the pair (it is a
@@ -83,33 +84,56 @@ class TrainingData:
     ) -> TrainingData:
         """Aggregates events per (user, item): weights add up, the time is the first positive event's, and a
         dislike drops the pair. Catalog items without any interaction still get an index (cold items)."""
-        weight: dict[tuple[str, str], float] = {}
-        first: dict[tuple[str, str], float] = {}
-        disliked: set[tuple[str, str]] = set()
-        for event in interactions:
-            pair = (event.user_id, event.item_id)
-            if event.type in NEGATIVE_TYPES:
-                disliked.add(pair)
-                continue
-            w = EVENT_WEIGHTS.get(event.type, 1.0)
-            if w <= 0:
-                continue
-            weight[pair] = weight.get(pair, 0.0) + w
-            first[pair] = min(first.get(pair, event.timestamp), event.timestamp)
-        pairs = [p for p in weight if p not in disliked]
+        events = list(interactions)
+        return cls.from_columns(
+            [e.user_id for e in events],
+            [e.item_id for e in events],
+            [e.type for e in events],
+            np.fromiter((e.timestamp for e in events), np.float64, count=len(events)),
+            items,
+            users,
+        )
+
+    @classmethod
+    def from_columns(
+        cls,
+        user_col: Sequence[str] | np.ndarray | pd.Series,
+        item_col: Sequence[str] | np.ndarray | pd.Series,
+        type_col: Sequence[str] | np.ndarray | pd.Series,
+        time_col: Sequence[float] | np.ndarray | pd.Series,
+        items: Iterable[ItemMeta] = (),
+        users: Iterable[UserMeta] = (),
+    ) -> TrainingData:
+        """`build` over event columns (one entry per event), vectorized: at 1,000,000 events the loop over event
+        objects took most of a run's features step. Pairs keep the order of their first positive event."""
+        frame = pd.DataFrame(
+            {
+                "u": pd.Series(user_col, dtype=object).astype(str),
+                "i": pd.Series(item_col, dtype=object).astype(str),
+                "t": pd.Series(type_col, dtype=object).astype(str),
+                "ts": pd.to_numeric(pd.Series(time_col), errors="coerce").astype(np.float64),
+            }
+        )
+        negative = frame["t"].isin(NEGATIVE_TYPES).to_numpy()
+        weight = frame["t"].map(EVENT_WEIGHTS).fillna(1.0).to_numpy(np.float64)
+        positive = frame[(weight > 0) & ~negative].assign(w=weight[(weight > 0) & ~negative])
+        pairs = positive.groupby(["u", "i"], sort=False).agg(w=("w", "sum"), ts=("ts", "min"))
+        if negative.any():
+            disliked = pd.MultiIndex.from_frame(frame.loc[negative, ["u", "i"]])
+            pairs = pairs[~pairs.index.isin(disliked)]
+        pair_users = pairs.index.get_level_values(0)
+        pair_items = pairs.index.get_level_values(1)
         item_meta = {m.item_id: m for m in items}
         user_meta = {m.user_id: m for m in users}
-        user_ids = sorted({u for u, _ in pairs} | set(user_meta))
-        item_ids = sorted({i for _, i in pairs} | set(item_meta))
-        u_index = {u: n for n, u in enumerate(user_ids)}
-        i_index = {it: n for n, it in enumerate(item_ids)}
+        user_ids = sorted(set(pair_users) | set(user_meta))
+        item_ids = sorted(set(pair_items) | set(item_meta))
         return cls(
             user_ids=user_ids,
             item_ids=item_ids,
-            rows=np.array([u_index[u] for u, _ in pairs], dtype=np.int32),
-            cols=np.array([i_index[i] for _, i in pairs], dtype=np.int32),
-            weights=np.array([weight[p] for p in pairs], dtype=np.float32),
-            times=np.array([first[p] for p in pairs], dtype=np.float64),
+            rows=pd.Index(user_ids).get_indexer(pair_users).astype(np.int32),
+            cols=pd.Index(item_ids).get_indexer(pair_items).astype(np.int32),
+            weights=pairs["w"].to_numpy(np.float32),
+            times=pairs["ts"].to_numpy(np.float64),
             items=item_meta,
             users=user_meta,
         )

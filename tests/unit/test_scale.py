@@ -9,7 +9,15 @@ import scipy.sparse as sp
 
 from lemo.bench_local import bench_local, table
 from lemo.datasets.synthetic import tenant
-from lemo.evaluation.protocol import evaluate_trained, holdout_users, sample_users
+from lemo.evaluation import shared_pairs
+from lemo.evaluation.protocol import (
+    evaluate_pipeline,
+    evaluate_ranker,
+    evaluate_ranker_shared,
+    evaluate_trained,
+    holdout_users,
+    sample_users,
+)
 from lemo.models import RankingExamples, neighbors, ranking_features, train_model, train_recall
 from lemo.models.linear import spd_inverse
 from lemo.models.neighbors import CosineSide, shrunk_cosine, sparse_shrunk_cosine
@@ -108,7 +116,25 @@ def test_local_bench_times_every_step_and_decides_the_guard() -> None:
     assert all(s["peak_gb"] > 0 for s in result["steps"])
     assert "fusion" in result["guard"] and "alone" in result["guard"]["fusion"]
     assert result["metrics"]["ease"]["ndcg@10"] > 0
-    assert "workflow steps, total" in table(result)
+    assert "workflow wall time, one step at a time" in table(result)
+
+
+def test_local_bench_runs_the_steps_as_the_workflow_schedules_them() -> None:
+    result = bench_local(3000, 300, 200, kinds=["popular", "ease", "fusion"], concurrent=True)
+    overlapping = {s["step"].strip().removesuffix(" (overlapping)"): s for s in result["steps"] if "from_s" in s}
+    assert set(overlapping) == {
+        "train popular",
+        "train ease",
+        "train fusion",
+        "evaluate popular",
+        "evaluate ease",
+        "evaluate fusion",
+        "index vectors",
+    }
+    assert overlapping["train fusion"]["from_s"] >= overlapping["train ease"]["to_s"]  # after its fused channel
+    assert overlapping["evaluate fusion"]["from_s"] >= overlapping["train fusion"]["to_s"]
+    assert result["mode"] == "concurrent" and result["wall_seconds"] > 0
+    assert "alone" in result["guard"]["fusion"]
 
 
 def test_evaluate_trained_scores_a_ranker_pipeline_on_the_channels_users() -> None:
@@ -121,3 +147,21 @@ def test_evaluate_trained_scores_a_ranker_pipeline_on_the_channels_users() -> No
     assert metrics["evaluated_users"] == 40  # the sample, stated beside the metrics
     assert 0 < ranker.params["learning_users"] <= train.n_users  # stated in the model list's params
     assert metrics["pipeline_ndcg@10"] > 0.2
+
+
+def test_rankers_share_the_channels_work_and_score_as_evaluated_alone() -> None:
+    train, holdout = planted().split(0.3, seed=0)
+    recall = {k: train_recall(k, train) for k in ("ease", "item_cf")}
+    fusion, deepfm = (train_model(kind, train, recall=recall) for kind in ("fusion", "deepfm"))
+    assert isinstance(fusion, LearnedRanker) and isinstance(deepfm, LearnedRanker)
+    shared = evaluate_ranker_shared(fusion, recall, train, holdout, holdout, (0, 42))
+    alone = evaluate_ranker(fusion, train, holdout) | {
+        f"pipeline_{name}": value for name, value in evaluate_pipeline(recall, fusion, train, holdout).items()
+    }
+    for name in ("auc", "logloss", "pipeline_ndcg@10", "pipeline_recall@10", "pipeline_coverage"):
+        assert shared[name] == pytest.approx(alone[name], abs=1e-6), name
+    first = shared_pairs._cache["last"][3]
+    pairs = shared_pairs.shared_pairs(
+        deepfm, recall, train, holdout, holdout_users(holdout), holdout=holdout, key=(0, 42), seed=42
+    )
+    assert pairs is first  # the second ranker reuses the first one's pairs
