@@ -10,17 +10,13 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from apps.catalog.items import delete_and_publish, upsert_and_publish
+from apps.catalog.service import Catalog
 from apps.shared import ingest
-from apps.shared.publish import Publisher
 from lemo.ingest import IngestKind, ItemChange, item_change_of
-from lemo.stores.mongo import ItemRepository
 
 
 @asynccontextmanager
-async def consuming(
-    db: AsyncDatabase[dict[str, Any]], repo: ItemRepository, publisher: Publisher, pubsub: str
-) -> AsyncIterator[None]:
+async def consuming(db: AsyncDatabase[dict[str, Any]], catalog: Catalog, pubsub: str) -> AsyncIterator[None]:
     """Consumes every tenant's items ingest topic while open."""
 
     async def forward(tenant_id: str, changes: Sequence[tuple[str, ItemChange]]) -> set[str]:
@@ -30,7 +26,7 @@ async def consuming(
 
         async def flush() -> None:
             try:
-                await upsert_and_publish(repo, publisher, tenant_id, [(c.item_id, c.fields) for _, c in upserts])
+                await catalog.upsert_many(tenant_id, [(c.item_id, c.fields) for _, c in upserts])
             except Exception:
                 retry.update(message_id for message_id, _ in upserts)
             upserts.clear()
@@ -41,7 +37,7 @@ async def consuming(
                 continue
             await flush()
             try:
-                await delete_and_publish(repo, publisher, tenant_id, change.item_id)
+                await catalog.delete_if_present(tenant_id, change.item_id)
             except Exception:
                 retry.add(message_id)
         if upserts:

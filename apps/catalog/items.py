@@ -1,118 +1,54 @@
-"""/items/{tenant_id}: items in MongoDB; every change is published to the items topic."""
+"""/items/{tenant_id}: items in MongoDB; every change is published to the items topic (apps/catalog/service.py)."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, status
 
-from apps.shared.errors import ApiError
+from apps.catalog.deps import CatalogDep
+from apps.catalog.schemas import MAX_BATCH_LINE_BYTES, Item, ItemFields
 from apps.shared.ndjson import BatchReport, ndjson_models
-from apps.shared.publish import Entry, Publisher
-from apps.shared.settings import ITEMS_TOPIC
-from lemo.catalog import MAX_BATCH_LINE_BYTES, Item, ItemFields
 from lemo.events import Identifier
-from lemo.stores.mongo import ItemRepository
-
-logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/items", tags=["items"])
 
 BATCH_CHUNK = 500
 
 
-def _repo(request: Request) -> ItemRepository:
-    return request.app.state.items  # type: ignore[no-any-return]
-
-
-def _publisher(request: Request) -> Publisher:
-    return request.app.state.publisher  # type: ignore[no-any-return]
-
-
-def _not_found(item_id: str) -> ApiError:
-    return ApiError(status.HTTP_404_NOT_FOUND, "item_not_found", f"no item {item_id}", item_id=item_id)
-
-
-async def _changed(request: Request, op: str, item: dict[str, Any]) -> None:
-    await _publisher(request).publish(ITEMS_TOPIC, {"op": op, "item": item})
-
-
-async def delete_and_publish(repo: ItemRepository, publisher: Publisher, tenant_id: str, item_id: str) -> bool:
-    """Deletes an item and publishes the change (False when there was none); for the ingest topics."""
-    if not await repo.delete(tenant_id, item_id):
-        return False
-    await publisher.publish(ITEMS_TOPIC, {"op": "delete", "item": {"tenant_id": tenant_id, "item_id": item_id}})
-    return True
-
-
-async def upsert_and_publish(
-    repo: ItemRepository, publisher: Publisher, tenant_id: str, chunk: Sequence[tuple[str, dict[str, Any]]]
-) -> None:
-    """Upserts items in one write and publishes their changes in one bulk call (the batch API and the ingest
-    topics). A change the broker did not take is logged: the item is stored all the same, and its next change
-    republishes it."""
-    await repo.upsert_many(tenant_id, chunk)
-    entries = [
-        Entry(f"{i}", {"op": "upsert", "item": {**f, "tenant_id": tenant_id, "item_id": item_id}})
-        for i, (item_id, f) in enumerate(chunk)
-    ]
-    failed = await publisher.publish_bulk(ITEMS_TOPIC, entries)
-    if failed:
-        logger.warning(
-            "%d item changes not published: %s",
-            len(failed),
-            next(iter(failed.values())),
-            extra={"tenant_id": tenant_id},
-        )
-
-
 @router.post("/{tenant_id}", status_code=status.HTTP_201_CREATED)
-async def create_item(tenant_id: Identifier, body: Item, request: Request) -> dict[str, Any]:
-    fields = body.model_dump(exclude_unset=True, exclude={"item_id"})
-    item = await _repo(request).create(tenant_id, body.item_id, fields)
-    if item is None:
-        raise ApiError(status.HTTP_409_CONFLICT, "item_exists", f"item {body.item_id} exists", item_id=body.item_id)
-    await _changed(request, "upsert", item)
-    return item
+async def create_item(tenant_id: Identifier, body: Item, catalog: CatalogDep) -> dict[str, Any]:
+    return await catalog.create(tenant_id, body.item_id, body.model_dump(exclude_unset=True, exclude={"item_id"}))
 
 
 @router.put("/{tenant_id}/{item_id}")
-async def upsert_item(tenant_id: Identifier, item_id: Identifier, body: ItemFields, request: Request) -> dict[str, Any]:
-    item = await _repo(request).upsert(tenant_id, item_id, body.model_dump(exclude_unset=True))
-    await _changed(request, "upsert", item)
-    return item
+async def upsert_item(
+    tenant_id: Identifier, item_id: Identifier, body: ItemFields, catalog: CatalogDep
+) -> dict[str, Any]:
+    return await catalog.upsert(tenant_id, item_id, body.model_dump(exclude_unset=True))
 
 
 @router.patch("/{tenant_id}/{item_id}")
-async def update_item(tenant_id: Identifier, item_id: Identifier, body: ItemFields, request: Request) -> dict[str, Any]:
-    item = await _repo(request).update(tenant_id, item_id, body.model_dump(exclude_unset=True))
-    if item is None:
-        raise _not_found(item_id)
-    await _changed(request, "upsert", item)
-    return item
+async def update_item(
+    tenant_id: Identifier, item_id: Identifier, body: ItemFields, catalog: CatalogDep
+) -> dict[str, Any]:
+    return await catalog.update(tenant_id, item_id, body.model_dump(exclude_unset=True))
 
 
 @router.get("/{tenant_id}/{item_id}")
-async def get_item(tenant_id: Identifier, item_id: Identifier, request: Request) -> dict[str, Any]:
-    item = await _repo(request).get(tenant_id, item_id)
-    if item is None:
-        raise _not_found(item_id)
-    return item
+async def get_item(tenant_id: Identifier, item_id: Identifier, catalog: CatalogDep) -> dict[str, Any]:
+    return await catalog.get(tenant_id, item_id)
 
 
 @router.delete("/{tenant_id}/{item_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_item(tenant_id: Identifier, item_id: Identifier, request: Request) -> None:
-    if not await _repo(request).delete(tenant_id, item_id):
-        raise _not_found(item_id)
-    await _changed(request, "delete", {"tenant_id": tenant_id, "item_id": item_id})
+async def delete_item(tenant_id: Identifier, item_id: Identifier, catalog: CatalogDep) -> None:
+    await catalog.delete(tenant_id, item_id)
 
 
 @router.get("/{tenant_id}")
 async def list_items(
     tenant_id: Identifier,
-    request: Request,
+    catalog: CatalogDep,
     category: Identifier | None = None,
     tag: str | None = Query(None, max_length=100),
     hidden: bool | None = None,
@@ -122,15 +58,11 @@ async def list_items(
     total: bool = False,
 ) -> dict[str, Any]:
     filters: dict[str, Any] = {"category": category, "tag": tag, "hidden": hidden, "search": q}
-    page = await _repo(request).list(tenant_id, after=after, limit=limit, **filters)
-    body: dict[str, Any] = {"items": page, "next": page[-1]["item_id"] if len(page) == limit else None}
-    if total:
-        body["total"] = await _repo(request).count(tenant_id, **filters)
-    return body
+    return await catalog.page(tenant_id, filters, after, limit, total)
 
 
 @router.post("/{tenant_id}/_batch")
-async def batch_upsert(tenant_id: Identifier, request: Request) -> dict[str, Any]:
+async def batch_upsert(tenant_id: Identifier, request: Request, catalog: CatalogDep) -> dict[str, Any]:
     """Upserts items from an NDJSON body (one item per line), streamed in chunks: each chunk is written and its
     changes published before the next is read, so accepted items stay accepted if a later line is bad."""
     report = BatchReport()
@@ -139,7 +71,7 @@ async def batch_upsert(tenant_id: Identifier, request: Request) -> dict[str, Any
     async def flush() -> None:
         if not chunk:
             return
-        await upsert_and_publish(_repo(request), _publisher(request), tenant_id, chunk)
+        await catalog.upsert_many(tenant_id, chunk)
         report.accepted += len(chunk)
         chunk.clear()
 

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 
-from apps.recall.service import Recaller
+from apps.recall.deps import RecallerDep
 from lemo.serving.contract import RecallRequest, RecallResponse
 from lemo.tenancy import TenantId
 
 router = APIRouter(prefix="/recall", tags=["recall"])
 
 
-def recaller(request: Request) -> Recaller:
-    return request.app.state.recaller  # type: ignore[no-any-return]
-
-
 @router.post("/{tenant_id}", response_model=RecallResponse)
-async def recall(tenant_id: TenantId, body: RecallRequest, request: Request) -> Response:
+async def recall(tenant_id: TenantId, body: RecallRequest, recaller: RecallerDep) -> Response:
     """Candidates from every requested channel, merged (as columns); a channel that fails reports why and the
     others fill. The answer is encoded once, by pydantic-core, not validated again on the way out."""
-    result = await recaller(request).recall(tenant_id, body)
+    result = await recaller.recall(tenant_id, body)
     return Response(result.model_dump_json(), media_type="application/json")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
-from apps.recall.recall import recaller
+from apps.recall.deps import RecallerDep
 from apps.recall.schemas import ScoredItem, SimilarResponse
 from lemo.events import Identifier
 from lemo.tenancy import TenantId
@@ -14,9 +14,9 @@ router = APIRouter(prefix="/similar", tags=["recall"])
 
 @router.get("/{tenant_id}/{item_id}")
 async def similar(
-    tenant_id: TenantId, item_id: Identifier, request: Request, k: int = Query(20, ge=1, le=500)
+    tenant_id: TenantId, item_id: Identifier, recaller: RecallerDep, k: int = Query(20, ge=1, le=500)
 ) -> SimilarResponse:
-    found = await recaller(request).similar(tenant_id, item_id, k)
+    found = await recaller.similar(tenant_id, item_id, k)
     items = [ScoredItem(item_id=i, score=s) for i, s in found.items]
     return SimilarResponse(
         tenant_id=tenant_id, item_id=item_id, items=items, source=found.source, version=found.version

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 
-from apps.recall.catalog import CatalogView
+from apps.recall.deps import Catalog, Models
 from apps.recall.model_cache import ModelCache
 from apps.shared.settings import ITEMS_TOPIC, MODELS_TOPIC
 from apps.shared.subscriptions import Subscriptions
@@ -61,14 +61,14 @@ def on_model_event(data: dict[str, Any], models: ModelCache) -> dict[str, str]:
     return SUCCESS
 
 
-def subscribe(app: FastAPI, pubsub: str, models: ModelCache, catalog: CatalogView) -> None:
+def subscribe(app: FastAPI, pubsub: str) -> None:
     # Bodies are read as plain JSON, not through a pydantic model (no field-by-field validation on the event loop).
     # Item changes are not taken in bulk: with Redis Streams, Dapr emulates bulk delivery by holding each of its
     # few concurrent handlers until the batch fills or its wait ends, which delivered ~100 messages a second here.
-    async def on_models(request: Request) -> dict[str, str]:
+    async def on_models(request: Request, models: Models) -> dict[str, str]:
         return on_model_event(_data(await _json(request)), models)
 
-    async def on_items(request: Request) -> dict[str, str]:
+    async def on_items(request: Request, catalog: Catalog) -> dict[str, str]:
         catalog.on_item_change(_data(await _json(request)))
         return SUCCESS
 

@@ -1,0 +1,162 @@
+"""The trainer's operations, which its routes (the runs API, the tenants' training and models API, the cron
+triggers) delegate to: start and follow workflows, and move a tenant's active model versions."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from dapr.aio.clients import DaprClient
+from dapr.ext.workflow.aio import DaprWorkflowClient
+from fastapi import status
+
+from apps.shared.errors import ApiError
+from apps.shared.observability import TRAINING_RUNS
+from apps.shared.settings import MODELS_TOPIC
+from apps.shared.workflow_state import workflow_state
+from apps.trainer.settings import TrainerSettings
+from lemo.registry import ModelVersion, TrainOptions
+from lemo.stores.exposures import ExposureArchive
+from lemo.stores.mongo import EventArchive, ItemRepository, ModelRegistry
+from workflows.cleanup import CLEANUP_WORKFLOW, CleanupRequest
+from workflows.popularity import POPULARITY_WORKFLOW, PopularityRequest
+from workflows.training import TRAIN_WORKFLOW, TrainRequest
+from workflows.training_activities import activation_event
+
+logger = logging.getLogger(__name__)
+
+
+def run_id_for(tenant_id: str) -> str:
+    return f"train-{tenant_id}-{uuid.uuid4().hex[:12]}"
+
+
+@dataclass
+class Trainer:
+    settings: TrainerSettings
+    workflows: DaprWorkflowClient
+    dapr: DaprClient
+    registry: ModelRegistry
+    archive: EventArchive
+    items: ItemRepository
+    exposures: ExposureArchive
+
+    async def start_popularity(self, request: PopularityRequest) -> str:
+        return await self.workflows.schedule_new_workflow(POPULARITY_WORKFLOW, input=request.model_dump())
+
+    async def run_status(self, instance_id: str) -> dict[str, Any] | None:
+        """Any workflow run's state, None when there is none."""
+        state = await workflow_state(self.workflows, instance_id)
+        if state is None:
+            return None
+        output = state.serialized_output
+        return {
+            "instance_id": instance_id,
+            "workflow": state.name,
+            "status": state.runtime_status.name,
+            "output": json.loads(output) if output else None,
+            "failure": state.failure_details.message if state.failure_details else None,
+        }
+
+    async def popularity_for_all(self) -> list[str]:
+        """One popularity run per tenant with archived events."""
+        settle_s = self.settings.popularity_settle_s
+        return [
+            await self.start_popularity(PopularityRequest(tenant_id=tenant_id, settle_s=settle_s))
+            for tenant_id in await self.archive.tenants()
+        ]
+
+    async def cleanup(self) -> dict[str, Any]:
+        """One cleanup run over every tenant with events, items or served lists."""
+        tenants = sorted(
+            set(await self.archive.tenants()) | set(await self.items.tenants()) | set(await self.exposures.tenants())
+        )
+        cleanup = CleanupRequest(
+            tenant_ids=tenants,
+            retention_days=self.settings.archive_retention_days,
+            keep_versions=self.settings.keep_versions,
+            keep_runs_days=self.settings.keep_runs_days,
+            exposure_retention_days=self.settings.exposure_retention_days,
+        )
+        instance_id = await self.workflows.schedule_new_workflow(CLEANUP_WORKFLOW, input=cleanup.model_dump())
+        return {"instance_id": instance_id, "tenants": len(tenants)}
+
+    async def start_training(self, tenant_id: str, options: TrainOptions) -> str:
+        try:
+            train = TrainRequest.model_validate({"tenant_id": tenant_id, **options.model_dump(exclude_none=True)})
+        except ValueError as exc:
+            raise ApiError(status.HTTP_422_UNPROCESSABLE_ENTITY, "invalid_train_request", str(exc)) from exc
+        TRAINING_RUNS.labels("api").inc()
+        return await self.workflows.schedule_new_workflow(
+            TRAIN_WORKFLOW, input=train.model_dump(mode="json"), instance_id=run_id_for(tenant_id)
+        )
+
+    async def training_run(self, tenant_id: str, run_id: str) -> dict[str, Any]:
+        """The tenant's training run; a run of another tenant is answered like one that does not exist."""
+        state = await workflow_state(self.workflows, run_id) if run_id.startswith(f"train-{tenant_id}-") else None
+        owner = json.loads(state.serialized_input or "{}").get("tenant_id") if state is not None else None
+        if state is None or state.name != TRAIN_WORKFLOW or owner != tenant_id:
+            raise ApiError(status.HTTP_404_NOT_FOUND, "run_not_found", f"no training run {run_id}")
+        custom = state.serialized_custom_status
+        output = state.serialized_output
+        return {
+            "run_id": run_id,
+            "status": state.runtime_status.name,
+            "progress": json.loads(custom) if custom else None,
+            "output": json.loads(output) if output else None,
+            "failure": state.failure_details.message if state.failure_details else None,
+        }
+
+    async def nightly_training(self) -> list[str]:
+        """One training run per tenant with archived events. The run id names the day, so a binding that fires
+        twice (a restart, several trainer replicas) still starts one run per night."""
+        day = time.strftime("%Y%m%d", time.gmtime())
+        started = []
+        for tenant_id in await self.archive.tenants():
+            run_id = f"train-{tenant_id}-nightly-{day}"
+            if await workflow_state(self.workflows, run_id, fetch_payloads=False) is not None:
+                continue
+            await self.workflows.schedule_new_workflow(
+                TRAIN_WORKFLOW, input=TrainRequest(tenant_id=tenant_id).model_dump(mode="json"), instance_id=run_id
+            )
+            started.append(run_id)
+            TRAINING_RUNS.labels("cron").inc()
+        return started
+
+    async def model_versions(self, tenant_id: str, kind: str | None, limit: int) -> dict[str, Any]:
+        versions = await self.registry.versions(tenant_id, kind, limit)
+        active = {v.kind: v.version for v in versions if v.status == "active"}
+        return {"active": active, "versions": [v.model_dump(mode="json", exclude={"tenant_id"}) for v in versions]}
+
+    async def activate(self, tenant_id: str, kind: str, version_number: int) -> dict[str, Any]:
+        version = await self.registry.activate(tenant_id, kind, version_number)
+        if version is None:
+            raise ApiError(
+                status.HTTP_404_NOT_FOUND, "version_not_found", f"no {kind} version {version_number} to activate"
+            )
+        return await self._announced(tenant_id, version)
+
+    async def rollback(self, tenant_id: str, kind: str) -> dict[str, Any]:
+        """Re-activates the version that was active before the current one."""
+        previous = await self.registry.previous(tenant_id, kind)
+        if previous is None:
+            raise ApiError(status.HTTP_409_CONFLICT, "no_previous_version", f"no earlier active {kind} version")
+        version = await self.registry.activate(tenant_id, kind, previous.version)
+        if version is None:
+            raise ApiError(
+                status.HTTP_409_CONFLICT, "no_previous_version", f"{kind} version {previous.version} is gone"
+            )
+        return await self._announced(tenant_id, version)
+
+    async def _announced(self, tenant_id: str, version: ModelVersion) -> dict[str, Any]:
+        """Publishes the activation (the serving apps reload on it) and answers the version."""
+        await self.dapr.publish_event(
+            self.settings.pubsub_name,
+            MODELS_TOPIC,
+            json.dumps(activation_event(tenant_id, version)),
+            data_content_type="application/json",
+        )
+        return version.model_dump(mode="json", exclude={"tenant_id"})

@@ -1,0 +1,92 @@
+"""House rules for the apps' shape, run as tests (../shared/STYLE.md, "Apps"): every app has the same roles, so the
+layout teaches itself, and routes get what they need as typed dependencies from the app's deps.py."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+APPS = sorted(p.parent for p in (ROOT / "apps").glob("*/main.py"))
+# The ranking app is a gRPC app (dapr-ext-grpc): invocable methods, no FastAPI routes, so nothing to inject.
+NO_HTTP_ROUTES = {"ranking"}
+# Apps still being brought into the shape (issue 15); this set may only shrink.
+_NOT_YET = {"events", "feeds", "gateway", "profiles"}
+SHAPED = [app for app in APPS if app.name not in _NOT_YET]
+
+
+def _has_routes(path: Path) -> bool:
+    return "APIRouter(" in path.read_text()
+
+
+def test_every_app_has_the_same_roles() -> None:
+    missing = {}
+    for app in SHAPED:
+        roles = ["main.py", "settings.py", "schemas.py"]
+        if app.name not in NO_HTTP_ROUTES:
+            roles.append("deps.py")
+        absent = [r for r in roles if not (app / r).exists()]
+        if absent:
+            missing[app.name] = absent
+    assert missing == {}
+
+
+def test_the_http_apps_are_built_by_the_shared_skeleton() -> None:
+    """Logging, the error envelope, metrics, the app token and /healthz are wired once, in apps/shared/app.py."""
+    hand_wired = [
+        app.name
+        for app in SHAPED
+        if app.name not in NO_HTTP_ROUTES
+        and ("create_app(" not in (text := (app / "main.py").read_text()) or "install_error_handlers" in text)
+    ]
+    assert hand_wired == []
+
+
+def test_routes_take_their_dependencies_from_deps() -> None:
+    """`request.app.state` is read in deps.py only (and set in main.py's lifespan), never in a route module."""
+    offenders = sorted(
+        str(p.relative_to(ROOT))
+        for app in SHAPED
+        for p in app.rglob("*.py")
+        if p.name not in ("deps.py", "main.py") and "request.app.state" in p.read_text()
+    )
+    assert offenders == []
+
+
+def _module_level_calls(path: Path) -> list[str]:
+    """Names called by module-level statements (not inside a function or class body)."""
+    tree = ast.parse(path.read_text())
+    calls = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.If):
+            continue
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Call):
+                calls.append(ast.unparse(sub.func))
+    return calls
+
+
+# What builds a client or touches a store: made in the lifespan (or, for ranking, in main()), never at import.
+_CLIENT_MAKERS = re.compile(r"open_database|Repository|Archive|Registry|DaprClient|sidecar_http|build|Publisher")
+
+
+def test_mains_build_no_client_at_import() -> None:
+    offenders = {
+        app.name: built
+        for app in SHAPED
+        if (built := [c for c in _module_level_calls(app / "main.py") if _CLIENT_MAKERS.search(c)])
+    }
+    assert offenders == {}
+
+
+def test_route_modules_are_named_for_their_url_prefix() -> None:
+    """A router with a prefix lives in the module named for it (`/items` -> items.py), as in the FastAPI template."""
+    misnamed = {}
+    for app in SHAPED:
+        for path in app.glob("*.py"):
+            for prefix in re.findall(r'APIRouter\(prefix="/([^"]+)"', path.read_text()):
+                segment = prefix.split("/")[-1] if prefix.startswith("v1/") else prefix.split("/")[0]
+                if path.stem != segment.replace("-", "_"):
+                    misnamed[str(path.relative_to(ROOT))] = prefix
+    assert misnamed == {}
