@@ -10,7 +10,7 @@ from dapr.ext.workflow.aio import DaprWorkflowClient
 from fastapi import FastAPI
 
 from apps.feeds import feeds, refresh
-from apps.feeds.refresher import Refresher
+from apps.feeds.refresher import Population, Refresher
 from apps.feeds.scheduler import FeedScheduler
 from apps.feeds.settings import FeedsSettings
 from apps.feeds.workflows import QUIET, build_runtime
@@ -20,7 +20,7 @@ from apps.shared.logging import configure_logging
 from apps.shared.observability import install_observability
 from apps.shared.security import require_app_token
 from apps.shared.sidecar import sidecar_http
-from lemo.stores.mongo import EventArchive, open_database
+from lemo.stores.mongo import EventArchive, TenantRepository, UserRepository, open_database
 
 settings = FeedsSettings()
 configure_logging("feeds", settings.log_level)
@@ -29,9 +29,9 @@ configure_logging("feeds", settings.log_level)
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.settings = settings
-    archive = EventArchive(
-        open_database(settings.mongodb_uri, settings.mongodb_database), settings.archive_retention_days
-    )
+    db = open_database(settings.mongodb_uri, settings.mongodb_database)
+    archive = EventArchive(db, settings.archive_retention_days)
+    population = Population(TenantRepository(db), UserRepository(db), archive, settings.warmup_window_s)
     runtime = build_runtime(settings)
     await asyncio.to_thread(runtime.start)
     scheduler = FeedScheduler(DaprWorkflowClient(logger_options=QUIET), settings.purge_interval_s)
@@ -40,7 +40,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with sidecar_http() as http:
             app.state.http = http
             app.state.scheduler = scheduler
-            app.state.refresher = Refresher(scheduler, http, archive, settings)
+            app.state.refresher = Refresher(scheduler, http, population, settings)
             yield
     finally:
         purging.cancel()

@@ -36,8 +36,8 @@ class FeedsSettings(LemoSettings, ReadPathSettings):
     refresh_max_per_s: float = Field(5.0, ge=0)
     bulk_max_messages: int = 500
     bulk_max_await_ms: int = 500
-    # The warm-up (hourly, and once after `make up`): every user with history, most recently active first, at most
-    # this many per tenant and per run (0: no window; a window in seconds: only users active within it).
+    # The warm-up (hourly, and once after `make up`): every stored user (0: no window; a window in seconds: only
+    # users the archive saw act within it, most recently active first), at most this many per tenant and per run.
     warmup_window_s: float = Field(0.0, ge=0)
     warmup_users_per_tenant: int = Field(20_000, ge=1)
     warmup_max_users: int = Field(50_000, ge=1)

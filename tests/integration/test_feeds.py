@@ -26,7 +26,8 @@ from lemo.events import Event, EventType
 from lemo.exposures import Exposure
 from lemo.scenarios import ChannelConfig, Scenario
 from lemo.serving.contract import feed_state_key
-from lemo.stores.mongo import EventArchive, ScenarioRepository
+from lemo.stores.mongo import EventArchive, ScenarioRepository, TenantRepository, UserRepository
+from lemo.tenancy import Tenant
 from tests.integration.conftest import MONGODB_URI, unique
 from tests.integration.mesh import ROOT, App, python_module, uvicorn
 from tests.integration.trained import load_sample, train_in_process
@@ -327,12 +328,12 @@ async def test_cron_warm_up_refreshes_users_with_history_and_a_missing_stage_deg
     # The warm-up reads active users from a database of its own: the session's holds every other test's
     # tenants, whose active users would use up the warm-up's bounded batch first. (The stage apps still serve
     # from the session's database, where the models are.)
+    # Every stored user of every tenant gets a feed, however old their history (FEEDS_WARMUP_WINDOW_S 0, the
+    # default): an event's user is stored on its first event. A user the tenant never stored gets none.
+    await TenantRepository(own_db).create(Tenant(tenant_id=tenant))
+    await UserRepository(own_db).ensure_many(tenant, ["21", "22", "24"])
     archive = EventArchive(own_db, retention_days=36500)
-    for user in ("21", "22"):  # active now; the sample's other users acted in 1997-98
-        await archive.append(Event(tenant_id=tenant, user_id=user, item_id="50", type=EventType.CLICK))
     await archive.append(Event(tenant_id=tenant, user_id="23", item_id="50", type=EventType.IMPRESSION))
-    # Every user with history gets a feed, however old the history (FEEDS_WARMUP_WINDOW_S 0, the default).
-    await archive.append(Event(tenant_id=tenant, user_id="24", item_id="50", type=EventType.VIEW, timestamp=9e8))
 
     committed = (ROOT / "components" / "cron-feeds.yaml").read_text()
     assert '"@every 1h"' in committed
@@ -348,7 +349,7 @@ async def test_cron_warm_up_refreshes_users_with_history_and_a_missing_stage_deg
         feed = _stored(bare_sidecar, tenant, "21")
         assert feed is not None and len(feed["items"]) == 50
         assert feed["degraded"] and any(r.startswith("rerank unavailable") for r in feed["reasons"]), feed["reasons"]
-        assert _stored(bare_sidecar, tenant, "23") is None  # impressions alone do not make a user active
-        assert _stored(bare_sidecar, tenant, "30") is None  # a user with no events in this archive
+        assert _stored(bare_sidecar, tenant, "23") is None  # in the archive, but not a stored user
+        assert _stored(bare_sidecar, tenant, "30") is None
     finally:
         warm.stop()
