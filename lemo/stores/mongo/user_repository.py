@@ -91,6 +91,11 @@ class UserRepository:
         result = await self._users.delete_one({"_id": self._id(tenant_id, user_id)})
         return result.deleted_count == 1
 
+    async def ids(self, tenant_id: str, limit: int) -> list[str]:
+        """Up to `limit` of the tenant's user ids, in no particular order (one read of the collection)."""
+        cursor = self._users.find({"tenant_id": tenant_id}, projection={"_id": 0, "user_id": 1}).limit(limit)
+        return [str(doc["user_id"]) async for doc in cursor]
+
     async def list(
         self, tenant_id: str, *, prefix: str | None = None, after: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:
@@ -110,11 +115,6 @@ class UserRepository:
         if prefix:
             query["user_id"] = {"$regex": f"^{re.escape(prefix)}"}
         return await self._users.count_documents(query)
-
-    async def ids(self, tenant_id: str, limit: int) -> list[str]:
-        """Up to `limit` of the tenant's user ids, in no particular order (one read of the collection)."""
-        cursor = self._users.find({"tenant_id": tenant_id}, projection={"_id": 0, "user_id": 1}).limit(limit)
-        return [str(doc["user_id"]) async for doc in cursor]
 
     async def scan(self, tenant_id: str) -> AsyncIterator[dict[str, Any]]:
         """Every user of the tenant with its attributes (for training exports)."""
