@@ -45,6 +45,10 @@ class LemoClient:
         self.retry = retry or RetryPolicy()
 
     @property
+    def base_url(self) -> str:
+        return str(self._http.base_url).rstrip("/")
+
+    @property
     def api_key(self) -> str | None:
         return self._keys.api_key
 

@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
+from lemo_cli.loaders import load_interactions
+from lemo_client import Conflict, LemoClient, NotFound, ValidationFailed
 from tests.integration.conftest import unique
 from tests.integration.mesh import App, uvicorn
 
@@ -268,9 +270,6 @@ def test_no_endpoint_crosses_tenants(api: httpx.Client, other: httpx.Client) -> 
 
 
 def test_interactions_loader_is_safe_to_run_twice(admin: httpx.Client, tmp_path: Any) -> None:
-    from lemo_cli.loaders import load_interactions
-    from lemo_client import LemoClient
-
     tenant = f"t{uuid.uuid4().hex[:10]}"
     csv = tmp_path / "interactions.csv"
     csv.write_text(
@@ -286,48 +285,50 @@ def test_interactions_loader_is_safe_to_run_twice(admin: httpx.Client, tmp_path:
             == (2, 2, 3)
             == (again.items, again.users, again.events_accepted)
         )
-        api = httpx.Client(base_url=str(admin.base_url), headers={"X-API-Key": client.api_key or ""}, timeout=30)
-    assert api.get("/v1/items/book-2").status_code == 200
-    profile = _wait(lambda: api.get("/v1/users/alice/realtime").json(), lambda p: len(p["recent_items"]) >= 2)
-    assert profile["type_counts"] == {"rate": 1, "click": 1}  # a row without a value is a click
-    # Each row is archived once, however often the file was loaded.
-    _wait(lambda: api.get("/v1/events/stats", params={"since": 0}).json(), lambda s: s["total"] >= 3)
-    time.sleep(2)
-    assert api.get("/v1/events/stats", params={"since": 0}).json()["counts"] == {"rate": 2, "click": 1}
+        assert client.get_item("book-2")["item_id"] == "book-2"
+        profile = _wait(lambda: client.realtime_features("alice"), lambda p: len(p["recent_items"]) >= 2)
+        assert profile["type_counts"] == {"rate": 1, "click": 1}  # a row without a value is a click
+        # Each row is archived once, however often the file was loaded.
+        _wait(lambda: client.event_stats(since=0), lambda s: s["total"] >= 3)
+        time.sleep(2)
+        assert client.event_stats(since=0)["counts"] == {"rate": 2, "click": 1}
 
 
 def test_models_api_trains_lists_and_activates_per_tenant(api: TenantClient, other: httpx.Client) -> None:
+    lemo = LemoClient(str(api.base_url), api_key=api.headers["X-API-Key"], timeout_s=30)
+    stranger = LemoClient(str(other.base_url), api_key=other.headers["X-API-Key"], timeout_s=30)
     now = time.time()
     events = [
         {"user_id": f"u{u}", "item_id": f"i{(u + k) % 12}", "type": "click", "timestamp": now - 100 + k}
         for u in range(30)
         for k in range(4)
     ]
-    resp = api.post("/v1/events/batch", json={"events": events})
-    assert resp.status_code == 200 and resp.json()["accepted"] == len(events), resp.text
-    _wait(lambda: api.get("/v1/events/stats", params={"since": now - 200}).json(), lambda s: s["total"] >= 120)
+    assert lemo.track_batch(events)["accepted"] == len(events)
+    _wait(lambda: lemo.event_stats(since=now - 200), lambda s: s["total"] >= 120)
 
-    resp = api.post("/v1/models/train", json={"kinds": ["no-such-model"]})
-    assert resp.status_code == 422 and _error(resp) == "invalid_train_request"
-    resp = api.post("/v1/models/train", json={"kinds": ["popular", "item_cf"]})
-    assert resp.status_code == 202, resp.text
-    run_id = resp.json()["run_id"]
-    run = _wait(lambda: api.get(f"/v1/models/runs/{run_id}").json(), lambda r: r["status"] != "RUNNING", 120)
+    with pytest.raises(ValidationFailed) as invalid:
+        lemo.train_model({"kinds": ["no-such-model"]})
+    assert invalid.value.code == "invalid_train_request"
+    run_id = lemo.train_model({"kinds": ["popular", "item_cf"]})
+    run = _wait(lambda: lemo.training_run(run_id), lambda r: r["status"] != "RUNNING", 120)
     assert run["status"] == "COMPLETED", run
     assert run["output"]["exported"]["interactions"] == len(events)
     assert run["progress"]["done"] == run["progress"]["total"]
 
-    listing = api.get("/v1/models").json()
+    listing = lemo.model_versions()
     assert listing["active"] == {"item_cf": 1, "popular": 1}
     assert {v["kind"]: v["metrics"]["hr@10"] >= 0 for v in listing["versions"]} == {"item_cf": True, "popular": True}
-    resp = api.post("/v1/models/item_cf/rollback")
-    assert resp.status_code == 409 and _error(resp) == "no_previous_version"
+    with pytest.raises(Conflict) as conflict:
+        lemo.rollback_model("item_cf")
+    assert conflict.value.code == "no_previous_version"
 
     # Another tenant can neither see nor touch any of it.
-    assert other.get(f"/v1/models/runs/{run_id}").status_code == 404
-    assert other.get("/v1/models").json() == {"active": {}, "versions": []}
-    resp = other.post("/v1/models/item_cf/activate", json={"version": 1})
-    assert resp.status_code == 404 and _error(resp) == "version_not_found"
+    with pytest.raises(NotFound):
+        stranger.training_run(run_id)
+    assert stranger.model_versions() == {"active": {}, "versions": []}
+    with pytest.raises(NotFound) as missing:
+        stranger.activate_model("item_cf", 1)
+    assert missing.value.code == "version_not_found"
 
 
 def test_every_app_serves_prometheus_metrics(api: TenantClient, mesh: dict[str, App]) -> None:

@@ -176,7 +176,13 @@ def test_upsert_items_sends_ndjson_chunks_and_counts_error_lines_over_all_rows()
         bad = [{"line": n + 1, "errors": []} for n, r in enumerate(rows) if "bad" in r]
         return httpx.Response(200, json={"accepted": len(rows) - len(bad), "rejected": len(bad), "errors": bad})
 
-    rows = [{"item_id": "a"}, {"item_id": "b"}, {"item_id": "c", "bad": 1}, {"item_id": "d"}, {"item_id": "e"}]
+    rows: list[dict[str, Any]] = [
+        {"item_id": "a"},
+        {"item_id": "b"},
+        {"item_id": "c", "bad": 1},
+        {"item_id": "d"},
+        {"item_id": "e"},
+    ]
     with _client(handler) as lemo:
         result = lemo.upsert_items(iter(rows), chunk_rows=2)
     assert [len(b) for b in bodies] == [2, 2, 1]
@@ -213,3 +219,20 @@ def test_ensure_tenant_makes_a_new_key_when_the_tenant_exists() -> None:
     assert lemo.ensure_tenant("acme") == "fresh" and lemo.api_key == "fresh"
     with pytest.raises(Conflict):
         lemo.create_tenant("acme")
+
+
+def test_the_client_needs_only_httpx_and_tenacity() -> None:
+    """What docs/client.md promises: callers of the API install neither the domain, the apps nor Dapr."""
+    import ast
+    import sys
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[3] / "lemo_client"
+    imported: set[str] = set()
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                imported.add(node.module.split(".")[0])
+    assert imported - set(sys.stdlib_module_names) == {"httpx", "tenacity", "lemo_client"}
