@@ -12,8 +12,20 @@ from pydantic import AfterValidator
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
+def _text(value: str, path: str) -> None:
+    """JSON can escape a lone UTF-16 surrogate, which is not text: no UTF-8 store can hold it."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{path}: a lone UTF-16 surrogate is not text") from None
+
+
 def _check(value: Any, path: str, in_array: bool = False) -> None:
-    if isinstance(value, bool) or value is None or isinstance(value, str):
+    if isinstance(value, str):
+        _text(value, path)
+        return
+    if isinstance(value, bool) or value is None:
         return
     if isinstance(value, int):
         if not INT64_MIN <= value <= INT64_MAX:
@@ -25,6 +37,7 @@ def _check(value: Any, path: str, in_array: bool = False) -> None:
         for key, item in value.items():
             if key.startswith("$") or "." in key or "\x00" in key:
                 raise ValueError(f"{path}: field name {key!r} may not start with '$' or contain '.' or NUL")
+            _text(key, path)
             _check(item, f"{path}.{key}")
     elif isinstance(value, list):
         if in_array:  # FerretDB, the local MongoDB-wire store, stores no array directly inside an array

@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import JsonDict
 
 from lemo.documents import Document
 
@@ -29,17 +30,25 @@ class EventType(StrEnum):
     SHARE = "share"
 
 
+# "a rate event needs a value" in the JSON Schema too, so the OpenAPI document states the rule the validator keeps.
+_RATE_NEEDS_VALUE: JsonDict = {
+    "if": {"properties": {"type": {"const": "rate"}}, "required": ["type"]},
+    "then": {"properties": {"value": {"type": "number"}}, "required": ["value"]},
+}
+
+
 class EventBody(BaseModel):
     """One user behavior on one item, as a tenant's client sends it; `event_id` is the idempotency key."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_RATE_NEEDS_VALUE)
 
     event_id: Identifier = Field(default_factory=lambda: uuid.uuid4().hex)
     user_id: Identifier
     item_id: Identifier
     type: EventType
-    value: float | None = Field(None, allow_inf_nan=False)
-    timestamp: float = Field(default_factory=time.time, ge=0)
+    # Strict: a boolean or a numeric string is a client bug, not a number (an int is one).
+    value: float | None = Field(None, allow_inf_nan=False, strict=True)
+    timestamp: float = Field(default_factory=time.time, ge=0, strict=True)
     scenario: Identifier | None = None
     variant: Identifier | None = None
     context: Document = Field(default_factory=dict, max_length=32)

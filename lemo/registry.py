@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -145,11 +145,18 @@ def decide_activation(
     return should_activate(candidate, active, policy, metric, min_gain)
 
 
+# The kinds a training run trains: lemo.models.registry.MODEL_KINDS, named here without importing the models (and
+# torch) into the API's schemas; tests/unit/test_registry.py keeps the two equal.
+ModelKind = Literal[
+    "item_cf", "user_cf", "als", "two_tower", "ease", "popular", "content", "deepfm", "wide_deep", "fusion"
+]
+
+
 class TrainOptions(BaseModel):
     """A train request as the public API takes it (the tenant comes from the caller's key); unset fields take
     the train workflow's defaults."""
 
-    kinds: list[str] | None = Field(default=None, max_length=32)
+    kinds: list[ModelKind] | None = Field(default=None, min_length=1, max_length=32)
     policy: ActivationPolicy | None = None
     min_gain: float | None = Field(default=None, ge=0.0, le=1.0)
     holdout_ratio: float | None = Field(default=None, ge=0.05, le=0.5)

@@ -1,7 +1,7 @@
 """One machine-readable error shape for every app: {"error": {"code", "message", "details"?}}.
 
-Validation failures are 422 with the offending fields, malformed JSON is 400, and an HTTPException whose detail
-is a dict with a `code` passes through as that error.
+Validation failures are 422 with the offending fields, malformed JSON is 400, text that is not Unicode (a lone
+surrogate) is 422, and an HTTPException whose detail is a dict with a `code` passes through as that error.
 """
 
 from __future__ import annotations
@@ -36,18 +36,30 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+ERRORS: dict[int, str] = {
+    400: "malformed request: the body is not JSON, or the admin key came without X-Tenant-Id",
+    401: "missing or invalid API key",
+    403: "the key lacks the scope, or X-Tenant-Id names another tenant",
+    404: "not found for this tenant",
+    409: "conflicts with the current state",
+    413: "the body is larger than the gateway takes",
+    415: "the body's Content-Type is not the one this operation takes",
+    422: "invalid parameters (invalid_request lists the fields)",
+    429: "the key's rate limit is spent; retry after Retry-After seconds",
+    503: "a service behind the gateway is unavailable; retry later",
+}
+_RETRY_AFTER = {"Retry-After": {"description": "seconds until the call may succeed", "schema": {"type": "integer"}}}
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """`responses=` for a route: these statuses answer an ErrorBody (422 replaces FastAPI's own validation shape,
-    which this API never sends)."""
-    what = {
-        400: "malformed request",
-        401: "missing or invalid API key",
-        403: "the key lacks the scope",
-        404: "not found for this tenant",
-        422: "invalid parameters (invalid_request lists the fields)",
-        503: "a service behind the gateway is unavailable; retry later",
-    }
-    return {status: {"model": ErrorBody, "description": what.get(status, "error")} for status in statuses}
+    """`responses=` for a route or router: these statuses answer an ErrorBody (422 replaces FastAPI's own
+    validation shape, which this API never sends)."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for code in statuses:
+        responses[code] = {"model": ErrorBody, "description": ERRORS.get(code, "error")}
+        if code == 429:
+            responses[code]["headers"] = _RETRY_AFTER
+    return responses
 
 
 def error_body(code: str, message: str, **details: Any) -> dict[str, Any]:
@@ -76,6 +88,18 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _unencodable_text(_: Request, exc: Exception) -> JSONResponse:
+    """JSON lets a client escape a lone UTF-16 surrogate ("\\udb69"), which no UTF-8 store or hop can carry: the
+    client's error (422), found where the text is first encoded, not a 500. Any other encoding error is a bug."""
+    assert isinstance(exc, UnicodeEncodeError)
+    if "surrogates" not in exc.reason:
+        raise exc
+    return JSONResponse(
+        error_body("invalid_text", "a string holds a lone UTF-16 surrogate, which is not text"),
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+    )
+
+
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     if isinstance(exc.detail, dict) and "code" in exc.detail:
@@ -90,3 +114,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(UnicodeEncodeError, _unencodable_text)

@@ -25,6 +25,9 @@ from lemo.users import UserFields
         {"nul\x00": 1},
         {"grid": [[1, 2], [3, 4]]},
         {"inner": [{"$set": 1}]},
+        {"lone": "a\udb69"},
+        {"\udb69": 1},
+        {"list": [{"deep": "\udfff"}]},
     ],
 )
 def test_unstorable_json_is_a_validation_error(bad: dict[str, Any]) -> None:
@@ -37,7 +40,14 @@ def test_unstorable_json_is_a_validation_error(bad: dict[str, Any]) -> None:
 
 
 def test_ordinary_json_passes_unchanged() -> None:
-    good = {"age": 31, "big": 2**63 - 1, "tags": ["a", 1, None, {"x": [1.5]}], "nested": {"k": {"v": True}}, "": 0}
+    good = {
+        "age": 31,
+        "big": 2**63 - 1,
+        "émoji 🎬": "a clapperboard 🎬",
+        "tags": ["a", 1, None, {"x": [1.5]}],
+        "nested": {"k": {"v": True}},
+        "": 0,
+    }
     assert UserFields(attributes=good).attributes == good
     assert EventBody(user_id="u", item_id="i", type="view", context=good).context == good
 

@@ -24,6 +24,11 @@ def test_defaults_assign_an_event_id_and_timestamp() -> None:
         {"tenant_id": "x" * 129},
         {"timestamp": time.time() + 3600},
         {"timestamp": -1},
+        {"timestamp": False},
+        {"timestamp": "1700000000"},
+        {"type": "rate", "value": True},
+        {"type": "rate", "value": "4"},
+        {"type": "rate"},
         {"unexpected": 1},
     ],
 )
@@ -31,6 +36,11 @@ def test_invalid_events_are_rejected(change: dict[str, object]) -> None:
     fields = {"tenant_id": "t1", "user_id": "u1", "item_id": "i1", "type": "view", **change}
     with pytest.raises(ValidationError):
         Event.model_validate(fields)
+
+
+def test_whole_numbers_are_numbers() -> None:
+    event = EventBody.model_validate({"user_id": "u", "item_id": "i", "type": "rate", "value": 4, "timestamp": 1})
+    assert (event.value, event.timestamp) == (4.0, 1.0)
 
 
 def test_small_clock_skew_is_accepted() -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
 from lemo.artifacts import ArtifactStore, UnsupportedArtifactUri
-from lemo.registry import ActivationPolicy, ModelVersion, should_activate
+from lemo.models.registry import MODEL_KINDS
+from lemo.registry import ActivationPolicy, ModelKind, ModelVersion, should_activate
 from lemo.training import (
     FULL_RESCAN_S,
     SNAPSHOT_OVERLAP_S,
@@ -135,3 +136,7 @@ def test_archive_snapshot_reads_only_new_events_and_forgets_old_ones(tmp_path: P
 
     write_snapshot(path, merged, full_scan_at=snapshot.full_scan_at)
     assert read_snapshot(path, now + FULL_RESCAN_S + 1) is None  # due for a full rescan
+
+
+def test_the_api_names_every_model_kind_a_run_trains() -> None:
+    assert get_args(ModelKind) == MODEL_KINDS
