@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import uuid
@@ -13,9 +14,10 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from apps.shared.settings import EVENTS_DEAD_LETTER_TOPIC, EVENTS_TOPIC, EXPOSURES_TOPIC, ITEMS_TOPIC, MODELS_TOPIC
-from tests.integration.mesh import App, port_open
+from tests.integration.mesh import App, port_open, uvicorn
 
 MONGODB_URI = os.environ.get("LEMO_MONGODB_URI", "mongodb://127.0.0.1:27018/")
+ADMIN_KEY = "it-admin-" + uuid.uuid4().hex
 INFRA = {"redis": 6380, "ferretdb": 27018, "placement": 50005, "scheduler": 50006}
 
 
@@ -110,3 +112,25 @@ def bare_sidecar() -> Iterator[App]:
 
 def unique(app_id: str) -> str:
     return f"{app_id}-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture
+def gateway_mesh(app_env: dict[str, str]) -> Iterator[App]:
+    """The gateway with catalog, profiles, events and trainer behind it (as tests/integration/test_public_api.py),
+    for the tests that fuzz it (test_faults.py, test_openapi_contract.py); recall, ranking, rerank and feeds are left
+    out, so the read path runs on its degraded fallbacks."""
+    backends: dict[str, App] = {}
+    try:
+        for name in ("catalog", "profiles", "events", "trainer"):
+            backends[name] = App(unique(name), uvicorn(f"apps.{name}.main"), env=app_env).start()
+        env = {
+            **app_env,
+            "LEMO_ADMIN_KEY": ADMIN_KEY,
+            **{f"GATEWAY_{name.upper()}_APP": app.app_id for name, app in backends.items()},
+            "GATEWAY_MESH_APPS": json.dumps([app.app_id for app in backends.values()]),  # /v1/status checks these
+        }
+        backends["gateway"] = App(unique("gateway"), uvicorn("apps.gateway.main"), env=env).start()
+        yield backends["gateway"]
+    finally:
+        for app in backends.values():
+            app.stop()

@@ -4,7 +4,6 @@ generated from the gateway's OpenAPI document get no 5xx answer."""
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -22,7 +21,7 @@ from pymongo import MongoClient
 
 from apps.shared.settings import EVENTS_TOPIC, PUBSUB
 from tests.integration import mesh
-from tests.integration.conftest import MONGODB_URI, unique
+from tests.integration.conftest import ADMIN_KEY, MONGODB_URI, unique
 from tests.integration.mesh import DAPRD, ROOT, STATE, App, free_port, port_open, uvicorn
 
 KAFKA_PORT = int(os.environ.get("LEMO_KAFKA_PORT", "19092"))
@@ -398,7 +397,6 @@ def _redeliver(events: App, profiles: App, tenant: str, database_name: str) -> N
     assert stats["counts"] == {t: n * users for t, n in per_type.items()}
 
 
-ADMIN_KEY = "it-admin-" + uuid.uuid4().hex
 # Examples per operation and generation mode (positive: valid by the schema; negative: violating it). Chosen so
 # the whole test stays under 3 minutes on 2 shared cores; derandomized, so every run sends the same cases.
 FUZZ_EXAMPLES = int(os.environ.get("LEMO_FUZZ_EXAMPLES", "10"))
@@ -418,27 +416,6 @@ def _absent_stage(response: Any) -> bool:
         and error.get("code") == "upstream_unavailable"
         and any(f"the {app} service" in error.get("message", "") for app in ABSENT_STAGES)
     )
-
-
-@pytest.fixture
-def gateway_mesh(app_env: dict[str, str]) -> Iterator[App]:
-    """The gateway with catalog, profiles, events and trainer behind it (as tests/integration/test_public_api.py);
-    recall, ranking and rerank are left out, so the read path runs on its degraded fallbacks."""
-    backends: dict[str, App] = {}
-    try:
-        for name in ("catalog", "profiles", "events", "trainer"):
-            backends[name] = App(unique(name), uvicorn(f"apps.{name}.main"), env=app_env).start()
-        env = {
-            **app_env,
-            "LEMO_ADMIN_KEY": ADMIN_KEY,
-            **{f"GATEWAY_{name.upper()}_APP": app.app_id for name, app in backends.items()},
-            "GATEWAY_MESH_APPS": json.dumps([app.app_id for app in backends.values()]),  # /v1/status checks these
-        }
-        backends["gateway"] = App(unique("gateway"), uvicorn("apps.gateway.main"), env=env).start()
-        yield backends["gateway"]
-    finally:
-        for app in backends.values():
-            app.stop()
 
 
 def _fuzz(operation: Any, mode: Any, base: str, auth: dict[str, str], session: Any) -> tuple[int, list[str]]:
