@@ -5,7 +5,8 @@ history than on the read path itself.
 
 The batch is split into chunks, one `compute_feeds` activity each, run side by side; each activity runs the read
 path's pipeline (lemo.serving.pipeline.Pipeline, the online path's own steps and fallbacks) for its users and saves
-their feeds in one bulk write. The body does no I/O and reads time only from the context clock.
+their feeds in one bulk write. Degraded feeds get a second pass a few seconds later. The body does no I/O and reads
+time only from the context clock.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ FEED_REFRESH_WORKFLOW = "refresh_feeds"
 # A chunk's feeds are saved together; a store that restarts under it gets the chunk again (feeds are overwritten).
 _CHUNK_RETRY = RetryPolicy(first_retry_interval=timedelta(milliseconds=500), max_number_of_attempts=3)
 
+# Feeds that came out degraded are computed once more this long after the run's first pass.
+RETRY_DEGRADED_AFTER = timedelta(seconds=5)
+
 # The most users one run takes (the scheduler splits bigger refreshes into several runs).
 MAX_USERS = 500
 
@@ -41,29 +45,38 @@ class FeedBatch(BaseModel):
 
 
 def refresh_feeds_workflow(ctx: DaprWorkflowContext, batch: FeedBatch) -> Generator[Any, Any, dict[str, Any]]:
-    users, step = batch.user_ids, batch.users_per_activity
-    chunks = [users[i : i + step] for i in range(0, len(users), step)]
+    """Every user's feed, then once more, after `RETRY_DEGRADED_AFTER`, the feeds that came out degraded (a stage
+    that missed its deadline under load): a degraded feed lives a minute only, and a user whose feed expires is
+    served online until the next refresh."""
     computed_at = ctx.current_utc_datetime.timestamp()
-    results = yield when_all(
-        [
-            ctx.call_activity(
-                act.COMPUTE_FEEDS,
-                input=act.FeedsInput(
-                    tenant_id=batch.tenant_id,
-                    scenario_id=batch.scenario_id,
-                    user_ids=chunk,
-                    count=batch.count,
-                    instance_id=ctx.instance_id,
-                    computed_at=computed_at,
-                ),
-                retry_policy=_CHUNK_RETRY,
-            )
-            for chunk in chunks
-        ]
-    )
-    total: dict[str, Any] = {"users": len(users), "saved": 0, "degraded": 0, "scenario_not_found": False}
+    results = yield when_all(_compute(ctx, batch, batch.user_ids, computed_at))
+    total: dict[str, Any] = {"users": len(batch.user_ids), "saved": 0, "degraded": 0, "scenario_not_found": False}
     for result in results:
         total["saved"] += result["saved"]
-        total["degraded"] += result["degraded"]
         total["scenario_not_found"] |= result["scenario_not_found"]
+    degraded = [user for result in results for user in result.get("degraded_users", [])]
+    total["retried"] = len(degraded)
+    if degraded:
+        yield ctx.create_timer(RETRY_DEGRADED_AFTER)
+        results = yield when_all(_compute(ctx, batch, degraded, ctx.current_utc_datetime.timestamp()))
+    total["degraded"] = sum(len(result.get("degraded_users", [])) for result in results)
     return total
+
+
+def _compute(ctx: DaprWorkflowContext, batch: FeedBatch, users: list[str], computed_at: float) -> list[Any]:
+    step = batch.users_per_activity
+    return [
+        ctx.call_activity(
+            act.COMPUTE_FEEDS,
+            input=act.FeedsInput(
+                tenant_id=batch.tenant_id,
+                scenario_id=batch.scenario_id,
+                user_ids=users[i : i + step],
+                count=batch.count,
+                instance_id=ctx.instance_id,
+                computed_at=computed_at,
+            ),
+            retry_policy=_CHUNK_RETRY,
+        )
+        for i in range(0, len(users), step)
+    ]

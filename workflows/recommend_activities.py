@@ -248,7 +248,7 @@ async def compute_feeds(_: WorkflowActivityContext, request: FeedsInput) -> dict
         await clients.dapr.save_bulk_state(deps.state_store, states)
     return {
         "saved": len(states),
-        "degraded": sum(1 for f in feeds if f is not None and f.degraded),
+        "degraded_users": [u for u, f in zip(request.user_ids, feeds, strict=True) if f is not None and f.degraded],
         "scenario_not_found": any(f is None for f in feeds),
     }
 
