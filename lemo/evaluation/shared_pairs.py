@@ -25,7 +25,7 @@ import numpy as np
 from lemo.models.base import RecallModel
 from lemo.models.data import TrainingData, UserMeta
 from lemo.models.rankers import LearnedRanker
-from lemo.models.ranking_features import FeatureBatch, FeatureSpace, pair_dense, pair_fields
+from lemo.models.ranking_features import FeatureBatch, FeatureSpace, channel_tops, pair_dense, pair_fields
 
 USER_BATCH = 256  # users per pass of channel scores: [batch, catalog] floats per channel
 LOGIT_BATCH = 200_000  # pairs per forward pass
@@ -56,20 +56,6 @@ def space_fingerprint(space: FeatureSpace) -> str:
     digest.update(np.asarray(space.popularity_table).tobytes())
     digest.update(repr(space.item_categories[:1000]).encode())
     return digest.hexdigest()
-
-
-def _top_rows(matrix: np.ndarray, k: int) -> np.ndarray:
-    """Per row the indices of the k largest finite scores, best first (ties by index); -1 pads rows with fewer."""
-    n_rows, n_cols = matrix.shape
-    k = min(k, n_cols)
-    if k <= 0:
-        return np.empty((n_rows, 0), dtype=np.int64)
-    keyed = np.where(np.isfinite(matrix), -matrix, np.inf)
-    best = np.argpartition(keyed, k - 1, axis=1)[:, :k] if k < n_cols else np.tile(np.arange(n_cols), (n_rows, 1))
-    values = np.take_along_axis(keyed, best, axis=1)
-    order = np.lexsort((best, values), axis=1)
-    best, values = np.take_along_axis(best, order, axis=1), np.take_along_axis(values, order, axis=1)
-    return np.where(np.isfinite(values), best, -1).astype(np.int64)
 
 
 def _negatives(
@@ -114,8 +100,9 @@ def build_pairs(
         batch_histories = [histories[u] for u in batch]
         scores = scorer.scores(batch_histories, [train.user_ids[u] for u in batch])
         # the pipeline's candidates: each channel's top per_channel, merged in channel order, each item once
-        tops = [_top_rows(m, per_channel) for m in (scores[c] for c in order) if m is not None]
-        merged = np.concatenate(tops, axis=1) if tops else np.full((len(batch), 0), -1, np.int64)
+        tops = channel_tops(scores, per_channel)
+        ordered = [top[:, :per_channel] for top in (tops[c] for c in order) if top is not None]
+        merged = np.concatenate(ordered, axis=1) if ordered else np.full((len(batch), 0), -1, np.int64)
         cand_rows, cand_items = [], []
         for row in range(len(batch)):
             picked = np.fromiter(dict.fromkeys(x for x in merged[row].tolist() if x > 0), np.int64)
@@ -132,7 +119,7 @@ def build_pairs(
         a_labels = np.r_[np.ones(len(pos_rows), np.float32), np.zeros(len(neg_rows), np.float32)]
         grouped = np.argsort(a_rows, kind="stable")
         a_rows, a_items, a_labels = a_rows[grouped], a_items[grouped], a_labels[grouped]
-        dense = pair_dense(space, batch_histories, np.r_[a_rows, p_rows], np.r_[a_items, p_items], scores)
+        dense = pair_dense(space, batch_histories, np.r_[a_rows, p_rows], np.r_[a_items, p_items], scores, tops)
         auc.append((a_rows + start, a_items, dense[: len(a_rows)]))
         labels.append(a_labels)
         pipe.append((p_rows + start, p_items, dense[len(a_rows) :]))

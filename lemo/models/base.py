@@ -56,6 +56,21 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return finite[np.lexsort((finite, -scores[finite]))]
 
 
+def top_k_rows(matrix: np.ndarray, k: int) -> np.ndarray:
+    """`top_k` of every row at once: int64 [n_rows, k], best first (ties by index), -1 where a row has fewer
+    finite scores."""
+    n_rows, n_cols = matrix.shape
+    k = min(k, n_cols)
+    if k <= 0:
+        return np.empty((n_rows, 0), dtype=np.int64)
+    keyed = np.where(np.isfinite(matrix), -matrix, np.inf)
+    best = np.argpartition(keyed, k - 1, axis=1)[:, :k] if k < n_cols else np.tile(np.arange(n_cols), (n_rows, 1))
+    values = np.take_along_axis(keyed, best, axis=1)
+    order = np.lexsort((best, values), axis=1)
+    best, values = np.take_along_axis(best, order, axis=1), np.take_along_axis(values, order, axis=1)
+    return np.where(np.isfinite(values), best, -1).astype(np.int64)
+
+
 def write_meta(directory: Path, kind: str, params: Mapping[str, Any], **extra: Any) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     (directory / META_FILE).write_text(json.dumps({"kind": kind, "params": dict(params), **extra}))

@@ -21,13 +21,14 @@ import scipy.sparse as sp
 import torch
 from torch import nn
 
-from lemo.models.base import CatalogRecall, RecallModel, read_meta, top_k, write_meta
+from lemo.models.base import CatalogRecall, RecallModel, read_meta, write_meta
 from lemo.models.data import TrainingData, UserMeta
 from lemo.models.ranker_nets import DeepFMNet, LinearFusionNet, WideDeepNet
 from lemo.models.ranking_features import (
     ChannelScorer,
     FeatureBatch,
     FeatureSpace,
+    channel_tops,
     id_vocabulary,
     pair_dense,
     pair_features,
@@ -49,13 +50,16 @@ RANKER_DEFAULTS: dict[str, Any] = {
     "candidates_per_channel": 100,
     "validation_ratio": 0.25,
     "negatives_per_positive": 4,  # only without recall channels
-    "min_item_positives": 3,
+    "min_item_positives": 3,  # items labelled positive fewer times share the "unknown" id vector (id_vocabulary)
     # Per user, also train on items no channel retrieved: the user's held positives plus this many random items,
     # so scores of unretrieved items mean something too (0: channel candidates only).
     "outside_candidates": 0,
     # Users (with validation positives) whose candidates the ranker learns from, a seeded sample past this: every
     # learning user costs a score of the whole catalog per channel (100,000 users x 100,000 items took hours).
-    "max_users": 10_000,  # items labelled positive fewer times share the "unknown" id vector (id_vocabulary)
+    "max_users": 10_000,
+    # ...and fewer past this many users x catalog items (each channel scores every learning user against the
+    # whole catalog): 5,000 users at 100,000 items, where 10,000 made example building the run's longest step.
+    "max_user_items": 500_000_000,
 }
 
 
@@ -67,10 +71,21 @@ EXAMPLE_PARAMS = (
     "min_item_positives",
     "outside_candidates",
     "max_users",
+    "max_user_items",
 )
 EXAMPLE_BATCH = 256  # users per batch of channel scores while building examples
 _examples_lock = threading.Lock()
 _examples_cache: dict[str, tuple[weakref.ref[TrainingData], Any, RankingExamples]] = {}
+
+
+def learning_users(params: Mapping[str, Any], n_items: int) -> int:
+    """How many users a ranker learns from at most (0: all): `max_users`, and past `max_user_items` users x
+    catalog items fewer, so example building grows no faster than the catalog (never fewer than 1,000)."""
+    limit, budget = int(params["max_users"]), int(params.get("max_user_items", 0))
+    if budget <= 0 or n_items <= 0:
+        return limit
+    scaled = max(1_000, budget // n_items)
+    return scaled if limit <= 0 else min(limit, scaled)
 
 
 def _learning_users(held: sp.csr_matrix, max_users: int, seed: int) -> np.ndarray:
@@ -144,25 +159,26 @@ class RankingExamples:
         outside = int(p["outside_candidates"])
         rng = np.random.default_rng(seed + 2)
         held = valid.matrix
-        learners = _learning_users(held, int(p["max_users"]), seed + 3)
+        learners = _learning_users(held, learning_users(p, data.n_items), seed + 3)
         pair_users, pair_items, dense = [], [], []
         # users in batches: each channel's scores are [batch, catalog] floats, so the memory stays bounded
         for start in range(0, len(learners), EXAMPLE_BATCH):
             batch = learners[start : start + EXAMPLE_BATCH]
             scores = scorer.scores([histories[u] for u in batch], [data.user_ids[u] for u in batch])
+            tops = channel_tops(scores, per_channel)
+            candidates = [top[:, :per_channel] for top in tops if top is not None]
             local_u, local_i = [], []
             for row, user in enumerate(batch.tolist()):
                 found: set[int] = set()
-                for matrix in scores:
-                    if matrix is not None:
-                        found.update(top_k(matrix[row], per_channel).tolist())
+                for top in candidates:
+                    found.update(top[row][top[row] >= 0].tolist())
                 if outside > 0:  # what no channel retrieved: the user's held positives and random catalog items
                     found.update((held.indices[held.indptr[user] : held.indptr[user + 1]] + 1).tolist())
                     found.update(rng.integers(1, data.n_items + 1, outside).tolist())
                 local_u.append(np.full(len(found), row))
                 local_i.append(np.fromiter(sorted(found), dtype=np.int64, count=len(found)))
             u, i = np.concatenate(local_u), np.concatenate(local_i)
-            dense.append(pair_dense(space, [histories[x] for x in batch], u, i, scores))
+            dense.append(pair_dense(space, [histories[x] for x in batch], u, i, scores, tops))
             pair_users.append(batch[u])
             pair_items.append(i)
         u, i = np.concatenate(pair_users), np.concatenate(pair_items)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from lemo.models.base import CatalogRecall, RecallModel
+from lemo.models.base import CatalogRecall, RecallModel, top_k_rows
 from lemo.models.data import TrainingData, UserMeta
 
 MAX_VALUES_PER_ATTRIBUTE = 200  # rarer attribute values share the "unknown" index
@@ -179,19 +179,28 @@ class ChannelScorer:
             for n, item in enumerate(space.item_ids, start=1):
                 to_model[n] = model.item_index.get(item, -1)
             self.channels.append((model, to_model))
+        # channels over the ranker's own item list (all but a pruned EASE) are copied, not gathered
+        self.same_items = [
+            model is not None and bool(np.array_equal(to_model[1:], np.arange(len(space.item_ids))))
+            for model, to_model in self.channels
+        ]
 
     def scores(self, histories: Sequence[Sequence[str]], user_ids: Sequence[str | None]) -> list[np.ndarray | None]:
         """Per channel, float32 [n_users, n_items + 1] scores in ranker item space (NaN: unscored or seen)."""
         seen = self.space.history_rows(histories)
         out: list[np.ndarray | None] = []
-        for model, to_model in self.channels:
+        for (model, to_model), same_items in zip(self.channels, self.same_items, strict=True):
             if model is None:
                 out.append(None)
                 continue
             raw = model.score_matrix(model.history_rows(histories), user_ids)
-            full = np.full((len(histories), len(to_model)), np.nan, dtype=np.float32)
-            present = to_model >= 0
-            full[:, present] = raw[:, to_model[present]]
+            if same_items:
+                full = np.empty((len(histories), len(to_model)), dtype=np.float32)
+                full[:, 1:] = raw
+            else:
+                full = np.full((len(histories), len(to_model)), np.nan, dtype=np.float32)
+                present = to_model >= 0
+                full[:, present] = raw[:, to_model[present]]
             full[:, 0] = np.nan
             full[seen.nonzero()] = np.nan
             out.append(full)
@@ -207,8 +216,25 @@ RANK_EXACT_TOP = 512
 RANK_SAMPLE = 1024
 
 
-def _ranks(matrix: np.ndarray, finite: np.ndarray, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-    """0-based rank of each pair's score among the finite scores of its row (ties by item index)."""
+def channel_tops(scores: Sequence[np.ndarray | None], k: int) -> list[np.ndarray | None]:
+    """Per channel each row's best items (`top_k_rows`): the k candidates a channel retrieves, and past
+    EXACT_RANK_ITEMS at least the RANK_EXACT_TOP whose ranks are exact, so one selection serves both."""
+    tops: list[np.ndarray | None] = []
+    for matrix in scores:
+        wide = matrix is not None and matrix.shape[1] > EXACT_RANK_ITEMS
+        tops.append(
+            None
+            if matrix is None
+            else top_k_rows(matrix, max(k, min(RANK_EXACT_TOP, matrix.shape[1] - 1)) if wide else k)
+        )
+    return tops
+
+
+def _ranks(
+    matrix: np.ndarray, finite: np.ndarray, users: np.ndarray, items: np.ndarray, best: np.ndarray | None = None
+) -> np.ndarray:
+    """0-based rank of each pair's score among the finite scores of its row (ties by item index). `best`: the
+    rows' `top_k_rows` when already selected (`channel_tops`)."""
     n_rows, n_cols = matrix.shape
     keyed = np.where(finite, -matrix, np.inf)
     if n_cols <= EXACT_RANK_ITEMS:
@@ -217,10 +243,10 @@ def _ranks(matrix: np.ndarray, finite: np.ndarray, users: np.ndarray, items: np.
         np.put_along_axis(ranks, order, np.broadcast_to(np.arange(n_cols), (n_rows, n_cols)), axis=1)
         return ranks[users, items]
     top = min(RANK_EXACT_TOP, n_cols - 1)
-    best = np.argpartition(keyed, top, axis=1)[:, :top]
-    best = np.take_along_axis(best, np.lexsort((best, np.take_along_axis(keyed, best, axis=1)), axis=1), axis=1)
+    best = best[:, :top] if best is not None and best.shape[1] >= top else top_k_rows(matrix, top)
     table = np.full((n_rows, n_cols), -1, dtype=np.int32)
-    np.put_along_axis(table, best, np.broadcast_to(np.arange(top, dtype=np.int32), best.shape), axis=1)
+    rows, positions = np.nonzero(best >= 0)  # -1: fewer finite scores than `top` in that row
+    table[rows, best[rows, positions]] = positions
     exact = table[users, items].astype(np.int64)
     sample = np.random.default_rng(0).choice(n_cols, min(RANK_SAMPLE, n_cols), replace=False)
     drawn = np.sort(keyed[:, sample], axis=1)  # each user's sampled scores as sort keys, ascending (inf: unscored)
@@ -235,20 +261,35 @@ def _ranks(matrix: np.ndarray, finite: np.ndarray, users: np.ndarray, items: np.
     return np.where(exact >= 0, exact, estimate)
 
 
-def channel_features(scores: Sequence[np.ndarray | None], users: np.ndarray, items: np.ndarray) -> np.ndarray:
-    """float32 [n_pairs, 2 * n_channels] for pairs (row in `scores`, 1-based item)."""
+def _row_moments(matrix: np.ndarray, finite: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row the mean and standard deviation (+1e-6) of the finite entries, float64 [n_rows] each: one float32
+    copy of the matrix and float64 sums (float64 temporaries of a [users, 100,000] matrix led example building)."""
+    count = np.maximum(finite.sum(axis=1), 1)
+    filled = np.where(finite, matrix, np.float32(0.0))
+    mean = filled.sum(axis=1, dtype=np.float64) / count
+    np.square(filled, out=filled)
+    variance = np.maximum(filled.sum(axis=1, dtype=np.float64) / count - mean**2, 0.0)
+    return mean, np.sqrt(variance) + 1e-6
+
+
+def channel_features(
+    scores: Sequence[np.ndarray | None],
+    users: np.ndarray,
+    items: np.ndarray,
+    tops: Sequence[np.ndarray | None] | None = None,
+) -> np.ndarray:
+    """float32 [n_pairs, 2 * n_channels] for pairs (row in `scores`, 1-based item); `tops` from `channel_tops`."""
     columns = []
-    for matrix in scores:
+    for n, matrix in enumerate(scores):
         if matrix is None:
             columns += [np.zeros(len(users), np.float32)] * 2
             continue
         finite = np.isfinite(matrix)
-        count = np.maximum(finite.sum(axis=1, keepdims=True), 1)
-        mean = np.where(finite, matrix, 0.0).sum(axis=1, keepdims=True, dtype=np.float64) / count
-        std = np.sqrt((np.where(finite, matrix - mean, 0.0) ** 2).sum(axis=1, keepdims=True) / count) + 1e-6
+        mean, std = _row_moments(matrix, finite)
         picked, retrieved = matrix[users, items], finite[users, items]
-        z = np.where(retrieved, (picked - mean[users, 0]) / std[users, 0], 0.0)
-        reciprocal = np.where(retrieved, 1.0 / np.log2(_ranks(matrix, finite, users, items) + 2.0), 0.0)
+        z = np.where(retrieved, (picked - mean[users]) / std[users], 0.0)
+        ranks = _ranks(matrix, finite, users, items, tops[n] if tops is not None else None)
+        reciprocal = np.where(retrieved, 1.0 / np.log2(ranks + 2.0), 0.0)
         columns += [np.clip(z, -10, 10).astype(np.float32), reciprocal.astype(np.float32)]
     return np.stack(columns, axis=1) if columns else np.zeros((len(users), 0), np.float32)
 
@@ -306,13 +347,14 @@ def pair_dense(
     pair_users: np.ndarray,
     pair_items: np.ndarray,
     channel_scores: Sequence[np.ndarray | None],
+    tops: Sequence[np.ndarray | None] | None = None,
 ) -> np.ndarray:
     """float32 [n_pairs, n_dense]: history features, then each channel's (z-score, reciprocal rank)."""
     seen = space.history_rows(histories)
     dense = np.concatenate(
         [
             history_features(space, seen, pair_users, pair_items),
-            channel_features(channel_scores, pair_users, pair_items),
+            channel_features(channel_scores, pair_users, pair_items, tops),
         ],
         axis=1,
     )

@@ -19,9 +19,10 @@ from lemo.evaluation.protocol import (
     sample_users,
 )
 from lemo.models import RankingExamples, neighbors, ranking_features, train_model, train_recall
+from lemo.models.base import top_k, top_k_rows
 from lemo.models.linear import spd_inverse
 from lemo.models.neighbors import CosineSide, shrunk_cosine, sparse_shrunk_cosine
-from lemo.models.rankers import LearnedRanker
+from lemo.models.rankers import LearnedRanker, learning_users
 from tests.unit.synthetic_data import planted
 
 
@@ -165,3 +166,24 @@ def test_rankers_share_the_channels_work_and_score_as_evaluated_alone() -> None:
         deepfm, recall, train, holdout, holdout_users(holdout), holdout=holdout, key=(0, 42), seed=42
     )
     assert pairs is first  # the second ranker reuses the first one's pairs
+
+
+def test_top_k_rows_is_top_k_of_every_row() -> None:
+    rng = np.random.default_rng(5)
+    scores = rng.integers(0, 50, (30, 200)).astype(np.float32)  # many ties
+    scores[rng.random(scores.shape) < 0.3] = np.nan
+    scores[3] = np.nan
+    scores[4, 5:] = np.nan  # fewer finite scores than k
+    rows = top_k_rows(scores, 20)
+    for n in range(len(scores)):
+        expected = top_k(scores[n], 20)
+        assert rows[n][rows[n] >= 0].tolist() == expected.tolist() or len(expected) == 20
+        np.testing.assert_array_equal(np.sort(scores[n][rows[n][rows[n] >= 0]]), np.sort(scores[n][expected]))
+
+
+def test_learning_users_shrink_past_a_catalog_size() -> None:
+    params = {"max_users": 10_000, "max_user_items": 500_000_000}
+    assert learning_users(params, 1_682) == 10_000  # MovieLens-100k: as before
+    assert learning_users(params, 100_000) == 5_000
+    assert learning_users(params, 10_000_000) == 1_000
+    assert learning_users({"max_users": 0, "max_user_items": 0}, 100_000) == 0
