@@ -144,7 +144,10 @@ def _rate(estimate: stats.Estimate) -> Rate:
 def _vs(counts: Mapping[str, int], control: Mapping[str, int], metric: Metric) -> VsControl:
     num, den = _RATIO[metric]
     d = stats.difference((counts.get(num, 0), counts.get(den, 0)), (control.get(num, 0), control.get(den, 0)))
-    r = lambda x: None if x is None else round(x, _DIGITS)  # noqa: E731
+
+    def r(x: float | None) -> float | None:
+        return None if x is None else round(x, _DIGITS)
+
     return VsControl(metric=metric, difference=r(d.difference), low=r(d.low), high=r(d.high), verdict=d.verdict)
 
 

@@ -54,7 +54,7 @@ def mmr_order(
     n = len(relevance)
     if lambda_ >= 1.0:  # pure relevance (and 0 * inf below would be nan)
         by_relevance = np.argsort(-relevance, kind="stable")
-        return by_relevance.tolist()
+        return [int(i) for i in by_relevance]
     weighted_relevance = lambda_ * relevance
     max_similarity = np.zeros(n, dtype=np.float64)
     chosen: list[int] = []
@@ -88,7 +88,8 @@ def _category_similarity(candidates: Sequence[Candidate]) -> Callable[[int], np.
     def similarity_to(j: int) -> np.ndarray:
         overlap = one_hot @ one_hot[j]
         union = sizes + sizes[j] - overlap
-        return np.divide(overlap, union, out=np.zeros_like(overlap), where=union > 0)
+        similarity: np.ndarray = np.divide(overlap, union, out=np.zeros_like(overlap), where=union > 0)
+        return similarity
 
     return similarity_to
 
@@ -105,6 +106,7 @@ def _embedding_similarity(candidates: Sequence[Candidate]) -> Callable[[int], np
     matrix = np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
 
     def similarity_to(j: int) -> np.ndarray:
-        return matrix @ matrix[j]
+        cosine: np.ndarray = matrix @ matrix[j]
+        return cosine
 
     return similarity_to

@@ -17,8 +17,8 @@ from typing import Any
 from pydantic import BaseModel, Field, model_validator
 
 from lemo.events import Identifier
-from lemo.rerank.config import RuleConfig
-from lemo.scenarios import ChannelConfig, ChannelName, FilterSpec
+from lemo.rerank.config import FilterSpec, RuleConfig
+from lemo.scenarios import ChannelConfig, ChannelName
 
 MAX_CANDIDATES = 5000
 
