@@ -24,7 +24,7 @@ from typing import Any
 
 from lemo import models
 from lemo.datasets.synthetic import tenant
-from lemo.evaluation.protocol import evaluate_trained
+from lemo.evaluation.protocol import EVALUATION_USERS, evaluate_trained
 from lemo.registry import ranker_guard
 from lemo.training import RunData, load_run_data, write_export, write_item_vectors
 
@@ -81,6 +81,7 @@ def bench_local(
     seed: int = 0,
     workdir: Path | None = None,
     concurrent: bool = False,
+    evaluation_users: int = EVALUATION_USERS,
 ) -> dict[str, Any]:
     """Steps one after another (each with its own time and peak memory), or with `concurrent` as the workflow
     schedules them (recall models fanned out, rankers once the fused channels are trained, evaluations fanned
@@ -97,7 +98,7 @@ def bench_local(
             del data
         with clock.step("features"):
             run = load_run_data(run_dir, 0.1, 42)
-        steps = _Steps(run, run_dir, kinds)
+        steps = _Steps(run, run_dir, kinds, evaluation_users)
         if concurrent:
             with clock.step("train, evaluate, index (as the workflow runs them)"):
                 steps.run_concurrently(WORKFLOW_WORKERS)
@@ -129,8 +130,8 @@ def bench_local(
 class _Steps:
     """The workflow's steps after features, over one run's data: train every kind, evaluate, index vectors."""
 
-    def __init__(self, run: RunData, run_dir: Path, kinds: list[str]) -> None:
-        self.run, self.run_dir, self.kinds = run, run_dir, kinds
+    def __init__(self, run: RunData, run_dir: Path, kinds: list[str], evaluation_users: int) -> None:
+        self.run, self.run_dir, self.kinds, self.evaluation_users = run, run_dir, kinds, evaluation_users
         self.trained: dict[str, Any] = {}
         self.metrics: dict[str, dict[str, float]] = {}
         self.overlapping: list[dict[str, Any]] = []  # concurrent steps: seconds each, inside the run's wall time
@@ -155,7 +156,8 @@ class _Steps:
             self.trained[kind] = model
 
     def evaluate(self, kind: str) -> None:
-        result = evaluate_trained(self.trained[kind], self.fused(), self.run.train, self.run.holdout)
+        model, holdout = self.trained[kind], self.run.holdout
+        result = evaluate_trained(model, self.fused(), self.run.train, holdout, max_users=self.evaluation_users)
         with self._lock:
             self.metrics[kind] = result
 

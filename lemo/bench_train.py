@@ -62,6 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="--local: run the steps as the workflow schedules them (fan-outs on threads): the run's wall time",
     )
+    parser.add_argument("--evaluation-users", type=int, default=5_000, help="--local: holdout users scored (0: all)")
 
 
 def main(args: argparse.Namespace, client_for: Callable[[argparse.Namespace], LemoClient]) -> int:
@@ -69,7 +70,14 @@ def main(args: argparse.Namespace, client_for: Callable[[argparse.Namespace], Le
     if args.local:
         from lemo.bench_local import bench_local, table  # torch and the models: only this mode needs them
 
-        local = bench_local(args.events, args.items, args.users, kinds, concurrent=args.concurrent)
+        local = bench_local(
+            args.events,
+            args.items,
+            args.users,
+            kinds,
+            concurrent=args.concurrent,
+            evaluation_users=args.evaluation_users,
+        )
         print(table(local))
         if args.json:
             print(json.dumps(local, indent=2))

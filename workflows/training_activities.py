@@ -25,7 +25,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from lemo import models
 from lemo.artifacts import ArtifactStore
-from lemo.evaluation.protocol import evaluate_trained
+from lemo.evaluation.protocol import EVALUATION_USERS, evaluate_trained
 from lemo.models.linear import coverage_note
 from lemo.models.rankers import LearnedRanker
 from lemo.registry import (
@@ -207,6 +207,7 @@ class EvaluateInput(RunRef):
     kind: str
     artifact_uri: str
     recall_artifacts: dict[str, str] = Field(default_factory=dict)
+    evaluation_users: int = EVALUATION_USERS
 
 
 def evaluate_model(_: WorkflowActivityContext, request: EvaluateInput) -> dict[str, Any]:
@@ -218,7 +219,12 @@ def evaluate_model(_: WorkflowActivityContext, request: EvaluateInput) -> dict[s
     # A ranker's metrics include its whole pipeline on the holdout the channels are scored on: the ranker guard
     # compares it with the best channel alone (the holdout is this run's validation split; no test exists).
     metrics = evaluate_trained(
-        cast(models.RecallModel | LearnedRanker, model), recall, run.train, run.holdout, seed=request.seed
+        cast(models.RecallModel | LearnedRanker, model),
+        recall,
+        run.train,
+        run.holdout,
+        seed=request.seed,
+        max_users=request.evaluation_users,
     )
     return {"kind": request.kind, "metrics": metrics, "seconds": time.perf_counter() - started}
 
