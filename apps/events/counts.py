@@ -35,6 +35,7 @@ from lemo.events import Event
 from lemo.experiments import counts as experiment_counts
 from lemo.experiments.counts import Entry, Served, entry_from_state
 from lemo.exposures import Exposure
+from lemo.popularity import archived_marker_key
 
 KEY_PREFIX = "evcount:"
 EXPERIMENT_PREFIX = "xpcount:"
@@ -127,6 +128,7 @@ class SidecarEventCounts:
         if not events:
             return
         by_type = _keyed(KEY_PREFIX, event_counts.increments((e.tenant_id, e.type.value, e.timestamp) for e in events))
+        tenants = sorted({e.tenant_id for e in events})  # their archives moved: the popularity cron reruns them
         wanted = experiment_counts.attribution_keys(events)
         async with self._writing:
             for _ in range(ATTEMPTS):
@@ -134,6 +136,7 @@ class SidecarEventCounts:
                 attributed, changed = experiment_counts.event_increments(events, {k: e for k, (e, _) in found.items()})
                 increments = {**by_type, **_keyed(EXPERIMENT_PREFIX, attributed)}
                 entries = [self._entry(k, e, found[k][1] if k in found else None) for k, e in changed.items()]
+                entries += [{"key": archived_marker_key(t), "value": {"at": time.time()}} for t in tenants]
                 if await self._commit(increments, entries):
                     return
         raise CountsUnavailable(f"counts not written after {ATTEMPTS} tries: {self._last_refusal}")

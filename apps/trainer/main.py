@@ -16,7 +16,7 @@ from apps.trainer.service import Trainer
 from apps.trainer.settings import TrainerSettings
 from apps.trainer.workflows import build_runtime
 from lemo.stores.exposures import ExposureArchive
-from lemo.stores.mongo import EventArchive, ItemRepository, ModelRegistry, open_database
+from lemo.stores.mongo import EventArchive, ItemRepository, ModelRegistry, TenantRepository, open_database
 
 settings = TrainerSettings()
 
@@ -38,6 +38,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 EventArchive(db, settings.archive_retention_days),
                 ItemRepository(db),
                 ExposureArchive(db, settings.exposure_retention_days),
+                TenantRepository(db),
             )
             yield
     finally:

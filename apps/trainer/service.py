@@ -19,15 +19,21 @@ from apps.shared.observability import TRAINING_RUNS
 from apps.shared.settings import MODELS_TOPIC
 from apps.shared.workflow_state import workflow_state
 from apps.trainer.settings import TrainerSettings
+from lemo.popularity import archived_marker_key, popularity_due
 from lemo.registry import ModelVersion, TrainOptions
 from lemo.stores.exposures import ExposureArchive
-from lemo.stores.mongo import EventArchive, ItemRepository, ModelRegistry
+from lemo.stores.mongo import EventArchive, ItemRepository, ModelRegistry, TenantRepository
 from workflows.cleanup import CLEANUP_WORKFLOW, CleanupRequest
 from workflows.popularity import POPULARITY_WORKFLOW, PopularityRequest
+from workflows.popularity_activities import popular_state_key
 from workflows.training import TRAIN_WORKFLOW, TrainRequest
 from workflows.training_activities import activation_event
 
 logger = logging.getLogger(__name__)
+
+
+# Tenants one popularity cron tick looks at, at most.
+MAX_TENANTS = 100_000
 
 
 def run_id_for(tenant_id: str) -> str:
@@ -43,6 +49,7 @@ class Trainer:
     archive: EventArchive
     items: ItemRepository
     exposures: ExposureArchive
+    tenants: TenantRepository
 
     async def start_popularity(self, request: PopularityRequest) -> str:
         return await self.workflows.schedule_new_workflow(POPULARITY_WORKFLOW, input=request.model_dump())
@@ -62,11 +69,26 @@ class Trainer:
         }
 
     async def popularity_for_all(self) -> list[str]:
-        """One popularity run per tenant with archived events."""
+        """One popularity run per tenant whose list is missing, stale, or older than its archive's last events
+        (lemo.popularity.popularity_due); the tenants from their own collection, not from a scan of the archive."""
+        tenant_ids = [t.tenant_id for t in await self.tenants.all(MAX_TENANTS)]
+        computed_at: dict[str, float] = {}
+        archived_at: dict[str, float] = {}
+        keys = [k for t in tenant_ids for k in (popular_state_key(t), archived_marker_key(t))]
+        for i in range(0, len(keys), 1000):
+            found = await self.dapr.get_bulk_state(self.settings.state_store, keys[i : i + 1000])
+            for item in found.items:
+                if not item.data:
+                    continue
+                value = json.loads(item.data)
+                if item.key.startswith(popular_state_key("")):
+                    computed_at[value["tenant_id"]] = float(value["computed_at"])
+                else:
+                    archived_at[item.key.split(":", 1)[1]] = float(value["at"])
+        due = popularity_due(tenant_ids, computed_at, archived_at, time.time(), self.settings.popularity_max_age_s)
         settle_s = self.settings.popularity_settle_s
         return [
-            await self.start_popularity(PopularityRequest(tenant_id=tenant_id, settle_s=settle_s))
-            for tenant_id in await self.archive.tenants()
+            await self.start_popularity(PopularityRequest(tenant_id=tenant_id, settle_s=settle_s)) for tenant_id in due
         ]
 
     async def cleanup(self) -> dict[str, Any]:

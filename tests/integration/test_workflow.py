@@ -14,7 +14,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from apps.shared.settings import STATE_STORE
 from lemo.events import Event, EventType
-from lemo.stores.mongo import EventArchive
+from lemo.popularity import archived_marker_key
+from lemo.stores.mongo import EventArchive, TenantRepository
+from lemo.tenancy import Tenant
 from tests.integration.conftest import unique
 from tests.integration.mesh import ROOT, App, uvicorn
 from workflows.popularity_activities import popular_state_key
@@ -102,6 +104,7 @@ async def test_cron_binding_starts_the_workflow(
     app_env: dict[str, str], own_db: AsyncDatabase[dict[str, Any]], tenant: str, bare_sidecar: App
 ) -> None:
     # A database of its own, holding one tenant, so each tick starts one run, not one per tenant of the session.
+    await TenantRepository(own_db).create(Tenant(tenant_id=tenant))
     await _archive(own_db, tenant)
     committed = (ROOT / "components" / "cron-popularity.yaml").read_text()
     assert '"@every 15m"' in committed
@@ -122,5 +125,19 @@ async def test_cron_binding_starts_the_workflow(
         popular = _popular(bare_sidecar, tenant)
         assert popular is not None, f"cron never produced a popular list:\n{trainer.logs()}"
         assert popular["items"][0]["item_id"] == "hit"
+
+        # Ticks that find the archive unchanged start nothing (each run would scan the archive again) ...
+        await asyncio.sleep(4)
+        assert (_popular(bare_sidecar, tenant) or {})["computed_at"] == popular["computed_at"]
+        # ... until the events app marks new events archived for the tenant.
+        marker = {"key": archived_marker_key(tenant), "value": {"at": time.time()}}
+        stored = httpx.post(
+            f"{bare_sidecar.sidecar}/v1.0/state/{STATE_STORE}", json=[marker], headers=bare_sidecar.headers, timeout=10
+        )
+        assert stored.status_code == 204, stored.text
+        deadline = time.monotonic() + 60
+        while (_popular(bare_sidecar, tenant) or {})["computed_at"] == popular["computed_at"]:
+            assert time.monotonic() < deadline, f"new events never started a run:\n{trainer.logs()}"
+            await asyncio.sleep(0.5)
     finally:
         trainer.stop()
