@@ -55,17 +55,22 @@ class Downstream:
             )
         return resp
 
-    async def relay_ndjson(self, request: Request, app_id: str, path: str) -> Response:
-        """Streams an NDJSON request body through to `path` without holding it in memory."""
-        if request.headers.get("content-type", "").split(";")[0].strip() != NDJSON:
-            raise ApiError(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", f"send {NDJSON}")
-        return await self.relay(app_id, "POST", path, content=request.stream(), headers={"content-type": NDJSON})
-
     async def relay(self, app_id: str, method: str, path: str, **kwargs: Any) -> Response:
-        resp = await self.call(app_id, method, path, **kwargs)
-        return Response(
-            resp.content, status_code=resp.status_code, media_type=resp.headers.get("content-type", "application/json")
-        )
+        return relayed(await self.call(app_id, method, path, **kwargs))
+
+
+def relayed(resp: SidecarResponse) -> Response:
+    """An app's answer as the gateway's HTTP answer, as it is (one error shape everywhere)."""
+    return Response(
+        resp.content, status_code=resp.status_code, media_type=resp.headers.get("content-type", "application/json")
+    )
+
+
+def ndjson_body(request: Request) -> AsyncIterator[bytes]:
+    """The request's NDJSON body as a stream, to be passed on without holding it in memory; 415 for another type."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != NDJSON:
+        raise ApiError(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", f"send {NDJSON}")
+    return request.stream()
 
 
 def _is_dapr_error(resp: SidecarResponse) -> bool:

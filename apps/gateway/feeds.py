@@ -3,29 +3,25 @@ the runs. `mode=cached` reads serve these feeds; the feeds app also refreshes th
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Response, status
 
 from apps.gateway.auth import Principal, Reader, Writer
-from apps.gateway.downstream import Downstream
+from apps.gateway.deps import DownstreamDep, SettingsDep
 from lemo.events import Identifier
 
 router = APIRouter(prefix="/v1/feeds", tags=["feeds"])
 
 
-def _feeds(request: Request) -> tuple[Downstream, str]:
-    return request.app.state.downstream, request.app.state.settings.feeds_app
-
-
 @router.post("/refresh", status_code=status.HTTP_202_ACCEPTED)
-async def refresh_feeds(request: Request, who: Principal = Writer) -> Response:
+async def refresh_feeds(down: DownstreamDep, settings: SettingsDep, who: Principal = Writer) -> Response:
     """Recomputes the feed of every user with history (feed-refresh workflows of many users each); answers the
     number of users and the run ids."""
-    down, app_id = _feeds(request)
-    return await down.relay(app_id, "POST", f"refresh/{who.tenant_id}")
+    return await down.relay(settings.feeds_app, "POST", f"refresh/{who.tenant_id}")
 
 
 @router.get("/refresh/{run_id}")
-async def refresh_run(run_id: Identifier, request: Request, who: Principal = Reader) -> Response:
+async def refresh_run(
+    run_id: Identifier, down: DownstreamDep, settings: SettingsDep, who: Principal = Reader
+) -> Response:
     """A refresh run's status and, once done, how many feeds it saved and how many were degraded."""
-    down, app_id = _feeds(request)
-    return await down.relay(app_id, "GET", f"refresh/{who.tenant_id}/{run_id}")
+    return await down.relay(settings.feeds_app, "GET", f"refresh/{who.tenant_id}/{run_id}")

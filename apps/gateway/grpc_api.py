@@ -1,9 +1,12 @@
-"""The public gRPC API (proto/lemoproto/v1/api.proto): the same calls and checks as the HTTP API, with the
-tenant's key in the `x-api-key` metadata. HTTP error codes map onto gRPC status codes."""
+"""The public gRPC API (proto/lemoproto/v1/api.proto): a thin translation layer. Each method checks the tenant's
+key (the `x-api-key` metadata) as the HTTP API does, turns its message into the arguments of the operation's one
+handler in apps/gateway/service.py (which the HTTP route calls too), and turns the answer back into a message;
+HTTP error codes map onto gRPC status codes. tests/unit/apps/test_grpc_parity.py keeps the two APIs twins."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 import grpc
@@ -11,22 +14,21 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 from pydantic import BaseModel, ValidationError
 
-from apps.gateway.auth import KeyResolver, Principal
-from apps.gateway.downstream import Downstream
-from apps.gateway.events import track_many
-from apps.gateway.experiments import list_experiments, scenario_metrics
-from apps.gateway.recommend import Mode, Recommender
+from apps.gateway.keys import KeyResolver, Principal
+from apps.gateway.recommender import Mode
+from apps.gateway.service import PublicApi
 from apps.gateway.settings import GatewaySettings
 from apps.shared.errors import ApiError
 from apps.shared.limits import TokenBuckets, retry_after_header
+from apps.shared.sidecar import SidecarResponse
 from lemo.catalog import ItemFields
-from lemo.events import Event, EventBody
-from lemo.stores.mongo import ScenarioRepository
+from lemo.events import EventBody
 from lemo.tenancy import Scope, split_key
 from lemo.users import BatchGet, UserFields
 from lemoproto.v1 import api_pb2, api_pb2_grpc
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 _CODES = {
     400: grpc.StatusCode.INVALID_ARGUMENT,
@@ -48,22 +50,30 @@ def _from_dict(data: dict[str, Any], message: Message) -> Any:
     return json_format.ParseDict(data, message, ignore_unknown_fields=True)
 
 
+async def _done(context: grpc.aio.ServicerContext, operation: Awaitable[T]) -> T:
+    """The operation's answer; an ApiError it raises aborts with the matching status (UNAVAILABLE by default)."""
+    try:
+        return await operation
+    except ApiError as exc:
+        await context.abort(_CODES.get(exc.status_code, grpc.StatusCode.UNAVAILABLE), f"{exc.code}: {exc.message}")
+        raise  # abort raises; this line only tells the type checker
+
+
+async def _body(context: grpc.aio.ServicerContext, operation: Awaitable[SidecarResponse]) -> dict[str, Any]:
+    """The JSON body of a relayed app's answer; its error (the one error shape) aborts with the matching status."""
+    resp = await _done(context, operation)
+    if resp.status_code >= 400:
+        error = (resp.json().get("error") or {}) if resp.content else {}
+        code = _CODES.get(resp.status_code, grpc.StatusCode.INTERNAL)
+        await context.abort(code, f"{error.get('code', resp.status_code)}: {error.get('message', '')}")
+    return dict(resp.json()) if resp.content else {}
+
+
 class LemoService(api_pb2_grpc.LemoServicer):
-    def __init__(
-        self,
-        keys: KeyResolver,
-        down: Downstream,
-        settings: GatewaySettings,
-        recommender: Recommender,
-        buckets: TokenBuckets | None = None,
-        scenarios: ScenarioRepository | None = None,
-    ) -> None:
+    def __init__(self, keys: KeyResolver, api: PublicApi, buckets: TokenBuckets | None = None) -> None:
         self._keys = keys
-        self._down = down
-        self._recommender = recommender
-        self._settings = settings
+        self._api = api
         self._buckets = buckets  # the HTTP API's per-key rate limit buckets; None: no rate limit
-        self._scenarios = scenarios  # None: ListExperiments is unavailable
 
     async def _who(self, context: grpc.aio.ServicerContext, scope: Scope) -> Principal:
         key = dict(context.invocation_metadata() or ()).get("x-api-key")
@@ -85,25 +95,6 @@ class LemoService(api_pb2_grpc.LemoServicer):
             )
         return principal
 
-    async def _call(
-        self,
-        context: grpc.aio.ServicerContext,
-        app_id: str,
-        method: str,
-        path: str,
-        json: Any = None,
-        params: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        try:
-            resp = await self._down.call(app_id, method, path, json=json, params=params)
-        except ApiError as exc:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, f"{exc.code}: {exc.message}")
-        if resp.status_code >= 400:
-            error = (resp.json().get("error") or {}) if resp.content else {}
-            code = _CODES.get(resp.status_code, grpc.StatusCode.INTERNAL)
-            await context.abort(code, f"{error.get('code', resp.status_code)}: {error.get('message', '')}")
-        return dict(resp.json()) if resp.content else {}
-
     async def _valid(self, context: grpc.aio.ServicerContext, model: type[M], data: Any) -> M:
         """`data` as `model`, the HTTP API's schema; INVALID_ARGUMENT naming the first bad field otherwise."""
         try:
@@ -115,9 +106,11 @@ class LemoService(api_pb2_grpc.LemoServicer):
             )
             raise  # abort raises; this line only tells the type checker
 
+    # Items
+
     async def GetItem(self, request: Any, context: Any) -> Any:
         who = await self._who(context, Scope.READ)
-        body = await self._call(context, self._settings.catalog_app, "GET", f"items/{who.tenant_id}/{request.item_id}")
+        body = await _body(context, self._api.get_item(who.tenant_id, request.item_id))
         return _from_dict(body, api_pb2.Item())
 
     async def UpsertItem(self, request: Any, context: Any) -> Any:
@@ -125,23 +118,34 @@ class LemoService(api_pb2_grpc.LemoServicer):
         fields = _to_dict(request.item)
         item_id = fields.pop("item_id", "")
         valid = await self._valid(context, ItemFields, fields)
-        body = await self._call(
-            context,
-            self._settings.catalog_app,
-            "PUT",
-            f"items/{who.tenant_id}/{item_id}",
-            json=valid.model_dump(mode="json", exclude_unset=True),
-        )
+        body = await _body(context, self._api.upsert_item(who.tenant_id, item_id, valid))
         return _from_dict(body, api_pb2.Item())
 
     async def DeleteItem(self, request: Any, context: Any) -> Any:
         who = await self._who(context, Scope.WRITE)
-        await self._call(context, self._settings.catalog_app, "DELETE", f"items/{who.tenant_id}/{request.item_id}")
+        await _body(context, self._api.delete_item(who.tenant_id, request.item_id))
         return api_pb2.Empty()
+
+    async def ListItems(self, request: Any, context: Any) -> Any:
+        who = await self._who(context, Scope.READ)
+        page = self._api.list_items(
+            who.tenant_id,
+            category=request.category or None,
+            tag=request.tag or None,
+            after=request.after or None,
+            limit=request.limit or None,
+        )
+        body = await _body(context, page)
+        reply = api_pb2.ListItemsReply(next_after=body.get("next") or "")
+        for item in body.get("items", []):
+            reply.items.append(_from_dict(_item_dict(item), api_pb2.Item()))
+        return reply
+
+    # Users
 
     async def GetUser(self, request: Any, context: Any) -> Any:
         who = await self._who(context, Scope.READ)
-        body = await self._call(context, self._settings.profiles_app, "GET", f"users/{who.tenant_id}/{request.user_id}")
+        body = await _body(context, self._api.get_user(who.tenant_id, request.user_id))
         return _from_dict(body, api_pb2.User())
 
     async def UpsertUser(self, request: Any, context: Any) -> Any:
@@ -149,47 +153,36 @@ class LemoService(api_pb2_grpc.LemoServicer):
         fields = _to_dict(request.user)
         user_id = fields.pop("user_id", "")
         valid = await self._valid(context, UserFields, fields)
-        body = await self._call(
-            context,
-            self._settings.profiles_app,
-            "PUT",
-            f"users/{who.tenant_id}/{user_id}",
-            json=valid.model_dump(mode="json"),
-        )
+        body = await _body(context, self._api.upsert_user(who.tenant_id, user_id, valid))
         return _from_dict(body, api_pb2.User())
+
+    async def DeleteUser(self, request: Any, context: Any) -> Any:
+        who = await self._who(context, Scope.WRITE)
+        await _body(context, self._api.delete_user(who.tenant_id, request.user_id))
+        return api_pb2.Empty()
 
     async def BatchGetUsers(self, request: Any, context: Any) -> Any:
         who = await self._who(context, Scope.READ)
         valid = await self._valid(context, BatchGet, {"user_ids": list(request.user_ids)})
-        body = await self._call(
-            context, self._settings.profiles_app, "POST", f"users/{who.tenant_id}/_batch_get", json=valid.model_dump()
-        )
+        body = await _body(context, self._api.batch_get_users(who.tenant_id, valid))
         return _from_dict(body, api_pb2.BatchGetUsersReply())
 
     async def GetUserRealtimeFeatures(self, request: Any, context: Any) -> Any:
         who = await self._who(context, Scope.READ)
-        body = await self._call(
-            context, self._settings.profiles_app, "GET", f"users/{who.tenant_id}/{request.user_id}/realtime"
-        )
+        body = await _body(context, self._api.realtime_features(who.tenant_id, request.user_id))
         return _from_dict(body, api_pb2.RealtimeFeatures())
+
+    # Events
 
     async def TrackEvent(self, request: Any, context: Any) -> Any:
         who = await self._who(context, Scope.WRITE)
         valid = await self._valid(context, EventBody, _event_dict(request))
-        event = Event(tenant_id=who.tenant_id, **valid.model_dump())
-        body = await self._call(
-            context, self._settings.events_app, "POST", "events", json=event.model_dump(mode="json")
-        )
+        body = await _body(context, self._api.track_event(who.tenant_id, valid))
         return _from_dict(body, api_pb2.TrackEventReply())
 
     async def TrackEvents(self, request: Any, context: Any) -> Any:
         who = await self._who(context, Scope.WRITE)
-        try:
-            body = await track_many(
-                self._down, self._settings.events_app, who.tenant_id, [_event_dict(e) for e in request.events]
-            )
-        except ApiError as exc:
-            await context.abort(_CODES.get(exc.status_code, grpc.StatusCode.UNAVAILABLE), f"{exc.code}: {exc.message}")
+        body = await _done(context, self._api.track_events(who.tenant_id, [_event_dict(e) for e in request.events]))
         reply = api_pb2.TrackEventsReply(accepted=body["accepted"], rejected=body["rejected"])
         for r in body["results"]:
             error = r.get("error") or {}
@@ -201,76 +194,33 @@ class LemoService(api_pb2_grpc.LemoServicer):
             )
         return reply
 
-    async def ListItems(self, request: Any, context: Any) -> Any:
-        who = await self._who(context, Scope.READ)
-        params = {"category": request.category, "tag": request.tag, "after": request.after, "limit": request.limit}
-        body = await self._call(
-            context,
-            self._settings.catalog_app,
-            "GET",
-            f"items/{who.tenant_id}",
-            params={k: v for k, v in params.items() if v},
-        )
-        reply = api_pb2.ListItemsReply(next_after=body.get("next") or "")
-        for item in body.get("items", []):
-            reply.items.append(_from_dict(_item_dict(item), api_pb2.Item()))
-        return reply
-
-    async def DeleteUser(self, request: Any, context: Any) -> Any:
-        who = await self._who(context, Scope.WRITE)
-        await self._call(context, self._settings.profiles_app, "DELETE", f"users/{who.tenant_id}/{request.user_id}")
-        return api_pb2.Empty()
-
     async def GetEventStats(self, request: Any, context: Any) -> Any:
         who = await self._who(context, Scope.READ)
-        params = {"since": request.since or None, "until": request.until or None, "type": request.type or None}
-        body = await self._call(
-            context,
-            self._settings.events_app,
-            "GET",
-            f"events/{who.tenant_id}/stats",
-            params={k: v for k, v in params.items() if v is not None},
-        )
-        return _from_dict(body, api_pb2.EventStatsReply())
+        stats = self._api.event_stats(who.tenant_id, request.since or None, request.until or None, request.type or None)
+        return _from_dict(await _body(context, stats), api_pb2.EventStatsReply())
+
+    # Experiments
 
     async def ListExperiments(self, request: Any, context: Any) -> Any:
         who = await self._who(context, Scope.READ)
-        if self._scenarios is None:
-            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "unavailable: no scenario store on this server")
-        assert self._scenarios is not None
-        try:
-            body = await list_experiments(
-                self._down,
-                self._settings.events_app,
-                self._scenarios,
-                who.tenant_id,
-                request.since or None,
-                request.until or None,
-            )
-        except ApiError as exc:
-            await context.abort(_CODES.get(exc.status_code, grpc.StatusCode.UNAVAILABLE), f"{exc.code}: {exc.message}")
-            raise
-        return _from_dict(body.model_dump(mode="json"), api_pb2.ListExperimentsReply())
+        found = await _done(context, self._api.experiments(who.tenant_id, request.since or None, request.until or None))
+        return _from_dict(found.model_dump(mode="json"), api_pb2.ListExperimentsReply())
 
     async def GetScenarioMetrics(self, request: Any, context: Any) -> Any:
         who = await self._who(context, Scope.READ)
-        try:
-            body = await scenario_metrics(
-                self._down,
-                self._settings.events_app,
-                self._recommender.book,
-                who.tenant_id,
-                request.scenario or "home",
-                request.since or None,
-                request.until or None,
-                request.interval or None,
-                request.experiment or None,
-                request.metric or None,
-            )
-        except ApiError as exc:
-            await context.abort(_CODES.get(exc.status_code, grpc.StatusCode.UNAVAILABLE), f"{exc.code}: {exc.message}")
-            raise
-        return _from_dict(body.model_dump(mode="json"), api_pb2.ScenarioMetricsReply())
+        metrics = self._api.scenario_metrics(
+            who.tenant_id,
+            request.scenario or "home",
+            request.since or None,
+            request.until or None,
+            request.interval or None,
+            request.experiment or None,
+            request.metric or None,
+        )
+        found = await _done(context, metrics)
+        return _from_dict(found.model_dump(mode="json"), api_pb2.ScenarioMetricsReply())
+
+    # Recommendations
 
     async def GetRecommendations(self, request: Any, context: Any) -> Any:
         who = await self._who(context, Scope.READ)
@@ -281,13 +231,12 @@ class LemoService(api_pb2_grpc.LemoServicer):
             raise
         if request.count < 0 or request.count > 200:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "invalid_request: count: 1..200")
-        try:
-            body = await self._recommender.recommend(
+        body = await _done(
+            context,
+            self._api.recommendations(
                 who.tenant_id, request.user_id, request.scenario or "home", request.count or None, request.debug, mode
-            )
-        except ApiError as exc:
-            await context.abort(_CODES.get(exc.status_code, grpc.StatusCode.UNAVAILABLE), f"{exc.code}: {exc.message}")
-            raise
+            ),
+        )
         reply = _from_dict(
             {k: v for k, v in body.items() if k not in ("items", "debug")}, api_pb2.RecommendationsReply()
         )
@@ -299,24 +248,12 @@ class LemoService(api_pb2_grpc.LemoServicer):
 
     async def GetSimilarItems(self, request: Any, context: Any) -> Any:
         who = await self._who(context, Scope.READ)
-        body = await self._call(
-            context,
-            self._settings.recall_app,
-            "GET",
-            f"similar/{who.tenant_id}/{request.item_id}",
-            params={"k": request.count or 10},
-        )
+        body = await _body(context, self._api.similar_items(who.tenant_id, request.item_id, request.count or 10))
         return _items_reply(body)
 
     async def GetPopularItems(self, request: Any, context: Any) -> Any:
         who = await self._who(context, Scope.READ)
-        items, problem = await self._recommender.pipeline.popular(who.tenant_id, request.count or 10, set())
-        body = {
-            "items": [i.model_dump() for i in items],
-            "degraded": problem is not None,
-            "reasons": [problem] if problem else [],
-        }
-        return _items_reply(body)
+        return _items_reply(await _done(context, self._api.popular_items(who.tenant_id, request.count or 10)))
 
 
 def _items_reply(body: dict[str, Any]) -> Any:
@@ -338,16 +275,11 @@ def _event_dict(message: Any) -> dict[str, Any]:
 
 
 async def start_grpc(
-    keys: KeyResolver,
-    down: Downstream,
-    settings: GatewaySettings,
-    recommender: Recommender,
-    buckets: TokenBuckets | None = None,
-    scenarios: ScenarioRepository | None = None,
+    keys: KeyResolver, api: PublicApi, settings: GatewaySettings, buckets: TokenBuckets | None = None
 ) -> grpc.aio.Server:
     # A message over the HTTP API's body limit fails with RESOURCE_EXHAUSTED before it reaches a handler.
     server = grpc.aio.server(options=[("grpc.max_receive_message_length", settings.max_body_bytes)])
-    api_pb2_grpc.add_LemoServicer_to_server(LemoService(keys, down, settings, recommender, buckets, scenarios), server)
+    api_pb2_grpc.add_LemoServicer_to_server(LemoService(keys, api, buckets), server)
     server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
     await server.start()
     return server

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
 from apps.gateway.auth import Principal, Reader
-from apps.gateway.downstream import Downstream
+from apps.gateway.deps import DownstreamDep, SettingsDep
 from lemo.ingest import IngestKind
 
 router = APIRouter(prefix="/v1/ingest", tags=["ingest"])
@@ -13,16 +13,16 @@ router = APIRouter(prefix="/v1/ingest", tags=["ingest"])
 
 @router.get("/errors")
 async def errors(
-    request: Request,
+    down: DownstreamDep,
+    settings: SettingsDep,
     limit: int = Query(100, ge=1, le=1000),
     kind: IngestKind | None = None,
     who: Principal = Reader,
 ) -> Response:
     """Recent rejections on the caller's `ingest.<tenant>.events` and `ingest.<tenant>.items` topics, newest first,
     each with its machine-readable reason, plus accepted/rejected counts per kind."""
-    down: Downstream = request.app.state.downstream
     return await down.relay(
-        request.app.state.settings.events_app,
+        settings.events_app,
         "GET",
         f"ingest/{who.tenant_id}/errors",
         params={"limit": limit, "kind": kind.value if kind else None},

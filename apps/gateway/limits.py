@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.types import Scope
 
-from apps.gateway.auth import KeyResolver
+from apps.gateway.keys import KeyResolver
 from apps.gateway.settings import GatewaySettings
 from apps.shared.limits import BodySizeLimit, Identify, RateLimit, TokenBuckets
 from lemo.tenancy import split_key

@@ -1,4 +1,5 @@
-"""gateway: the public front door (HTTP on 127.0.0.1:8080 by default): tenants, auth, the public API."""
+"""gateway: the public front door (HTTP on 127.0.0.1:8080 by default, gRPC on 50051): tenants, auth, the public
+API. Both transports call the same operations (apps/gateway/service.py), built here once in the lifespan."""
 
 from __future__ import annotations
 
@@ -8,56 +9,58 @@ from contextlib import asynccontextmanager
 from dapr.aio.clients import DaprClient
 from fastapi import FastAPI
 
-from apps.gateway.auth import KeyResolver
 from apps.gateway.console import install_console
 from apps.gateway.downstream import Downstream
 from apps.gateway.grpc_api import start_grpc
+from apps.gateway.keys import KeyResolver
 from apps.gateway.limits import install_limits
-from apps.gateway.recommend import build_recommender
+from apps.gateway.recommender import build_recommender
 from apps.gateway.routers import ROUTERS
+from apps.gateway.service import PublicApi
 from apps.gateway.settings import GatewaySettings
-from apps.shared.errors import install_error_handlers
-from apps.shared.health import health_router
-from apps.shared.logging import configure_logging
-from apps.shared.observability import install_observability
-from apps.shared.security import SIDECAR_CALLBACK_PREFIXES, require_app_token
+from apps.gateway.tenant_admin import TenantAdmin
+from apps.shared.app import create_app
+from apps.shared.security import SIDECAR_CALLBACK_PREFIXES
 from apps.shared.sidecar import sidecar_http
 from apps.shared.tuning import ready_to_serve
 from lemo.stores.mongo import ScenarioRepository, TenantRepository, open_database
 
 settings = GatewaySettings()
-configure_logging("gateway", settings.log_level)
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    app.state.settings = settings
     db = open_database(settings.mongodb_uri, settings.mongodb_database)
-    app.state.tenants = TenantRepository(db)
-    await app.state.tenants.ensure_indexes()
-    app.state.scenario_repo = ScenarioRepository(db)
-    app.state.keys = KeyResolver(app.state.tenants, settings.key_cache_ttl_s)
+    tenants = TenantRepository(db)
+    await tenants.ensure_indexes()
+    app.state.tenants = tenants
+    app.state.tenant_admin = TenantAdmin(tenants)
+    app.state.keys = KeyResolver(tenants, settings.key_cache_ttl_s)
     async with DaprClient() as client, sidecar_http(settings.downstream_timeout_s) as http:
         app.state.dapr = client
-        app.state.downstream = Downstream(http)
-        app.state.recommender = build_recommender(settings, db, http, app.state.downstream)
-        app.state.scenarios = app.state.recommender.book
-        grpc_server = await start_grpc(
-            app.state.keys, app.state.downstream, settings, app.state.recommender, rate_limits, app.state.scenario_repo
-        )
+        app.state.downstream = down = Downstream(http)
+        recommender = build_recommender(settings, db, http, down)
+        app.state.api = api = PublicApi(down, settings, recommender, ScenarioRepository(db))
+        grpc_server = await start_grpc(app.state.keys, api, settings, app.state.rate_limits)
         ready_to_serve()  # apps/shared/tuning.py: GC and math threads
         yield
         await grpc_server.stop(grace=2)
-        await app.state.recommender.exposures.close()
+        await recommender.exposures.close()
 
 
-app = FastAPI(title="Lemo Recommender", version="0.1.0", lifespan=lifespan)
-install_error_handlers(app)
-install_observability(app)
-rate_limits = install_limits(app, settings)
+def _edge(app: FastAPI) -> None:
+    """The body-size cap and per-key rate limit, shared with the gRPC API."""
+    app.state.rate_limits = install_limits(app, settings)
+
+
 # The public API is called directly (tenant keys); only the paths daprd calls need the app token.
-require_app_token(app, only_prefixes=SIDECAR_CALLBACK_PREFIXES)
-app.include_router(health_router("gateway"))
-for router in ROUTERS:
-    app.include_router(router)
+app = create_app(
+    "gateway",
+    settings,
+    ROUTERS,
+    lifespan,
+    title="Lemo Recommender",
+    token_prefixes=SIDECAR_CALLBACK_PREFIXES,
+    edge=_edge,
+)
 install_console(app)

@@ -9,7 +9,9 @@ import time
 from typing import Any
 
 from dapr.aio.clients import DaprClient
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, Response, status
+
+from apps.gateway.deps import Dapr, SettingsDep
 
 router = APIRouter(prefix="/v1/status", tags=["status"])
 
@@ -49,9 +51,7 @@ def sidecar_answered(error: str) -> bool | None:
 
 
 @router.get("")
-async def mesh_status(request: Request, response: Response) -> dict[str, Any]:
-    settings = request.app.state.settings
-    client: DaprClient = request.app.state.dapr
+async def mesh_status(settings: SettingsDep, client: Dapr, response: Response) -> dict[str, Any]:
     results = await asyncio.gather(*(_probe(client, a, settings.status_timeout_s) for a in settings.mesh_apps))
     apps = dict(zip(settings.mesh_apps, results, strict=True))
     healthy = all(r["ok"] for r in results)

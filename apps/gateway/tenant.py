@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, status
 
 from apps.gateway.auth import Principal, Reader
+from apps.gateway.deps import DownstreamDep, SettingsDep, Tenants
 from apps.gateway.downstream import Downstream
 from apps.shared.errors import ApiError
 
@@ -22,12 +23,12 @@ async def _total(down: Downstream, app_id: str, path: str) -> int:
 
 
 @router.get("")
-async def tenant_summary(request: Request, who: Principal = Reader) -> dict[str, Any]:
+async def tenant_summary(
+    down: DownstreamDep, settings: SettingsDep, tenants: Tenants, who: Principal = Reader
+) -> dict[str, Any]:
     """The tenant's id and name, the key's scopes, and how many items and users it holds."""
-    down: Downstream = request.app.state.downstream
-    settings = request.app.state.settings
     tenant, items, users = await asyncio.gather(
-        request.app.state.tenants.get(who.tenant_id),
+        tenants.get(who.tenant_id),
         _total(down, settings.catalog_app, f"items/{who.tenant_id}"),
         _total(down, settings.profiles_app, f"users/{who.tenant_id}"),
     )

@@ -12,12 +12,8 @@ APPS = sorted(p.parent for p in (ROOT / "apps").glob("*/main.py"))
 # The ranking app is a gRPC app (dapr-ext-grpc): invocable methods, no FastAPI routes, so nothing to inject.
 NO_HTTP_ROUTES = {"ranking"}
 # Apps still being brought into the shape (issue 15); this set may only shrink.
-_NOT_YET = {"events", "feeds", "gateway", "profiles"}
+_NOT_YET = {"events", "profiles"}
 SHAPED = [app for app in APPS if app.name not in _NOT_YET]
-
-
-def _has_routes(path: Path) -> bool:
-    return "APIRouter(" in path.read_text()
 
 
 def test_every_app_has_the_same_roles() -> None:
@@ -80,6 +76,10 @@ def test_mains_build_no_client_at_import() -> None:
     assert offenders == {}
 
 
+# Route modules still named otherwise, and why; this may only shrink.
+_RENAME_PENDING: dict[str, str] = {}
+
+
 def test_route_modules_are_named_for_their_url_prefix() -> None:
     """A router with a prefix lives in the module named for it (`/items` -> items.py), as in the FastAPI template."""
     misnamed = {}
@@ -89,4 +89,4 @@ def test_route_modules_are_named_for_their_url_prefix() -> None:
                 segment = prefix.split("/")[-1] if prefix.startswith("v1/") else prefix.split("/")[0]
                 if path.stem != segment.replace("-", "_"):
                     misnamed[str(path.relative_to(ROOT))] = prefix
-    assert misnamed == {}
+    assert misnamed == _RENAME_PENDING
