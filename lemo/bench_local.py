@@ -39,7 +39,8 @@ def rss_bytes() -> int:
 
 @dataclass
 class StepClock:
-    """Seconds and peak resident memory per named step; a sampler thread reads RSS every `interval_s`."""
+    """Seconds, CPU seconds of the process and peak resident memory per named step; a sampler thread reads RSS
+    every `interval_s`. CPU seconds do not depend on what else runs on the machine, wall seconds do."""
 
     interval_s: float = 0.1
     steps: list[dict[str, Any]] = field(default_factory=list)
@@ -56,16 +57,18 @@ class StepClock:
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         try:
             yield
         finally:
-            seconds = time.perf_counter() - started
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
             stop.set()
             sampler.join()
             peak = max(self._peak, rss_bytes())
-            self.steps.append({"step": name, "seconds": round(seconds, 2), "peak_gb": round(peak / 2**30, 2)})
-            print(f"{name:<32} {seconds:8.2f} s  {peak / 2**30:6.2f} GB", file=sys.stderr, flush=True)
+            self.steps.append(
+                {"step": name, "seconds": round(seconds, 2), "cpu_s": round(cpu, 1), "peak_gb": round(peak / 2**30, 2)}
+            )
+            print(f"{name:<40} {seconds:8.2f} s {cpu:7.1f} cpu-s {peak / 2**30:6.2f} GB", file=sys.stderr, flush=True)
 
 
 # The trainer's workflow worker runs sync activities on a thread pool of cpu_count + 4 threads (the Dapr SDK's
@@ -92,7 +95,7 @@ def bench_local(
         run_dir = Path(tmp)
         with clock.step("generate (not a workflow step)"):
             data = tenant(n_events, n_items, n_users, seed=seed)
-        started = time.perf_counter()
+        started, load = time.perf_counter(), [os.getloadavg()[0]]
         with clock.step("export (files)"):
             write_export(run_dir, data.events, data.items, data.users)
             del data
@@ -105,6 +108,7 @@ def bench_local(
         else:
             steps.run_in_order(clock)
         wall = time.perf_counter() - started
+        load.append(os.getloadavg()[0])
     trained, metrics = steps.trained, steps.metrics
     guards = {
         kind: ranker_guard(metrics[kind], {c: metrics[c] for c in trained if c in models.RECALL_KINDS}).reason
@@ -120,6 +124,8 @@ def bench_local(
         "steps": clock.steps + steps.overlapping,
         "workflow_seconds": round(sum(s["seconds"] for s in clock.steps[1:]), 1),
         "wall_seconds": round(wall, 1),
+        "cpu_seconds": round(sum(s["cpu_s"] for s in clock.steps[1:]), 1),
+        "load_average": [round(x, 1) for x in load],  # the machine's 1-minute load at the start and the end
         "peak_gb": max(s["peak_gb"] for s in clock.steps),
         "metrics": metrics,
         "guard": guards,
@@ -180,10 +186,11 @@ class _Steps:
         started = time.perf_counter()
         step()
         ended = time.perf_counter()
-        entry = {"step": f"  {name} (overlapping)", "seconds": round(ended - started, 2), "peak_gb": 0.0}
+        entry = {"step": f"  {name} (overlapping)", "seconds": round(ended - started, 2), "cpu_s": 0.0, "peak_gb": 0.0}
         entry["from_s"], entry["to_s"] = round(started - origin, 1), round(ended - origin, 1)
         with self._lock:
             self.overlapping.append(entry)
+        print(f"{entry['step']:<40} {entry['seconds']:8.2f} s  ({entry['from_s']}-{entry['to_s']} s)", file=sys.stderr)
 
     def run_concurrently(self, workers: int) -> None:
         origin = time.perf_counter()
@@ -205,10 +212,17 @@ class _Steps:
 
 
 def table(result: dict[str, Any]) -> str:
-    lines = [f"{s['step']:<40} {s['seconds']:8.2f} s  {s['peak_gb']:6.2f} GB" for s in result["steps"]]
+    lines = [
+        f"{s['step']:<40} {s['seconds']:8.2f} s {s['cpu_s'] or '':>7} cpu-s {s['peak_gb'] or '':>6} GB"
+        for s in result["steps"]
+    ]
     size = f"({result['events']:,} events, {result['items']:,} items, {result['users']:,} users)"
-    lines.append(f"{'workflow steps, sum':<40} {result['workflow_seconds']:8.1f} s  {result['peak_gb']:6.2f} GB peak")
+    lines.append(
+        f"{'workflow steps, sum':<40} {result['workflow_seconds']:8.1f} s {result['cpu_seconds']:7.1f} cpu-s "
+        f"{result['peak_gb']:6.2f} GB peak"
+    )
     lines.append(f"{'workflow wall time, ' + result['mode']:<40} {result['wall_seconds']:8.1f} s   {size}")
+    lines.append(f"load average (1 min) at start, end: {result['load_average']} on {os.cpu_count()} cores")
     for kind, m in result["metrics"].items():
         ndcg = m.get("ndcg@10", m.get("pipeline_ndcg@10"))
         lines.append(f"{kind:<12} ndcg@10 {ndcg if ndcg is None else round(ndcg, 4)}  auc {m.get('auc', '')}")
