@@ -8,7 +8,7 @@ the channels score each user once; that pass yields the pipeline's candidates (e
 `per_channel`, merged in channel order, each item once), the AUC pairs (holdout positives plus sampled items
 the user never interacted with) and the dense features of both. Each ranker then adds its own id fields and
 runs one forward pass. The pairs are kept per process, so the run's other rankers (activities fanned out
-beside it) reuse them.
+beside it) build them together and reuse them.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from lemo.models.base import RecallModel
 from lemo.models.data import TrainingData, UserMeta
 from lemo.models.rankers import LearnedRanker
 from lemo.models.ranking_features import FeatureBatch, FeatureSpace, channel_tops, pair_dense, pair_fields
+from lemo.models.shared_work import SharedBatches
 
 USER_BATCH = 256  # users per pass of channel scores: [batch, catalog] floats per channel
 LOGIT_BATCH = 200_000  # pairs per forward pass
@@ -85,17 +86,35 @@ def build_pairs(
 ) -> EvaluationPairs:
     """The pairs every ranker of the run is scored on (see the module docstring). `channels` must be the
     ranker's own fused channels (the recall mapping it was loaded with)."""
+    options = {"seed": seed, "per_channel": per_channel, "negatives_per_positive": negatives_per_positive}
+    return pair_batches(ranker, channels, train, test, users, **options).result()
+
+
+_Batch = tuple[tuple[np.ndarray, np.ndarray, np.ndarray], np.ndarray, tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def pair_batches(
+    ranker: LearnedRanker,
+    channels: Mapping[str, RecallModel],
+    train: TrainingData,
+    test: TrainingData,
+    users: np.ndarray,
+    *,
+    seed: int = 42,
+    per_channel: int = 100,
+    negatives_per_positive: int = 4,
+) -> SharedBatches[_Batch, EvaluationPairs]:
+    """`build_pairs` as batches of `USER_BATCH` users that the run's rankers build together."""
     space, scorer = ranker.space, ranker.scorer
-    rng = np.random.default_rng(seed)
     histories = train.histories()
     known = (train.matrix + test.matrix).tocsr()
     to_space = np.fromiter((space.item_index.get(i, 0) for i in train.item_ids), np.int64, count=train.n_items)
     order = [space.channels.index(name) for name in channels if name in space.channels]
     held = test.matrix
-    auc: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    labels: list[np.ndarray] = []
-    pipe: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    for start in range(0, len(users), USER_BATCH):
+
+    def batch_pairs(index: int) -> _Batch:
+        start = index * USER_BATCH
+        rng = np.random.default_rng(seed + start)  # per batch, so the result does not depend on which thread
         batch = users[start : start + USER_BATCH]
         batch_histories = [histories[u] for u in batch]
         scores = scorer.scores(batch_histories, [train.user_ids[u] for u in batch])
@@ -103,12 +122,12 @@ def build_pairs(
         tops = channel_tops(scores, per_channel)
         ordered = [top[:, :per_channel] for top in (tops[c] for c in order) if top is not None]
         merged = np.concatenate(ordered, axis=1) if ordered else np.full((len(batch), 0), -1, np.int64)
-        cand_rows, cand_items = [], []
+        cand_rows, cand_items = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
         for row in range(len(batch)):
             picked = np.fromiter(dict.fromkeys(x for x in merged[row].tolist() if x > 0), np.int64)
-            cand_rows.append(np.full(len(picked), row))
+            cand_rows.append(np.full(len(picked), row, dtype=np.int64))
             cand_items.append(picked)
-        p_rows, p_items = np.concatenate(cand_rows).astype(np.int64), np.concatenate(cand_items).astype(np.int64)
+        p_rows, p_items = np.concatenate(cand_rows), np.concatenate(cand_items)
         # the AUC pairs: holdout positives, then sampled unknown items
         sub = held[batch]
         pos_rows = np.repeat(np.arange(len(batch)), np.diff(sub.indptr))
@@ -120,11 +139,17 @@ def build_pairs(
         grouped = np.argsort(a_rows, kind="stable")
         a_rows, a_items, a_labels = a_rows[grouped], a_items[grouped], a_labels[grouped]
         dense = pair_dense(space, batch_histories, np.r_[a_rows, p_rows], np.r_[a_items, p_items], scores, tops)
-        auc.append((a_rows + start, a_items, dense[: len(a_rows)]))
-        labels.append(a_labels)
-        pipe.append((p_rows + start, p_items, dense[len(a_rows) :]))
-    all_labels = np.concatenate(labels) if labels else np.zeros(0, np.float32)
-    return EvaluationPairs(users, _stack(auc), all_labels, _stack(pipe))
+        return (
+            (a_rows + start, a_items, dense[: len(a_rows)]),
+            a_labels,
+            (p_rows + start, p_items, dense[len(a_rows) :]),
+        )
+
+    def assemble(parts: list[_Batch]) -> EvaluationPairs:
+        labels = np.concatenate([p[1] for p in parts]) if parts else np.zeros(0, np.float32)
+        return EvaluationPairs(users, _stack([p[0] for p in parts]), labels, _stack([p[2] for p in parts]))
+
+    return SharedBatches(-(-len(users) // USER_BATCH), batch_pairs, assemble)
 
 
 def _stack(parts: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Pairs:
@@ -156,7 +181,10 @@ def ranked_lists(space: FeatureSpace, pairs: Pairs, scores: np.ndarray, n_users:
 
 
 _lock = threading.Lock()
-_cache: dict[str, tuple[tuple[Any, ...], weakref.ref[TrainingData], weakref.ref[TrainingData], EvaluationPairs]] = {}
+_Cached = tuple[
+    tuple[Any, ...], weakref.ref[TrainingData], weakref.ref[TrainingData], SharedBatches[_Batch, EvaluationPairs]
+]
+_cache: dict[str, _Cached] = {}
 
 
 def shared_pairs(
@@ -172,8 +200,8 @@ def shared_pairs(
 ) -> EvaluationPairs:
     """`build_pairs` on `test` (a sample of `holdout` named by `key`), kept for the next ranker of the same run:
     the same train and holdout objects (the run's split, read once per process), the same sample and channels,
-    and a feature space with the same dense part. Rankers evaluated concurrently wait for the first one's pairs
-    instead of building their own."""
+    and a feature space with the same dense part. Rankers evaluated concurrently build the pairs together, batch
+    by batch (`SharedBatches`), instead of each building its own or waiting for one thread."""
     full_key = (
         key,
         space_fingerprint(ranker.space),
@@ -183,7 +211,8 @@ def shared_pairs(
     with _lock:
         cached = _cache.get("last")
         if cached is not None and cached[0] == full_key and cached[1]() is train and cached[2]() is holdout:
-            return cached[3]
-        pairs = build_pairs(ranker, channels, train, test, users, **options)
-        _cache["last"] = (full_key, weakref.ref(train), weakref.ref(holdout), pairs)
-        return pairs
+            batches = cached[3]
+        else:
+            batches = pair_batches(ranker, channels, train, test, users, **options)
+            _cache["last"] = (full_key, weakref.ref(train), weakref.ref(holdout), batches)
+    return batches.result()

@@ -9,204 +9,30 @@ on everything, whose features (standardised scores, reciprocal ranks) keep their
 from __future__ import annotations
 
 import json
-import threading
-import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from torch import nn
 
-from lemo.models.base import CatalogRecall, RecallModel, read_meta, write_meta
+from lemo.models.base import RecallModel, read_meta, write_meta
 from lemo.models.data import TrainingData, UserMeta
 from lemo.models.ranker_nets import DeepFMNet, LinearFusionNet, WideDeepNet
-from lemo.models.ranking_features import (
-    ChannelScorer,
-    FeatureBatch,
-    FeatureSpace,
-    channel_tops,
-    id_vocabulary,
-    pair_dense,
-    pair_features,
-    pair_fields,
-)
+from lemo.models.ranking_examples import RANKER_DEFAULTS, RankingExamples, learning_users
+from lemo.models.ranking_features import ChannelScorer, FeatureBatch, FeatureSpace, pair_features
 
-RANKER_DEFAULTS: dict[str, Any] = {
-    "dim": 8,
-    "hidden": [64, 32],
-    "dropout": 0.1,
-    "epochs": 10,
-    "early_stopping_share": 0.1,  # users whose candidates only measure when to stop (best epoch is kept)
-    "patience": 3,
-    "users_per_batch": 128,
-    "pointwise_weight": 0.1,  # a little pointwise loss keeps scores comparable across users (AUC, log loss)
-    "lr": 0.01,
-    "weight_decay": 1e-6,
-    "id_dropout": 0.1,  # share of training rows whose user/item id is hidden, so "unknown" ids learn a vector
-    "candidates_per_channel": 100,
-    "validation_ratio": 0.25,
-    "negatives_per_positive": 4,  # only without recall channels
-    "min_item_positives": 3,  # items labelled positive fewer times share the "unknown" id vector (id_vocabulary)
-    # Per user, also train on items no channel retrieved: the user's held positives plus this many random items,
-    # so scores of unretrieved items mean something too (0: channel candidates only).
-    "outside_candidates": 0,
-    # Users (with validation positives) whose candidates the ranker learns from, a seeded sample past this: every
-    # learning user costs a score of the whole catalog per channel (100,000 users x 100,000 items took hours).
-    "max_users": 10_000,
-    # ...and fewer past this many users x catalog items (each channel scores every learning user against the
-    # whole catalog): 5,000 users at 100,000 items, where 10,000 made example building the run's longest step.
-    "max_user_items": 500_000_000,
-}
-
-
-# The settings that shape the examples (the rest shape the network).
-EXAMPLE_PARAMS = (
-    "candidates_per_channel",
-    "validation_ratio",
-    "negatives_per_positive",
-    "min_item_positives",
-    "outside_candidates",
-    "max_users",
-    "max_user_items",
-)
-EXAMPLE_BATCH = 256  # users per batch of channel scores while building examples
-_examples_lock = threading.Lock()
-_examples_cache: dict[str, tuple[weakref.ref[TrainingData], Any, RankingExamples]] = {}
-
-
-def learning_users(params: Mapping[str, Any], n_items: int) -> int:
-    """How many users a ranker learns from at most (0: all): `max_users`, and past `max_user_items` users x
-    catalog items fewer, so example building grows no faster than the catalog (never fewer than 1,000)."""
-    limit, budget = int(params["max_users"]), int(params.get("max_user_items", 0))
-    if budget <= 0 or n_items <= 0:
-        return limit
-    scaled = max(1_000, budget // n_items)
-    return scaled if limit <= 0 else min(limit, scaled)
-
-
-def _learning_users(held: sp.csr_matrix, max_users: int, seed: int) -> np.ndarray:
-    """The users with validation positives, or a seeded sample of `max_users` of them (sorted)."""
-    users = np.flatnonzero(np.diff(held.indptr) > 0)
-    if max_users > 0 and len(users) > max_users:
-        users = np.sort(np.random.default_rng(seed).choice(users, max_users, replace=False))
-    return users
-
-
-@dataclass
-class RankingExamples:
-    """Labelled (user, candidate) pairs with their features, built once and shared by every ranker."""
-
-    space: FeatureSpace
-    features: FeatureBatch
-    labels: np.ndarray  # float32 [n]
-    candidates_per_channel: int
-    users: int = 0  # users the examples come from (at most max_users with channels)
-
-    @classmethod
-    def build(
-        cls,
-        data: TrainingData,
-        recall: Mapping[str, RecallModel] | None = None,
-        params: Mapping[str, Any] | None = None,
-        *,
-        seed: int = 42,
-    ) -> RankingExamples:
-        """With `recall`: the channels' top candidates on a fit split, labelled by a validation split of `data`
-        (see the module docstring). Without: `data`'s positives plus uniformly sampled unseen negatives.
-
-        Rankers of one run learn from the same examples: the last ones built are kept (per process) and handed
-        to the next ranker that asks for the same data, channels and settings."""
-        p = {**RANKER_DEFAULTS, **(params or {})}
-        channels = {name: m for name, m in (recall or {}).items() if isinstance(m, CatalogRecall)}
-        key = (
-            json.dumps({n: [m.kind, m.params] for n, m in sorted(channels.items())}, sort_keys=True, default=str),
-            json.dumps({k: p[k] for k in EXAMPLE_PARAMS}, sort_keys=True),
-            seed,
-        )
-        with _examples_lock:
-            cached = _examples_cache.get("last")
-            if cached is not None and cached[0]() is data and cached[1] == key:
-                return cached[2]
-            space = FeatureSpace.fit(data, list(channels))
-            built = (
-                cls._from_channels(data, space, channels, p, seed)
-                if channels
-                else cls._from_sampling(data, space, p, seed)
-            )
-            _examples_cache["last"] = (weakref.ref(data), key, built)
-            return built
-
-    @classmethod
-    def _from_channels(
-        cls,
-        data: TrainingData,
-        space: FeatureSpace,
-        channels: Mapping[str, CatalogRecall],
-        p: dict[str, Any],
-        seed: int,
-    ) -> RankingExamples:
-        from lemo.models.registry import train_recall  # the registry imports this module
-
-        fit, valid = data.split(float(p["validation_ratio"]), seed=seed + 1)
-        refit = {name: train_recall(m.kind, fit, m.params, seed=seed) for name, m in channels.items()}
-        histories = fit.histories()
-        scorer = ChannelScorer(space, refit)
-        per_channel = int(p["candidates_per_channel"])
-        outside = int(p["outside_candidates"])
-        rng = np.random.default_rng(seed + 2)
-        held = valid.matrix
-        learners = _learning_users(held, learning_users(p, data.n_items), seed + 3)
-        pair_users, pair_items, dense = [], [], []
-        # users in batches: each channel's scores are [batch, catalog] floats, so the memory stays bounded
-        for start in range(0, len(learners), EXAMPLE_BATCH):
-            batch = learners[start : start + EXAMPLE_BATCH]
-            scores = scorer.scores([histories[u] for u in batch], [data.user_ids[u] for u in batch])
-            tops = channel_tops(scores, per_channel)
-            candidates = [top[:, :per_channel] for top in tops if top is not None]
-            local_u, local_i = [], []
-            for row, user in enumerate(batch.tolist()):
-                found: set[int] = set()
-                for top in candidates:
-                    found.update(top[row][top[row] >= 0].tolist())
-                if outside > 0:  # what no channel retrieved: the user's held positives and random catalog items
-                    found.update((held.indices[held.indptr[user] : held.indptr[user + 1]] + 1).tolist())
-                    found.update(rng.integers(1, data.n_items + 1, outside).tolist())
-                local_u.append(np.full(len(found), row))
-                local_i.append(np.fromiter(sorted(found), dtype=np.int64, count=len(found)))
-            u, i = np.concatenate(local_u), np.concatenate(local_i)
-            dense.append(pair_dense(space, [histories[x] for x in batch], u, i, scores, tops))
-            pair_users.append(batch[u])
-            pair_items.append(i)
-        u, i = np.concatenate(pair_users), np.concatenate(pair_items)
-        truth = set(zip(valid.rows.tolist(), (valid.cols + 1).tolist(), strict=True))
-        labels = np.fromiter(((a, b) in truth for a, b in zip(u.tolist(), i.tolist(), strict=True)), np.float32)
-        space = replace(space, id_items=id_vocabulary(i, labels, int(p["min_item_positives"])))
-        users = [data.users.get(x, UserMeta(x)) for x in data.user_ids]
-        features = FeatureBatch(pair_fields(space, users, u, i), np.concatenate(dense), i)
-        return cls(space, features, labels, per_channel, len(learners))
-
-    @classmethod
-    def _from_sampling(cls, data: TrainingData, space: FeatureSpace, p: dict[str, Any], seed: int) -> RankingExamples:
-        rng = np.random.default_rng(seed)
-        n_neg = int(p["negatives_per_positive"])
-        positives_u, positives_i = data.rows.astype(np.int64), data.cols.astype(np.int64) + 1
-        negatives_u = np.repeat(positives_u, n_neg)
-        negatives_i = rng.integers(1, data.n_items + 1, len(negatives_u))
-        seen = set(zip(positives_u.tolist(), positives_i.tolist(), strict=True))
-        keep = np.fromiter(
-            ((a, b) not in seen for a, b in zip(negatives_u.tolist(), negatives_i.tolist(), strict=True)), bool
-        )
-        u = np.concatenate([positives_u, negatives_u[keep]])
-        i = np.concatenate([positives_i, negatives_i[keep]])
-        labels = np.concatenate([np.ones(len(positives_u), np.float32), np.zeros(int(keep.sum()), np.float32)])
-        users = [data.users.get(x, UserMeta(x)) for x in data.user_ids]
-        space = replace(space, id_items=id_vocabulary(i, labels, int(p["min_item_positives"])))
-        features = pair_features(space, users, data.histories(), u, i, [])
-        return cls(space, features, labels, 0)
+__all__ = [
+    "RANKER_CLASSES",
+    "RANKER_DEFAULTS",
+    "DeepFM",
+    "LearnedRanker",
+    "LinearFusion",
+    "RankingExamples",
+    "WideDeep",
+    "learning_users",
+]
 
 
 def _listwise_loss(logits: torch.Tensor, labels: torch.Tensor, group: torch.Tensor, n_groups: int) -> torch.Tensor:

@@ -161,7 +161,7 @@ def test_rankers_share_the_channels_work_and_score_as_evaluated_alone() -> None:
     }
     for name in ("auc", "logloss", "pipeline_ndcg@10", "pipeline_recall@10", "pipeline_coverage"):
         assert shared[name] == pytest.approx(alone[name], abs=1e-6), name
-    first = shared_pairs._cache["last"][3]
+    first = shared_pairs._cache["last"][3].result()
     pairs = shared_pairs.shared_pairs(
         deepfm, recall, train, holdout, holdout_users(holdout), holdout=holdout, key=(0, 42), seed=42
     )
