@@ -206,9 +206,9 @@ class _Steps:
             rankers = [submit(f"train {k}", partial(self.train, k)) for k in self.ranker_kinds]
             for future in [*pending.values(), *rankers]:
                 future.result()
-            for future in [submit(f"evaluate {k}", partial(self.evaluate, k)) for k in list(self.trained)]:
+            evaluations = [submit(f"evaluate {k}", partial(self.evaluate, k)) for k in list(self.trained)]
+            for future in [*evaluations, submit("index vectors", self.index)]:  # indexing runs beside them
                 future.result()
-        self._timed("index vectors", self.index, origin)
 
 
 def table(result: dict[str, Any]) -> str:

@@ -1,8 +1,9 @@
 """The train workflow, one run per tenant:
 
 export interactions -> build features -> train the recall models (fanned out) -> train the rankers (fanned out,
-fed by this run's recall models) -> evaluate each on the holdout -> register each as a version -> index item
-vectors into Milvus -> activate the versions that beat the active ones -> publish model-activated events.
+fed by this run's recall models) -> evaluate each on the holdout, and beside that index item vectors into Milvus
+-> register each as a version -> activate the versions that beat the active ones -> publish model-activated
+events.
 
 The run id is the workflow instance id. The body does no I/O and reads no clock, so replays after a crash are
 deterministic; it reports per-step progress as its custom status, which `GET .../runs/{id}` and `lemo train`
@@ -161,6 +162,14 @@ def train_workflow(ctx: DaprWorkflowContext, request: TrainRequest) -> Generator
     trained = yield from _train_all(ctx, progress, run, split, request, recall_kinds, ranker_kinds, fused)
     recall_artifacts = {k: r["artifact_uri"] for k, r in trained.items() if k in FUSED_CHANNELS}
 
+    # Indexing reads only the trained vectors, so it runs beside the evaluations (43 s at 100,000 items).
+    with_vectors = {k: trained[k]["artifact_uri"] for k in act.VECTOR_KINDS if k in trained}
+    indexing: Any = ctx.call_activity(
+        act.INDEX_VECTORS,
+        input=act.IndexInput(**run, **split, artifacts=with_vectors).model_dump(),
+        retry_policy=_RETRY,
+    )
+
     progress.at("evaluate")
     evaluated = yield from _fan_out(
         ctx,
@@ -205,12 +214,7 @@ def train_workflow(ctx: DaprWorkflowContext, request: TrainRequest) -> Generator
     )
 
     progress.at("index")
-    with_vectors = {k: trained[k]["artifact_uri"] for k in act.VECTOR_KINDS if k in trained}
-    indexed = yield ctx.call_activity(
-        act.INDEX_VECTORS,
-        input=act.IndexInput(**run, **split, artifacts=with_vectors).model_dump(),
-        retry_policy=_RETRY,
-    )
+    indexed = yield indexing
 
     progress.advance("activate")
     activation = yield ctx.call_activity(
