@@ -19,11 +19,12 @@ from apps.profiles.attributes import AttributeCache
 from apps.profiles.settings import ProfilesSettings
 from apps.profiles.subscriptions import subscribe
 from apps.shared.actor_client import ACTOR_SERIALIZER, actor_client
+from apps.shared.actor_fastpath import ActorFastPath
 from apps.shared.errors import install_error_handlers
 from apps.shared.health import health_router
 from apps.shared.logging import configure_logging
 from apps.shared.observability import install_observability
-from apps.shared.security import require_app_token
+from apps.shared.security import app_api_token, require_app_token
 from lemo.stores.mongo import ItemRepository, UserRepository, open_database
 
 settings = ProfilesSettings()
@@ -71,6 +72,7 @@ install_observability(app)
 require_app_token(app)  # every route but /healthz: callers come through the sidecar
 app.include_router(health_router("profiles"))  # before DaprActor, whose own /healthz would shadow it
 actor = DaprActor(app)
+app.add_middleware(ActorFastPath, token=app_api_token())  # actor turns skip the app's stack
 app.include_router(users.router)
 app.include_router(realtime.router)
 app.include_router(deadletters.router)
