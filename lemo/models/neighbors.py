@@ -56,10 +56,8 @@ def shrunk_cosine(a: sp.csr_matrix, b: CosineSide, shrink: float, neighbors: int
     for start in range(0, a.shape[0], ROW_CHUNK):
         stop = min(start + ROW_CHUNK, a.shape[0])
         dot = (a[start:stop] @ b.transposed).toarray()
-        sim = dot / np.outer(a_norm[start:stop], b.norms)
-        if shrink > 0:  # without shrinkage the factor is 1 wherever the rows overlap and the cosine 0 elsewhere
-            overlap = (a_bin[start:stop] @ b.binary_transposed).toarray()
-            sim = sim * overlap / np.maximum(overlap + shrink, 1e-9)
+        overlap = (a_bin[start:stop] @ b.binary_transposed).toarray()
+        sim = dot / np.outer(a_norm[start:stop], b.norms) * overlap / np.maximum(overlap + shrink, 1e-9)
         blocks.append(_keep_top(sim.astype(np.float32), neighbors))
     return sp.csr_matrix(sp.vstack(blocks)) if blocks else sp.csr_matrix((a.shape[0], len(b.norms)))
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from lemo.models.base import CatalogRecall, RecallModel, top_k_rows
+from lemo.models.base import CatalogRecall, RecallModel, top_k, top_k_rows
 from lemo.models.data import TrainingData, UserMeta
 
 MAX_VALUES_PER_ATTRIBUTE = 200  # rarer attribute values share the "unknown" index
@@ -217,16 +217,22 @@ RANK_SAMPLE = 1024
 
 
 def channel_tops(scores: Sequence[np.ndarray | None], k: int) -> list[np.ndarray | None]:
-    """Per channel each row's best items (`top_k_rows`): the k candidates a channel retrieves, and past
-    EXACT_RANK_ITEMS at least the RANK_EXACT_TOP whose ranks are exact, so one selection serves both."""
+    """Per channel each row's best items: the k candidates a channel retrieves, and past EXACT_RANK_ITEMS at
+    least the RANK_EXACT_TOP whose ranks are exact (`top_k_rows`), so one selection serves both. Up to
+    EXACT_RANK_ITEMS (ranks come from a full sort there) each row goes through `top_k`, as it always did: which
+    of several tied items makes the cut is then the same as before, and MovieLens-sized results do not move."""
     tops: list[np.ndarray | None] = []
     for matrix in scores:
-        wide = matrix is not None and matrix.shape[1] > EXACT_RANK_ITEMS
-        tops.append(
-            None
-            if matrix is None
-            else top_k_rows(matrix, max(k, min(RANK_EXACT_TOP, matrix.shape[1] - 1)) if wide else k)
-        )
+        if matrix is None:
+            tops.append(None)
+        elif matrix.shape[1] > EXACT_RANK_ITEMS:
+            tops.append(top_k_rows(matrix, max(k, min(RANK_EXACT_TOP, matrix.shape[1] - 1))))
+        else:
+            rows = np.full((len(matrix), k), -1, dtype=np.int64)
+            for row in range(len(matrix)):
+                best = top_k(matrix[row], k)
+                rows[row, : len(best)] = best
+            tops.append(rows)
     return tops
 
 
@@ -262,14 +268,21 @@ def _ranks(
 
 
 def _row_moments(matrix: np.ndarray, finite: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row the mean and standard deviation (+1e-6) of the finite entries, float64 [n_rows] each: one float32
-    copy of the matrix and float64 sums (float64 temporaries of a [users, 100,000] matrix led example building)."""
+    """Per row the mean and standard deviation (+1e-6) of the finite entries, float64 [n_rows] each, computed
+    MOMENT_ROWS rows at a time: float64 temporaries of a whole [users, 100,000] batch led example building."""
     count = np.maximum(finite.sum(axis=1), 1)
-    filled = np.where(finite, matrix, np.float32(0.0))
-    mean = filled.sum(axis=1, dtype=np.float64) / count
-    np.square(filled, out=filled)
-    variance = np.maximum(filled.sum(axis=1, dtype=np.float64) / count - mean**2, 0.0)
-    return mean, np.sqrt(variance) + 1e-6
+    mean, std = np.empty(len(matrix)), np.empty(len(matrix))
+    for start in range(0, len(matrix), MOMENT_ROWS):
+        rows = slice(start, start + MOMENT_ROWS)
+        part_mean = np.where(finite[rows], matrix[rows], 0.0).sum(axis=1, keepdims=True, dtype=np.float64)
+        part_mean /= count[rows, None]
+        centred = np.where(finite[rows], matrix[rows] - part_mean, 0.0)
+        mean[rows] = part_mean[:, 0]
+        std[rows] = np.sqrt((centred**2).sum(axis=1) / count[rows]) + 1e-6
+    return mean, std
+
+
+MOMENT_ROWS = 16
 
 
 def channel_features(
