@@ -5,21 +5,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
+from apps.events.deps import Archive, Exposures
 from lemo.events import Identifier
-from lemo.stores.exposures import ExposureArchive
-from lemo.stores.mongo import EventArchive
 
 router = APIRouter(prefix="/activity", tags=["activity"])
 
 
 @router.get("/{tenant_id}/{user_id}")
 async def user_activity(
-    tenant_id: Identifier, user_id: Identifier, request: Request, limit: int = Query(20, ge=1, le=200)
+    tenant_id: Identifier,
+    user_id: Identifier,
+    archive: Archive,
+    exposures: Exposures,
+    limit: int = Query(20, ge=1, le=200),
 ) -> dict[str, Any]:
-    archive: EventArchive = request.app.state.archive
-    exposures: ExposureArchive = request.app.state.exposures
     return {
         "user_id": user_id,
         "events": await archive.recent_for_user(tenant_id, user_id, limit),

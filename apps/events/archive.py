@@ -17,6 +17,7 @@ from fastapi import Body, FastAPI
 from pydantic import BaseModel, ValidationError
 
 from apps.events.counts import SidecarEventCounts
+from apps.events.deps import Archive, Counts, Exposures
 from apps.events.settings import EventsSettings
 from apps.shared.settings import EVENTS_TOPIC, EXPOSURES_TOPIC
 from apps.shared.subscriptions import Subscriptions, bulk_entries, bulk_reply
@@ -87,17 +88,11 @@ async def archive_exposures_bulk(
     return await _archive_entries(body, Exposure, archive_and_count)
 
 
-def subscribe(
-    app: FastAPI,
-    archive: EventArchive,
-    counts: SidecarEventCounts,
-    exposures: ExposureArchive,
-    settings: EventsSettings,
-) -> None:
-    async def on_events(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+def subscribe(app: FastAPI, settings: EventsSettings) -> None:
+    async def on_events(archive: Archive, counts: Counts, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
         return await archive_bulk(body, archive, counts)
 
-    async def on_exposures(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    async def on_exposures(exposures: Exposures, counts: Counts, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
         return await archive_exposures_bulk(body, exposures, counts)
 
     subscriptions = Subscriptions(app)

@@ -8,9 +8,9 @@ import time
 from collections import Counter
 from typing import Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Query, status
 
-from apps.events.counts import SidecarEventCounts
+from apps.events.deps import Counts
 from apps.shared.errors import ApiError
 from lemo.event_counts import MAX_TIMESTAMP
 from lemo.events import FUTURE_SKEW_S, Identifier
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/experiments", tags=["experiments"])
 async def counts(
     tenant_id: Identifier,
     scenario_id: ScenarioId,
-    request: Request,
+    store: Counts,
     since: float = Query(ge=0, le=MAX_TIMESTAMP, description="unix seconds"),
     until: float = Query(ge=0, le=MAX_TIMESTAMP, description="unix seconds"),
     interval: Interval | None = Query(None, description="also one row of counts per bucket, the window widened"),
@@ -33,7 +33,6 @@ async def counts(
     resolution without `interval` (widened at each end to the finest resolution still kept there), else widened to
     whole intervals with one series row per interval; 422 `interval_not_kept` when the window starts before the
     interval's buckets are kept (docs/experiments.md)."""
-    store: SidecarEventCounts = request.app.state.counts
     # Nothing is counted later than an event may be stamped (a few minutes ahead): buckets past that are empty.
     readable_until = time.time() + FUTURE_SKEW_S
     if interval is None:

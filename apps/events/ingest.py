@@ -8,15 +8,15 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Query
 from pymongo.asynchronous.database import AsyncDatabase
 
+from apps.events.deps import IngestLogDep
 from apps.events.track import publish_events
 from apps.shared import ingest
 from apps.shared.publish import Publisher
 from lemo.events import Event, Identifier
 from lemo.ingest import IngestKind, event_of
-from lemo.stores.ingest import IngestLog
 
 router = APIRouter(prefix="/ingest", tags=["ingest"])
 
@@ -39,12 +39,11 @@ async def consuming(
 @router.get("/{tenant_id}/errors")
 async def errors(
     tenant_id: Identifier,
-    request: Request,
+    log: IngestLogDep,
     limit: int = Query(100, ge=1, le=1000),
     kind: IngestKind | None = None,
 ) -> dict[str, Any]:
     """The tenant's recent ingest rejections (events and items), newest first, with the counts per kind."""
-    log: IngestLog = request.app.state.ingest_log
     return {
         "tenant_id": tenant_id,
         "counts": await log.counts(tenant_id),

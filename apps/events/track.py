@@ -7,10 +7,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi import APIRouter, Query, Request, status
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Query, status
 
-from apps.events.counts import SidecarEventCounts
+from apps.events.deps import Counts, PublisherDep
+from apps.events.schemas import EventBatch
 from apps.shared.errors import ApiError
 from apps.shared.observability import EVENTS
 from apps.shared.publish import Entry, Publisher
@@ -21,16 +21,6 @@ from lemo.events import FUTURE_SKEW_S, Event, EventType, Identifier
 logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/events", tags=["events"])
-
-MAX_BATCH = 1000
-
-
-class EventBatch(BaseModel):
-    events: list[Event] = Field(min_length=1, max_length=MAX_BATCH)
-
-
-def _publisher(request: Request) -> Publisher:
-    return request.app.state.publisher  # type: ignore[no-any-return]
 
 
 class AcceptClock:
@@ -61,9 +51,9 @@ def _routing(event: Event) -> dict[str, str]:
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED)
-async def track(event: Event, request: Request) -> dict[str, Any]:
+async def track(event: Event, publisher: PublisherDep) -> dict[str, Any]:
     try:
-        await _publisher(request).publish(EVENTS_TOPIC, _on_topic(event), _routing(event))
+        await publisher.publish(EVENTS_TOPIC, _on_topic(event), _routing(event))
     except Exception as exc:
         EVENTS.labels("publish_failed").inc()
         logger.warning("publish of %s failed: %s", event.event_id, exc, extra={"tenant_id": event.tenant_id})
@@ -78,9 +68,9 @@ async def track(event: Event, request: Request) -> dict[str, Any]:
 
 
 @router.post("/_batch")
-async def track_batch(batch: EventBatch, request: Request) -> dict[str, Any]:
+async def track_batch(batch: EventBatch, publisher: PublisherDep) -> dict[str, Any]:
     """Publishes up to 1,000 events in one bulk call; each gets its own result."""
-    failed = await publish_events(_publisher(request), batch.events)
+    failed = await publish_events(publisher, batch.events)
     results = [
         {"event_id": e.event_id, "status": "rejected", "error": {"code": "publish_failed", "message": failed[str(i)]}}
         if str(i) in failed
@@ -106,7 +96,7 @@ async def publish_events(publisher: Publisher, events: Sequence[Event]) -> dict[
 @router.get("/{tenant_id}/stats")
 async def stats(
     tenant_id: Identifier,
-    request: Request,
+    store: Counts,
     since: float | None = Query(None, ge=0, le=MAX_TIMESTAMP, description="unix seconds; default: 24 hours ago"),
     until: float | None = Query(None, ge=0, le=MAX_TIMESTAMP, description="unix seconds; default: now"),
     type: EventType | None = None,
@@ -119,7 +109,6 @@ async def stats(
     since = since if since is not None else until - 86400
     if since >= until:
         raise ApiError(status.HTTP_422_UNPROCESSABLE_CONTENT, "invalid_window", "since must be before until")
-    store: SidecarEventCounts = request.app.state.counts
     # No event is later than the events app accepts (a few minutes ahead): a window reaching further ends there.
     counts = (
         await store.window(tenant_id, since, min(until, now + FUTURE_SKEW_S)) if since < now + FUTURE_SKEW_S else {}

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, status
 
 from apps.gateway.auth import Principal, Reader
-from apps.gateway.deps import DownstreamDep, SettingsDep, Tenants
+from apps.gateway.deps import AdminOps, DownstreamDep, SettingsDep
 from apps.gateway.downstream import Downstream
 from apps.shared.errors import ApiError
 
@@ -24,17 +24,17 @@ async def _total(down: Downstream, app_id: str, path: str) -> int:
 
 @router.get("")
 async def tenant_summary(
-    down: DownstreamDep, settings: SettingsDep, tenants: Tenants, who: Principal = Reader
+    down: DownstreamDep, settings: SettingsDep, admin: AdminOps, who: Principal = Reader
 ) -> dict[str, Any]:
     """The tenant's id and name, the key's scopes, and how many items and users it holds."""
-    tenant, items, users = await asyncio.gather(
-        tenants.get(who.tenant_id),
+    name, items, users = await asyncio.gather(
+        admin.name(who.tenant_id),
         _total(down, settings.catalog_app, f"items/{who.tenant_id}"),
         _total(down, settings.profiles_app, f"users/{who.tenant_id}"),
     )
     return {
         "tenant_id": who.tenant_id,
-        "name": tenant.name if tenant is not None else "",
+        "name": name,
         "scopes": sorted(who.scopes),
         "items": items,
         "users": users,

@@ -31,6 +31,11 @@ class TenantAdmin:
         await self._tenants.add_key(issued.record)
         return {"tenant_id": tenant_id, "name": name, "api_key": issued.key, "key_id": issued.record.key_id}
 
+    async def name(self, tenant_id: str) -> str:
+        """The tenant's display name ("" when it has none, or is gone)."""
+        tenant = await self._tenants.get(tenant_id)
+        return tenant.name if tenant is not None else ""
+
     async def list_tenants(self, limit: int) -> list[dict[str, Any]]:
         return [t.model_dump() for t in await self._tenants.all(limit)]
 

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from pymongo.asynchronous.collection import AsyncCollection
 
 from apps.profiles.attributes import AttributeCache
+from apps.profiles.ingest import Realtime
 from lemo.stores.mongo import UserRepository
 
 
@@ -19,10 +20,15 @@ def _attributes(request: Request) -> AttributeCache:
     return request.app.state.attributes  # type: ignore[no-any-return]
 
 
+def _realtime(request: Request) -> Realtime:
+    return request.app.state.realtime  # type: ignore[no-any-return]
+
+
 def _dead_letters(request: Request) -> AsyncCollection[dict[str, Any]]:
     return request.app.state.dead_letters  # type: ignore[no-any-return]
 
 
 Users = Annotated[UserRepository, Depends(_users)]
 Attributes = Annotated[AttributeCache, Depends(_attributes)]
+RealtimeDep = Annotated[Realtime, Depends(_realtime)]
 DeadLetters = Annotated[AsyncCollection[dict[str, Any]], Depends(_dead_letters)]

@@ -20,23 +20,11 @@ from apps.profiles.settings import ProfilesSettings
 from apps.profiles.subscriptions import subscribe
 from apps.shared.actor_client import ACTOR_SERIALIZER, actor_client
 from apps.shared.actor_fastpath import ActorFastPath
-from apps.shared.errors import install_error_handlers
-from apps.shared.health import health_router
-from apps.shared.logging import configure_logging
-from apps.shared.observability import install_observability
-from apps.shared.security import app_api_token, require_app_token
+from apps.shared.app import create_app
+from apps.shared.security import app_api_token
 from lemo.stores.mongo import ItemRepository, UserRepository, open_database
 
 settings = ProfilesSettings()
-configure_logging("profiles", settings.log_level)
-db = open_database(settings.mongodb_uri, settings.mongodb_database)
-user_repo = UserRepository(db)
-rt = ingest.Realtime(
-    users=ingest.KnownUsers(user_repo),
-    items=realtime.ItemFeatures(ItemRepository(db), settings.item_features_refresh_s),
-    hot=realtime.HotCounter(settings.hot_flush_s),
-    turns=asyncio.Semaphore(settings.actor_call_concurrency),
-)
 
 
 @asynccontextmanager
@@ -57,25 +45,25 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             message_serializer=ACTOR_SERIALIZER,
             state_serializer=ACTOR_SERIALIZER,
         )
+    db = open_database(settings.mongodb_uri, settings.mongodb_database)
+    user_repo = UserRepository(db)
     await user_repo.ensure_indexes()
     app.state.users = user_repo
     app.state.attributes = AttributeCache(user_repo, settings.attributes_cache_s)
     app.state.dead_letters = db["dead_letters"]
+    app.state.realtime = rt = ingest.Realtime(
+        users=ingest.KnownUsers(user_repo),
+        items=realtime.ItemFeatures(ItemRepository(db), settings.item_features_refresh_s),
+        hot=realtime.HotCounter(settings.hot_flush_s),
+        turns=asyncio.Semaphore(settings.actor_call_concurrency),
+    )
     rt.hot.start()
     yield
     await rt.hot.stop()
 
 
-app = FastAPI(title="lemo profiles", lifespan=lifespan)
-install_error_handlers(app)
-install_observability(app)
-require_app_token(app)  # every route but /healthz: callers come through the sidecar
-app.include_router(health_router("profiles"))  # before DaprActor, whose own /healthz would shadow it
+# /healthz comes first (create_app), before DaprActor, whose own /healthz would shadow it.
+app = create_app("profiles", settings, [users.router, realtime.router, deadletters.router], lifespan)
 actor = DaprActor(app)
 app.add_middleware(ActorFastPath, token=app_api_token())  # actor turns skip the app's stack
-app.include_router(users.router)
-app.include_router(realtime.router)
-app.include_router(deadletters.router)
-
-
-subscribe(app, rt, db["dead_letters"], settings)
+subscribe(app, settings)

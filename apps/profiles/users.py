@@ -9,11 +9,11 @@ from fastapi import APIRouter, Query, Request, status
 
 from actors.user_profile import ACTOR_TYPE, UserProfileActorInterface
 from apps.profiles.deps import Attributes, Users
+from apps.profiles.schemas import BatchGet, User, UserFields
 from apps.shared.actor_client import actor_proxy
 from apps.shared.errors import ApiError
 from apps.shared.ndjson import BatchReport, ndjson_models
 from lemo.events import Identifier, user_actor_id
-from lemo.users import BatchGet, User, UserFields
 
 router = APIRouter(prefix="/users", tags=["users"])
 
