@@ -68,7 +68,13 @@ def build(settings: RecallSettings) -> Parts:
     hot = HotSource(settings.hot_cache_s)
     popular_state = PopularStateSource(http, settings.state_store, settings.popular_state_cache_s)
     channels = Channels(
-        models, catalog, hot, popular_state, executor if settings.workers else None, settings.tag_interests
+        models,
+        catalog,
+        hot,
+        popular_state,
+        executor if settings.workers else None,
+        settings.tag_interests,
+        settings.inline_max_items,
     )
     recaller = Recaller(
         models,

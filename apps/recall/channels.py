@@ -64,6 +64,7 @@ class Channels:
         popular_state: PopularStateSource,
         executor: Executor | None,
         tag_interests: int,
+        inline_max_items: int = 0,
     ) -> None:
         self._models = models
         self._catalog = catalog
@@ -71,6 +72,7 @@ class Channels:
         self._popular_state = popular_state
         self._executor = executor
         self._tag_interests = tag_interests
+        self._inline_max_items = inline_max_items
 
     async def run(self, name: str, user: UserView, k: int) -> Hits:
         if name in MODEL_CHANNELS:
@@ -81,10 +83,13 @@ class Channels:
         hits: Hits = await channel(user, k)
         return hits
 
-    async def _thread(self, fn: Callable[..., T], *args: object) -> T:
-        if self._executor is None:  # RECALL_WORKERS=0: scored on the event loop, no thread handoff
-            return fn(*args)
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+    async def _thread(self, fn: Callable[..., T], served: Served, *args: object) -> T:
+        """`fn(served, *args)` on a worker thread, or on the event loop itself when there are no workers
+        (RECALL_WORKERS=0) or the model's catalog is small enough (`inline_max_items`) that the thread handoff
+        costs more than the product."""
+        if self._executor is None or _catalog_size(served) <= self._inline_max_items:
+            return fn(served, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, served, *args)
 
     async def _served(self, tenant_id: str, kind: str) -> Served:
         served = await self._models.model(tenant_id, kind)
@@ -233,3 +238,8 @@ def similar(served: Served, tenant_id: str, item_id: str, k: int) -> Ranked:
     if vector is not None:
         return ann(served, tenant_id, vector, k, frozenset({item_id}))
     return [(i, s) for i, s in served.model.similar_items(item_id, k + 1) if i != item_id][:k]
+
+
+def _catalog_size(served: Served) -> int:
+    """Items the model scores per request: its catalog (vector kinds: their collection's items)."""
+    return len(getattr(served.model, "item_ids", None) or served.item_ids)

@@ -123,6 +123,10 @@ class Recaller:
             logger.warning("channel %s failed: %r", config.name, exc, extra={"tenant_id": view.tenant_id})
             error = f"{type(exc).__name__}: {exc}"
         ms = round((time.perf_counter() - started) * 1000, 3)
+        if error is None and ms > config.deadline_ms:
+            # Scored on the event loop (a small catalog), the channel ran to its end past the deadline, which no
+            # timer could cut: it is late all the same, and reported so.
+            error = f"timeout after {config.deadline_ms} ms"
         if error is not None:
             return _Outcome(ChannelReport(name=config.name, ok=False, ms=ms, error=error), [])
         return _Outcome(ChannelReport(name=config.name, ok=True, ms=ms, version=hits.version), hits.items)

@@ -39,5 +39,9 @@ class RecallSettings(LemoSettings):
     # event loop itself: 0.8-0.9 ms less recall CPU per list again on MovieLens-100k (9.2 against 10.0-10.2 ms, same
     # wall), but a large catalog's products would then stall the loop (and the sidecar's health probe) per request.
     workers: int = Field(2, ge=0)
+    # Models over at most this many items are scored on the event loop even with workers: the thread handoff
+    # (about 0.8-0.9 ms of recall CPU per list on MovieLens-100k's 1,682 items, above) costs more than their
+    # products, which stall the loop for well under a millisecond each. Bigger catalogs go to the workers.
+    inline_max_items: int = Field(20_000, ge=0)
     torch_threads: int = 1
     sidecar_timeout_s: float = 2.0
