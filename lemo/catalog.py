@@ -3,14 +3,47 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, WithJsonSchema
 
 from lemo.documents import Document
 from lemo.events import Identifier
 
 Tag = Field(min_length=1, max_length=100)
+
+# Unix seconds up to here; pydantic would read larger numbers as milliseconds.
+MAX_UNIX_SECONDS = 1e10
+
+
+def _instant(value: Any) -> Any:
+    """Only what the schema says: an ISO 8601 date-time or unix seconds. Pydantic alone also takes booleans and
+    numeric strings, which hide a client's bug."""
+    if isinstance(value, bool):
+        raise ValueError("an ISO 8601 date-time or unix seconds, not a boolean")
+    if isinstance(value, int | float) and not 0 <= value <= MAX_UNIX_SECONDS:
+        raise ValueError(f"unix seconds in 0..{MAX_UNIX_SECONDS:.0f}")
+    if isinstance(value, str):
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("an ISO 8601 date-time") from None
+    return value
+
+
+# A point in time as the API takes it (published_at, expires_at).
+Instant = Annotated[
+    datetime,
+    BeforeValidator(_instant),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date-time"},
+                {"type": "number", "minimum": 0, "maximum": MAX_UNIX_SECONDS, "description": "unix seconds"},
+            ]
+        }
+    ),
+]
 
 
 class ItemFields(BaseModel):
@@ -22,9 +55,9 @@ class ItemFields(BaseModel):
     categories: list[Identifier] | None = Field(default=None, max_length=64)
     tags: list[str] | None = Field(default=None, max_length=256)
     attributes: Document | None = Field(default=None, max_length=128)
-    published_at: datetime | None = None
-    expires_at: datetime | None = None
-    hidden: bool | None = None
+    published_at: Instant | None = None
+    expires_at: Instant | None = None
+    hidden: StrictBool | None = None
 
 
 class Item(ItemFields):

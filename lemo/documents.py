@@ -7,7 +7,10 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field, TypeAdapter
+from pydantic.json_schema import GetJsonSchemaHandler, JsonSchemaValue
+from pydantic_core import CoreSchema
+from typing_extensions import TypeAliasType
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
@@ -35,8 +38,9 @@ def _check(value: Any, path: str, in_array: bool = False) -> None:
             raise ValueError(f"{path}: numbers must be finite")
     elif isinstance(value, dict):
         for key, item in value.items():
-            if key.startswith("$") or "." in key or "\x00" in key:
-                raise ValueError(f"{path}: field name {key!r} may not start with '$' or contain '.' or NUL")
+            if not key or key.startswith("$") or "." in key or "\x00" in key:
+                # an empty name is no update path either: "attributes." (a user's attributes are set field by field)
+                raise ValueError(f"{path}: field name {key!r} may not be empty, start with '$' or contain '.' or NUL")
             _text(key, path)
             _check(item, f"{path}.{key}")
     elif isinstance(value, list):
@@ -51,5 +55,45 @@ def _storable(value: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
+# The same rules as a JSON Schema, so the OpenAPI document states them (validation stays with _check: one walk).
+_KEY = r"^[^$.\x00][^.\x00]*$"
+_Scalar = (
+    str | bool | None | Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)] | Annotated[float, Field(allow_inf_nan=False)]
+)
+StoredValue = TypeAliasType(  # type: ignore[misc]
+    "StoredValue", "_Scalar | dict[Annotated[str, Field(pattern=_KEY)], StoredValue] | list[StoredItem]"
+)
+StoredItem = TypeAliasType(  # type: ignore[misc]
+    "StoredItem", "_Scalar | dict[Annotated[str, Field(pattern=_KEY)], StoredValue]"
+)
+_STORED_OBJECT = TypeAdapter(dict[Annotated[str, Field(pattern=_KEY)], StoredValue]).core_schema
+
+
+class _StoredObjectSchema:
+    @classmethod
+    def __get_pydantic_json_schema__(cls, _: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        schema = handler(_STORED_OBJECT)
+        _name_keys(schema, handler, set())
+        return schema
+
+
+def _name_keys(node: Any, handler: GetJsonSchemaHandler, seen: set[str]) -> None:
+    """pydantic states a dict's key pattern as patternProperties, which leaves other keys free: say propertyNames."""
+    if isinstance(node, list):
+        for item in node:
+            _name_keys(item, handler, seen)
+    if not isinstance(node, dict):
+        return
+    if "$ref" in node and node["$ref"] not in seen:
+        seen.add(node["$ref"])
+        _name_keys(handler.resolve_ref_schema(node), handler, seen)
+    if node.get("type") == "object" and "patternProperties" in node:
+        ((pattern, value),) = node.pop("patternProperties").items()
+        node["propertyNames"] = {"pattern": pattern}
+        node["additionalProperties"] = value
+    for item in node.values():
+        _name_keys(item, handler, seen)
+
+
 # A JSON object that MongoDB (and FerretDB) store unchanged.
-Document = Annotated[dict[str, Any], AfterValidator(_storable)]
+Document = Annotated[dict[str, Any], AfterValidator(_storable), _StoredObjectSchema]

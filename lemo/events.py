@@ -48,7 +48,12 @@ class EventBody(BaseModel):
     type: EventType
     # Strict: a boolean or a numeric string is a client bug, not a number (an int is one).
     value: float | None = Field(None, allow_inf_nan=False, strict=True)
-    timestamp: float = Field(default_factory=time.time, ge=0, strict=True)
+    timestamp: float = Field(
+        default_factory=time.time,
+        ge=0,
+        strict=True,
+        description=f"unix seconds; at most {FUTURE_SKEW_S:.0f} s ahead of the server's clock (default: now)",
+    )
     scenario: Identifier | None = None
     variant: Identifier | None = None
     context: Document = Field(default_factory=dict, max_length=32)

@@ -94,6 +94,10 @@ class Experiment(_Config):
 
 
 class Scenario(_Config):
+    """Besides each field's own constraints: channel names are unique and at least one channel is enabled,
+    experiment ids are unique, and within an experiment variant ids are unique and an enabled experiment's variants'
+    traffic sums to 100; a PUT's scenario_id is the one in its path."""
+
     scenario_id: ScenarioId
     description: str = Field(default="", max_length=1000)
     channels: list[ChannelConfig] = Field(min_length=1)

@@ -10,9 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from apps.gateway.auth import Admin
 from apps.gateway.deps import AdminOps, DownstreamDep, SettingsDep
+from apps.gateway.openapi import ADMIN_ERRORS
+from apps.shared.errors import error_responses
 from lemo.tenancy import Scope, TenantId
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Admin])
+router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Admin], responses=ADMIN_ERRORS)
 
 
 class NewTenant(BaseModel):
@@ -28,7 +30,7 @@ class NewKey(BaseModel):
     scopes: list[Scope] = Field(default_factory=lambda: [Scope.READ, Scope.WRITE], min_length=1)
 
 
-@router.post("/tenants", status_code=status.HTTP_201_CREATED)
+@router.post("/tenants", status_code=status.HTTP_201_CREATED, responses=error_responses(409))
 async def create_tenant(body: NewTenant, admin: AdminOps) -> dict[str, Any]:
     """Creates the tenant and its first read+write key."""
     return await admin.create_tenant(body.tenant_id, body.name)

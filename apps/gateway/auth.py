@@ -5,7 +5,8 @@ from __future__ import annotations
 import hmac
 from collections.abc import Awaitable, Callable
 
-from fastapi import Depends, Header, status
+from fastapi import Depends, Header, Security, status
+from fastapi.security import APIKeyHeader
 
 from apps.gateway.deps import Keys, SettingsDep, Tenants
 from apps.gateway.keys import KeyResolver, Principal
@@ -13,6 +14,16 @@ from apps.shared.errors import ApiError
 from lemo.tenancy import Scope
 
 __all__ = ["Admin", "KeyResolver", "Principal", "Reader", "Writer", "require", "require_admin"]
+
+
+# Security schemes rather than plain headers, so the OpenAPI document says how a caller authenticates.
+TENANT_KEY = APIKeyHeader(name="X-API-Key", scheme_name="TenantKey", auto_error=False, description="a tenant's API key")
+ADMIN_KEY = APIKeyHeader(
+    name="X-Admin-Key",
+    scheme_name="AdminKey",
+    auto_error=False,
+    description="the platform admin key (LEMO_ADMIN_KEY); on a tenant's routes only together with X-Tenant-Id",
+)
 
 
 def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:
@@ -26,9 +37,11 @@ def require(scope: Scope) -> Callable[..., Awaitable[Principal]]:
         keys: Keys,
         tenants: Tenants,
         settings: SettingsDep,
-        x_api_key: str | None = Header(None),
-        x_admin_key: str | None = Header(None),
-        x_tenant_id: str | None = Header(None),
+        x_api_key: str | None = Security(TENANT_KEY),
+        x_admin_key: str | None = Security(ADMIN_KEY),
+        x_tenant_id: str | None = Header(
+            None, description="the tenant to act as, with the admin key; with a tenant key, its own tenant or 403"
+        ),
     ) -> Principal:
         if not x_api_key and x_admin_key:
             return await _admin_as_tenant(tenants, settings, x_admin_key, x_tenant_id)
@@ -57,7 +70,7 @@ async def _admin_as_tenant(tenants: Tenants, settings: SettingsDep, admin_key: s
     return Principal(tenant_id=tenant_id, scopes=frozenset(Scope))
 
 
-async def require_admin(settings: SettingsDep, x_admin_key: str | None = Header(None)) -> None:
+async def require_admin(settings: SettingsDep, x_admin_key: str | None = Security(ADMIN_KEY)) -> None:
     configured = settings.admin_key
     if configured is None:
         raise ApiError(status.HTTP_403_FORBIDDEN, "admin_disabled", "LEMO_ADMIN_KEY is not set on the gateway")

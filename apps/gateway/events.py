@@ -10,10 +10,11 @@ from pydantic import BaseModel, Field
 from apps.gateway.auth import Principal, Reader, Writer
 from apps.gateway.deps import Api
 from apps.gateway.downstream import relayed
+from apps.gateway.openapi import TENANT_ERRORS
 from lemo.event_counts import MAX_TIMESTAMP
 from lemo.events import EventBody, EventType
 
-router = APIRouter(prefix="/v1/events", tags=["events"])
+router = APIRouter(prefix="/v1/events", tags=["events"], responses=TENANT_ERRORS)
 
 
 class EventBatchBody(BaseModel):

@@ -8,19 +8,19 @@ from fastapi import APIRouter, Query
 
 from apps.gateway.auth import Principal, Reader
 from apps.gateway.deps import Api
-from apps.shared.errors import error_responses
+from apps.gateway.openapi import TENANT_ERRORS
 from lemo.event_counts import MAX_TIMESTAMP
 from lemo.experiments.counts import Interval
 from lemo.experiments.readout import ExperimentList, Metric, ScenarioMetrics
 from lemo.scenarios import ScenarioId
 
-router = APIRouter(tags=["experiments"])
+router = APIRouter(tags=["experiments"], responses=TENANT_ERRORS)
 
 _SINCE = "unix seconds; default: 7 days before `until`"
 _UNTIL = "unix seconds; default: now"
 
 
-@router.get("/v1/experiments", response_model=ExperimentList, responses=error_responses(401, 403, 422, 503))
+@router.get("/v1/experiments", response_model=ExperimentList)
 async def get_experiments(
     api: Api,
     since: float | None = Query(None, ge=0, le=MAX_TIMESTAMP, description=_SINCE),
@@ -35,7 +35,6 @@ async def get_experiments(
 @router.get(
     "/v1/scenarios/{scenario_id}/metrics",
     response_model=ScenarioMetrics,
-    responses=error_responses(401, 403, 404, 422, 503),
 )
 async def get_scenario_metrics(
     scenario_id: ScenarioId,

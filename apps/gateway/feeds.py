@@ -7,9 +7,10 @@ from fastapi import APIRouter, Response, status
 
 from apps.gateway.auth import Principal, Reader, Writer
 from apps.gateway.deps import DownstreamDep, SettingsDep
+from apps.gateway.openapi import TENANT_ERRORS
 from lemo.events import Identifier
 
-router = APIRouter(prefix="/v1/feeds", tags=["feeds"])
+router = APIRouter(prefix="/v1/feeds", tags=["feeds"], responses=TENANT_ERRORS)
 
 
 @router.post("/refresh", status_code=status.HTTP_202_ACCEPTED)

@@ -6,9 +6,10 @@ from fastapi import APIRouter, Query, Response
 
 from apps.gateway.auth import Principal, Reader
 from apps.gateway.deps import DownstreamDep, SettingsDep
+from apps.gateway.openapi import TENANT_ERRORS
 from lemo.ingest import IngestKind
 
-router = APIRouter(prefix="/v1/ingest", tags=["ingest"])
+router = APIRouter(prefix="/v1/ingest", tags=["ingest"], responses=TENANT_ERRORS)
 
 
 @router.get("/errors")

@@ -7,18 +7,20 @@ from fastapi import APIRouter, Query, Request, Response, status
 from apps.gateway.auth import Principal, Reader, Writer
 from apps.gateway.deps import Api
 from apps.gateway.downstream import ndjson_body, relayed
+from apps.gateway.openapi import TENANT_ERRORS, ndjson_request_body
+from apps.shared.errors import error_responses
 from lemo.catalog import Item, ItemFields
 from lemo.events import Identifier
 
-router = APIRouter(prefix="/v1/items", tags=["items"])
+router = APIRouter(prefix="/v1/items", tags=["items"], responses=TENANT_ERRORS)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=error_responses(409))
 async def create_item(body: Item, api: Api, who: Principal = Writer) -> Response:
     return relayed(await api.create_item(who.tenant_id, body))
 
 
-@router.post("/batch")
+@router.post("/batch", openapi_extra=ndjson_request_body(Item), responses=error_responses(415))
 async def batch_upsert_items(request: Request, api: Api, who: Principal = Writer) -> Response:
     """Upserts items from an NDJSON body (`Content-Type: application/x-ndjson`, one item per line), streamed
     through to the catalog without being held in memory; answers how many were accepted and which lines failed."""

@@ -6,10 +6,12 @@ from fastapi import APIRouter, Query, Response, status
 
 from apps.gateway.auth import Principal, Reader, Writer
 from apps.gateway.deps import DownstreamDep, SettingsDep
+from apps.gateway.openapi import TENANT_ERRORS
+from apps.shared.errors import error_responses
 from lemo.events import Identifier
 from lemo.registry import ActivateBody, TrainOptions
 
-router = APIRouter(prefix="/v1/models", tags=["models"])
+router = APIRouter(prefix="/v1/models", tags=["models"], responses=TENANT_ERRORS)
 
 
 @router.post("/train", status_code=status.HTTP_202_ACCEPTED)
@@ -52,7 +54,7 @@ async def activate_version(
     return await down.relay(app_id, "POST", f"tenants/{who.tenant_id}/models/{kind}/activate", json=body.model_dump())
 
 
-@router.post("/{kind}/rollback")
+@router.post("/{kind}/rollback", responses=error_responses(409))
 async def rollback(kind: Identifier, down: DownstreamDep, settings: SettingsDep, who: Principal = Writer) -> Response:
     """Re-activates the version of `kind` that served before the current one."""
     app_id = settings.trainer_app

@@ -14,11 +14,12 @@ from fastapi import APIRouter, Query
 
 from apps.gateway.auth import Principal, Reader
 from apps.gateway.deps import Api
+from apps.gateway.openapi import TENANT_ERRORS
 from lemo.events import Identifier
 from lemo.scenarios import ScenarioId
 from lemo.serving.scenarios import DEFAULT_SCENARIO
 
-router = APIRouter(prefix="/v1/preview", tags=["recommendations"])
+router = APIRouter(prefix="/v1/preview", tags=["recommendations"], responses=TENANT_ERRORS)
 
 
 @router.get("")

@@ -14,17 +14,18 @@ import json
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from apps.gateway.auth import Principal, Reader
 from apps.gateway.deps import Api
 from apps.gateway.downstream import relayed
+from apps.gateway.openapi import TENANT_ERRORS
 from apps.gateway.recommender import Mode
 from lemo.events import Identifier
 from lemo.scenarios import ScenarioId
 from lemo.serving.scenarios import DEFAULT_SCENARIO
 
-router = APIRouter(tags=["recommendations"])
+router = APIRouter(tags=["recommendations"], responses=TENANT_ERRORS)
 
 
 class RecommendV2(BaseModel):
@@ -32,8 +33,9 @@ class RecommendV2(BaseModel):
 
     scenario_id: ScenarioId = DEFAULT_SCENARIO
     user_id: Identifier
-    count: int | None = Field(default=None, ge=1, le=200)
-    debug: bool = False
+    # Strict: `"debug": 0` or `"count": "5"` is a client bug the API names instead of guessing.
+    count: int | None = Field(default=None, ge=1, le=200, strict=True)
+    debug: StrictBool = False
 
 
 @router.get("/v1/users/{user_id}/recommendations")

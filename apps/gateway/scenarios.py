@@ -11,17 +11,18 @@ from fastapi import APIRouter, Response, status
 
 from apps.gateway.auth import Principal, Reader, Writer
 from apps.gateway.deps import Api
+from apps.gateway.openapi import TENANT_ERRORS
 from apps.shared.errors import ApiError
 from lemo.scenarios import Scenario, ScenarioId
 
-router = APIRouter(prefix="/v1/scenarios", tags=["scenarios"])
+router = APIRouter(prefix="/v1/scenarios", tags=["scenarios"], responses=TENANT_ERRORS)
 
 
 def _public(scenario: Scenario) -> dict[str, Any]:
     return scenario.model_dump(mode="json", by_alias=True)
 
 
-@router.put("/{scenario_id}")
+@router.put("/{scenario_id}", responses={201: {"model": Scenario, "description": "created"}})
 async def put_scenario(scenario_id: ScenarioId, body: Scenario, api: Api, who: Principal = Writer) -> Response:
     """Creates or replaces a scenario (201 when new)."""
     if body.scenario_id != scenario_id:

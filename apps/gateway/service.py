@@ -138,7 +138,9 @@ class PublicApi:
             try:
                 valid.append((i, event_for_tenant(tenant_id, raw)))
             except (ValidationError, TypeError) as exc:
-                errors = exc.errors(include_url=False, include_input=False) if isinstance(exc, ValidationError) else []
+                errors = []
+                if isinstance(exc, ValidationError):  # no context: a validator's ValueError is no JSON
+                    errors = exc.errors(include_url=False, include_context=False, include_input=False)
                 results[i] = {
                     "event_id": raw.get("event_id") if isinstance(raw, dict) else None,
                     "status": "rejected",

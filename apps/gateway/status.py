@@ -15,6 +15,13 @@ from apps.gateway.deps import Dapr, SettingsDep
 
 router = APIRouter(prefix="/v1/status", tags=["status"])
 
+MESH_DOWN: dict[int | str, dict[str, Any]] = {
+    503: {
+        "description": "an app did not answer its health check: the same body, with healthy false",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+
 
 async def _probe(client: DaprClient, app_id: str, timeout_s: float) -> dict[str, Any]:
     started = time.perf_counter()
@@ -50,7 +57,7 @@ def sidecar_answered(error: str) -> bool | None:
     return None
 
 
-@router.get("")
+@router.get("", responses=MESH_DOWN)
 async def mesh_status(settings: SettingsDep, client: Dapr, response: Response) -> dict[str, Any]:
     results = await asyncio.gather(*(_probe(client, a, settings.status_timeout_s) for a in settings.mesh_apps))
     apps = dict(zip(settings.mesh_apps, results, strict=True))

@@ -10,9 +10,10 @@ from fastapi import APIRouter, status
 from apps.gateway.auth import Principal, Reader
 from apps.gateway.deps import AdminOps, DownstreamDep, SettingsDep
 from apps.gateway.downstream import Downstream
+from apps.gateway.openapi import TENANT_ERRORS
 from apps.shared.errors import ApiError
 
-router = APIRouter(prefix="/v1/tenant", tags=["tenant"])
+router = APIRouter(prefix="/v1/tenant", tags=["tenant"], responses=TENANT_ERRORS)
 
 
 async def _total(down: Downstream, app_id: str, path: str) -> int:

@@ -7,10 +7,12 @@ from fastapi import APIRouter, Query, Request, Response, status
 from apps.gateway.auth import Principal, Reader, Writer
 from apps.gateway.deps import Api
 from apps.gateway.downstream import ndjson_body, relayed
+from apps.gateway.openapi import TENANT_ERRORS, ndjson_request_body
+from apps.shared.errors import error_responses
 from lemo.events import Identifier
-from lemo.users import BatchGet, UserFields
+from lemo.users import BatchGet, User, UserFields
 
-router = APIRouter(prefix="/v1/users", tags=["users"])
+router = APIRouter(prefix="/v1/users", tags=["users"], responses=TENANT_ERRORS)
 
 
 @router.get("")
@@ -30,7 +32,7 @@ async def batch_get_users(body: BatchGet, api: Api, who: Principal = Reader) -> 
     return relayed(await api.batch_get_users(who.tenant_id, body))
 
 
-@router.post("/batch")
+@router.post("/batch", openapi_extra=ndjson_request_body(User), responses=error_responses(415))
 async def batch_upsert_users(request: Request, api: Api, who: Principal = Writer) -> Response:
     """Upserts users from an NDJSON body (one `{"user_id", "attributes"}` per line)."""
     return relayed(await api.batch_upsert_users(who.tenant_id, ndjson_body(request)))

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.routing import Match, Route
 
 
 class ApiError(Exception):
@@ -100,14 +101,27 @@ async def _unencodable_text(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+def allowed_methods(request: Request) -> str:
+    """Every method the request's path takes. Starlette's 405 names only the first route matching the path, while
+    a path often has one route per method (GET and POST /v1/items)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods
+    return ", ".join(sorted(methods))
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     if isinstance(exc.detail, dict) and "code" in exc.detail:
         detail = dict(exc.detail)
         body = error_body(detail.pop("code"), detail.pop("message", ""), **detail)
     else:
         body = error_body(f"http_{exc.status_code}", str(exc.detail))
-    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+    headers = exc.headers
+    if exc.status_code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        headers = {**(headers or {}), "Allow": allowed_methods(request)}
+    return JSONResponse(body, status_code=exc.status_code, headers=headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:

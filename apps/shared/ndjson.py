@@ -61,4 +61,9 @@ async def ndjson_models(
         except ValidationError as exc:
             report.rejected += 1
             if len(report.errors) < MAX_REPORTED_ERRORS:
-                report.errors.append({"line": number, "errors": exc.errors(include_url=False, include_input=False)})
+                report.errors.append(
+                    {
+                        "line": number,
+                        "errors": exc.errors(include_url=False, include_context=False, include_input=False),
+                    }
+                )

@@ -23,6 +23,8 @@ from lemo.users import UserFields
         {"a.b": 1},
         {"$where": 1},
         {"nul\x00": 1},
+        {"": 1},
+        {"inner": {"": 1}},
         {"grid": [[1, 2], [3, 4]]},
         {"inner": [{"$set": 1}]},
         {"lone": "a\udb69"},
@@ -46,7 +48,6 @@ def test_ordinary_json_passes_unchanged() -> None:
         "émoji 🎬": "a clapperboard 🎬",
         "tags": ["a", 1, None, {"x": [1.5]}],
         "nested": {"k": {"v": True}},
-        "": 0,
     }
     assert UserFields(attributes=good).attributes == good
     assert EventBody(user_id="u", item_id="i", type="view", context=good).context == good

@@ -34,3 +34,23 @@ def test_a_lone_surrogate_is_a_client_error() -> None:
 
 def test_other_encoding_errors_stay_server_errors() -> None:
     assert TestClient(_app(), raise_server_exceptions=False).get("/bug").status_code == 500
+
+
+def test_a_405_allows_every_method_of_the_path() -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/things")
+    async def read() -> None: ...
+
+    @app.post("/things")
+    async def create() -> None: ...
+
+    @app.delete("/things/{thing_id}")
+    async def delete(thing_id: str) -> None: ...
+
+    answer = TestClient(app).put("/things")
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "GET, POST"
+    assert answer.json()["error"]["code"] == "http_405"
+    assert TestClient(app).get("/things/1").headers["allow"] == "DELETE"
