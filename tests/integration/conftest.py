@@ -117,8 +117,8 @@ def unique(app_id: str) -> str:
 @pytest.fixture
 def gateway_mesh(app_env: dict[str, str]) -> Iterator[App]:
     """The gateway with catalog, profiles, events and trainer behind it (as tests/integration/test_public_api.py),
-    for the tests that fuzz it (test_faults.py, test_openapi_contract.py); recall, ranking, rerank and feeds are left
-    out, so the read path runs on its degraded fallbacks."""
+    for the OpenAPI contract test (test_openapi_contract.py); recall, ranking, rerank and feeds are left out, so the
+    read path runs on its degraded fallbacks."""
     backends: dict[str, App] = {}
     try:
         for name in ("catalog", "profiles", "events", "trainer"):
