@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI, Query
 from pymongo.asynchronous.database import AsyncDatabase
 
 from apps.events.deps import IngestLogDep
-from apps.events.track import publish_events
+from apps.events.events import publish_events
 from apps.shared import ingest
 from apps.shared.publish import Publisher
 from lemo.events import Event, Identifier

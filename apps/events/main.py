@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from apps.events import activity, experiments, ingest, track
+from apps.events import activity, events, experiments, ingest
 from apps.events import archive as archiving
 from apps.events.counts import SidecarEventCounts
 from apps.events.settings import EventsSettings
@@ -37,5 +37,5 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             yield
 
 
-app = create_app("events", settings, [track.router, ingest.router, experiments.router, activity.router], lifespan)
+app = create_app("events", settings, [events.router, ingest.router, experiments.router, activity.router], lifespan)
 archiving.subscribe(app, settings)

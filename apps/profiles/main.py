@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from actors.item_popularity_actor import ItemPopularityActor
 from actors.user_profile_actor import UserProfileActor
-from apps.profiles import deadletters, ingest, realtime, users
+from apps.profiles import deadletters, hot, ingest, realtime, users
 from apps.profiles.attributes import AttributeCache
 from apps.profiles.settings import ProfilesSettings
 from apps.profiles.subscriptions import subscribe
@@ -63,7 +63,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 # /healthz comes first (create_app), before DaprActor, whose own /healthz would shadow it.
-app = create_app("profiles", settings, [users.router, realtime.router, deadletters.router], lifespan)
+app = create_app("profiles", settings, [users.router, hot.router, deadletters.router], lifespan)
 actor = DaprActor(app)
 app.add_middleware(ActorFastPath, token=app_api_token())  # actor turns skip the app's stack
 subscribe(app, settings)

@@ -1,4 +1,5 @@
-"""The realtime layer's helpers: item features for enrichment, and the batched windowed-popularity counter."""
+"""The realtime layer's helpers: item features for enrichment, and the batched windowed-popularity counter (its
+read side is the /hot route, apps/profiles/hot.py)."""
 
 from __future__ import annotations
 
@@ -8,22 +9,17 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from fastapi import APIRouter, Query
-
 from actors.item_popularity import ACTOR_TYPE as HOT_ACTOR
-from actors.item_popularity import SHARDS, ItemPopularityActorInterface, popularity_actor_id
+from actors.item_popularity import ItemPopularityActorInterface, popularity_actor_id
 from apps.shared.actor_client import actor_proxy
 from apps.shared.snapshots import TenantSnapshots
-from lemo.events import Event, Identifier
+from lemo.events import Event
 from lemo.popularity import TYPE_WEIGHTS
 from lemo.realtime.hot import bucket_of
 from lemo.realtime.profile import interest_keys
 from lemo.stores.mongo import ItemRepository
 
 logger = logging.getLogger(__name__)
-
-router = APIRouter(prefix="/hot", tags=["realtime"])
-
 
 ItemFields = tuple[list[str], list[str]]  # (categories, tags)
 
@@ -126,21 +122,3 @@ class HotCounter:
         if self._task is not None:
             self._task.cancel()
         await self.flush()
-
-
-async def hot_items(tenant_id: str, limit: int) -> list[dict[str, Any]]:
-    """The tenant's hottest items over the last hour, merged from every shard."""
-    shards = await asyncio.gather(
-        *(
-            actor_proxy(HOT_ACTOR, f"{tenant_id}:{s}", ItemPopularityActorInterface).GetHot({"limit": limit})
-            for s in range(SHARDS)
-        )
-    )
-    merged = [item for shard in shards for item in shard]
-    return sorted(merged, key=lambda i: (-i["score"], i["item_id"]))[:limit]
-
-
-@router.get("/{tenant_id}")
-async def hot(tenant_id: Identifier, limit: int = Query(100, ge=1, le=1000)) -> dict[str, Any]:
-    """The tenant's windowed item popularity (the hot recall channel's source)."""
-    return {"tenant_id": tenant_id, "items": await hot_items(tenant_id, limit)}

@@ -76,12 +76,7 @@ def test_mains_build_no_client_at_import() -> None:
 
 
 # Route modules still named otherwise, and why; this may only shrink.
-_RENAME_PENDING = {
-    # The intake also holds the publishing the ingest consumer shares; it moves with the event-path rework.
-    "apps/events/track.py": "events",
-    # The /hot route sits with the hot counter and item features the events consumer updates.
-    "apps/profiles/realtime.py": "hot",
-}
+_RENAME_PENDING: dict[str, str] = {}
 
 
 def test_route_modules_are_named_for_their_url_prefix() -> None:
