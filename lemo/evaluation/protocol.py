@@ -16,6 +16,17 @@ from lemo.models.rankers import LearnedRanker
 from lemo.registry import PIPELINE_PREFIX
 
 USER_BATCH = 512
+# ...fewer past this many score cells a batch (100 MB of float32): a training run evaluates its seven channels at
+# once, and at 100,000 items their [512 x catalog] batches and copies took the run's peak memory to 7.7 GB.
+BATCH_CELLS = 25_000_000
+
+
+def user_batch(n_items: int) -> int:
+    """Users per batch of full-catalog scores: USER_BATCH, fewer past BATCH_CELLS cells (per-row results do not
+    depend on it)."""
+    return max(16, min(USER_BATCH, BATCH_CELLS // max(n_items, 1)))
+
+
 # A training run scores its models on at most this many holdout users (a seeded sample, the same for every model,
 # so the ranker guard compares paired lists): full ranking costs users x catalog per channel, and at 100,000 users
 # and items evaluation alone outran the run's budget. NDCG's standard error over 5,000 users is about 0.004.
@@ -51,8 +62,9 @@ def recall_lists(
     if not isinstance(model, CatalogRecall):
         return [model.recommend(histories[u], k, user_id=train.user_ids[u]) for u in users]
     lists: list[list[tuple[str, float]]] = []
-    for start in range(0, len(users), USER_BATCH):
-        chunk = users[start : start + USER_BATCH]
+    batch = user_batch(len(model.item_ids))
+    for start in range(0, len(users), batch):
+        chunk = users[start : start + batch]
         batch_histories = [histories[u] for u in chunk]
         rows = model.history_rows(batch_histories)
         scores = model.score_matrix(rows, [train.user_ids[u] for u in chunk])
