@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 
-from apps.events.deps import Archive, Exposures
+from apps.events.deps import ActivityDep
 from lemo.events import Identifier
 
 router = APIRouter(prefix="/activity", tags=["activity"])
@@ -15,14 +15,6 @@ router = APIRouter(prefix="/activity", tags=["activity"])
 
 @router.get("/{tenant_id}/{user_id}")
 async def user_activity(
-    tenant_id: Identifier,
-    user_id: Identifier,
-    archive: Archive,
-    exposures: Exposures,
-    limit: int = Query(20, ge=1, le=200),
+    tenant_id: Identifier, user_id: Identifier, activity: ActivityDep, limit: int = Query(20, ge=1, le=200)
 ) -> dict[str, Any]:
-    return {
-        "user_id": user_id,
-        "events": await archive.recent_for_user(tenant_id, user_id, limit),
-        "exposures": [e.model_dump(mode="json") for e in await exposures.recent_for_user(tenant_id, user_id, limit)],
-    }
+    return await activity.of_user(tenant_id, user_id, limit)

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from apps.events import activity, events, experiments, ingest
 from apps.events import archive as archiving
 from apps.events.counts import SidecarEventCounts
+from apps.events.service import Activity, EventStats, Intake
 from apps.events.settings import EventsSettings
 from apps.shared.app import create_app
 from apps.shared.publish import Publisher
@@ -29,11 +30,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await archive.ensure_indexes()
     await exposures.ensure_indexes()
     async with sidecar_http(settings.publish_timeout_s) as http:
-        app.state.counts = SidecarEventCounts(
+        app.state.counts = counts = SidecarEventCounts(
             http, settings.state_store, settings.attribution_ttl_s, settings.count_retention()
         )
-        app.state.publisher = publisher = Publisher(http, settings.pubsub_name)
-        async with ingest.consuming(app, db, publisher, settings.pubsub_name):
+        app.state.stats = EventStats(counts)
+        app.state.activity = Activity(archive, exposures)
+        app.state.intake = intake = Intake(Publisher(http, settings.pubsub_name))
+        async with ingest.consuming(db, intake, settings.pubsub_name) as ingest_errors:
+            app.state.ingest_errors = ingest_errors
             yield
 
 

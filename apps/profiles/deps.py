@@ -1,34 +1,28 @@
-"""The profiles app's route dependencies as typed aliases (what the lifespan in main.py builds, on app.state)."""
+"""The profiles app's route and subscription dependencies as typed aliases (what the lifespan in main.py builds,
+on app.state): the routes take the services (service.py), the subscriptions the realtime layer too."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
-from pymongo.asynchronous.collection import AsyncCollection
 
-from apps.profiles.attributes import AttributeCache
 from apps.profiles.ingest import Realtime
-from lemo.stores.mongo import UserRepository
+from apps.profiles.service import DeadLetterQueue, Profiles
 
 
-def _users(request: Request) -> UserRepository:
-    return request.app.state.users  # type: ignore[no-any-return]
+def _profiles(request: Request) -> Profiles:
+    return request.app.state.profiles  # type: ignore[no-any-return]
 
 
-def _attributes(request: Request) -> AttributeCache:
-    return request.app.state.attributes  # type: ignore[no-any-return]
+def _dead_letters(request: Request) -> DeadLetterQueue:
+    return request.app.state.dead_letters  # type: ignore[no-any-return]
 
 
 def _realtime(request: Request) -> Realtime:
     return request.app.state.realtime  # type: ignore[no-any-return]
 
 
-def _dead_letters(request: Request) -> AsyncCollection[dict[str, Any]]:
-    return request.app.state.dead_letters  # type: ignore[no-any-return]
-
-
-Users = Annotated[UserRepository, Depends(_users)]
-Attributes = Annotated[AttributeCache, Depends(_attributes)]
+ProfilesDep = Annotated[Profiles, Depends(_profiles)]
+DeadLettersDep = Annotated[DeadLetterQueue, Depends(_dead_letters)]
 RealtimeDep = Annotated[Realtime, Depends(_realtime)]
-DeadLetters = Annotated[AsyncCollection[dict[str, Any]], Depends(_dead_letters)]

@@ -8,7 +8,6 @@ message to the subscription's dead-letter topic (nothing is silently lost).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -143,17 +142,3 @@ async def ingest_bulk(body: dict[str, Any], rt: Realtime) -> dict[str, Any]:
         logger.exception("implicit users of %d events not stored; asking for redelivery", len(statuses))
         statuses.update({entry_id: RETRY["status"] for b in by_user.values() for entry_id, _ in b})
     return bulk_reply(statuses)
-
-
-async def keep_dead_letter(cloud_event: dict[str, Any], dead_letters: Any) -> dict[str, str]:
-    """Dead letters are kept in MongoDB for inspection and replay."""
-    logger.warning("dead letter %s: %s", cloud_event.get("id"), json.dumps(cloud_event, default=str)[:2000])
-    await dead_letters.insert_one(
-        {
-            "cloud_event_id": cloud_event.get("id"),
-            "topic": cloud_event.get("topic"),
-            "data": cloud_event.get("data"),
-            "received": cloud_event,
-        }
-    )
-    return SUCCESS

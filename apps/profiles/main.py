@@ -16,6 +16,7 @@ from actors.item_popularity_actor import ItemPopularityActor
 from actors.user_profile_actor import UserProfileActor
 from apps.profiles import deadletters, hot, ingest, realtime, users
 from apps.profiles.attributes import AttributeCache
+from apps.profiles.service import DeadLetterQueue, Profiles
 from apps.profiles.settings import ProfilesSettings
 from apps.profiles.subscriptions import subscribe
 from apps.shared.actor_client import ACTOR_SERIALIZER, actor_client
@@ -48,9 +49,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     db = open_database(settings.mongodb_uri, settings.mongodb_database)
     user_repo = UserRepository(db)
     await user_repo.ensure_indexes()
-    app.state.users = user_repo
-    app.state.attributes = AttributeCache(user_repo, settings.attributes_cache_s)
-    app.state.dead_letters = db["dead_letters"]
+    app.state.profiles = Profiles(user_repo, AttributeCache(user_repo, settings.attributes_cache_s))
+    app.state.dead_letters = DeadLetterQueue(db["dead_letters"])
     app.state.realtime = rt = ingest.Realtime(
         users=ingest.KnownUsers(user_repo),
         items=realtime.ItemFeatures(ItemRepository(db), settings.item_features_refresh_s),

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import Body, FastAPI
 
 from apps.profiles import exposures, ingest
-from apps.profiles.deps import DeadLetters, RealtimeDep
+from apps.profiles.deps import DeadLettersDep, RealtimeDep
 from apps.profiles.settings import ProfilesSettings
 from apps.shared.settings import EVENTS_DEAD_LETTER_TOPIC, EVENTS_TOPIC, EXPOSURES_TOPIC, ITEMS_TOPIC
 from apps.shared.subscriptions import Subscriptions, bulk_entries, bulk_reply
@@ -21,8 +21,9 @@ def subscribe(app: FastAPI, settings: ProfilesSettings) -> None:
     async def on_exposures(rt: RealtimeDep, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
         return await exposures.ingest_exposures_bulk(body, rt.turns)
 
-    async def on_dead_letter(dead_letters: DeadLetters, cloud_event: dict[str, Any] = Body(...)) -> dict[str, str]:
-        return await ingest.keep_dead_letter(cloud_event, dead_letters)
+    async def on_dead_letter(dead_letters: DeadLettersDep, cloud_event: dict[str, Any] = Body(...)) -> dict[str, str]:
+        await dead_letters.keep(cloud_event)
+        return ingest.SUCCESS
 
     async def on_item_changes(rt: RealtimeDep, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
         """The old Kafka item consumer: keeps the item-features snapshot in step with the catalog. In bulk, in

@@ -92,14 +92,7 @@ def test_route_modules_are_named_for_their_url_prefix() -> None:
 
 
 # Route dependencies that are still a store rather than a service, and why; this may only shrink.
-_STORE_DEPS_PENDING = {
-    # The profiles and events routes get their service layer with the event-path rework (issue 15, item 3).
-    "apps.profiles.deps.Users",
-    "apps.profiles.deps.DeadLetters",
-    "apps.events.deps.Archive",
-    "apps.events.deps.Exposures",
-    "apps.events.deps.IngestLogDep",
-}
+_STORE_DEPS_PENDING: set[str] = set()
 
 
 def _is_store(kind: object) -> bool:
