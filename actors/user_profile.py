@@ -1,4 +1,8 @@
-"""The per-user realtime profile actor: its interface, shared by callers and the implementation."""
+"""The per-user realtime profile actor: its interface, shared by callers and the implementation.
+
+Its messages are lemo/realtime/messages.py's models; they travel as their plain JSON (`model_dump(mode="json")`),
+which is what the actor runtime hands the implementation, and the implementation validates each with the model
+once."""
 
 from __future__ import annotations
 
@@ -6,26 +10,28 @@ from typing import Any
 
 from dapr.actor import ActorInterface, actormethod
 
+from lemo.realtime.messages import EventForActor, RecordEvents, RecordExposures
+
 ACTOR_TYPE = "UserProfileActor"
 
 
 class UserProfileActorInterface(ActorInterface):
     @actormethod(name="RecordEvent")
-    async def record_event(self, payload: dict[str, Any]) -> bool:
-        """Folds one event in: `{"event": <lemo.events.Event as JSON>, "keys": [<item interest keys>]}`.
-        False when its event_id was already seen (a redelivery), in which case nothing changed."""
+    async def record_event(self, payload: EventForActor) -> bool:
+        """Folds one event (with its item's interest keys) in. False when its event_id was already seen (a
+        redelivery), in which case nothing changed."""
         raise NotImplementedError
 
     @actormethod(name="RecordEvents")
-    async def record_events(self, payload: dict[str, Any]) -> list[bool]:
-        """`{"events": [<RecordEvent payload>, ...]}` in order, in one turn and one state write;
-        returns, per event, whether it was new."""
+    async def record_events(self, payload: RecordEvents) -> list[bool]:
+        """Folds the events in, in order, in one turn and one state write; returns, per event, whether it was
+        new."""
         raise NotImplementedError
 
     @actormethod(name="RecordExposures")
-    async def record_exposures(self, payload: dict[str, Any]) -> list[bool]:
-        """`{"exposures": [<lemo.exposures.Exposure as JSON>, ...]}`: served lists, in one turn and one state write;
-        returns, per list, whether it was new (a list already taken changes nothing)."""
+    async def record_exposures(self, payload: RecordExposures) -> list[bool]:
+        """Served lists, in one turn and one state write; returns, per list, whether it was new (a list already
+        taken changes nothing)."""
         raise NotImplementedError
 
     @actormethod(name="GetProfile")

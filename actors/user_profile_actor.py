@@ -8,8 +8,7 @@ from typing import Any
 from dapr.actor import Actor
 
 from actors.user_profile import UserProfileActorInterface
-from lemo.events import Event
-from lemo.exposures import Exposure
+from lemo.realtime.messages import EventForActor, RecordEvents, RecordExposures
 from lemo.realtime.profile import RealtimeProfile
 
 _STATE_KEY = "profile"
@@ -24,21 +23,24 @@ class UserProfileActor(Actor, UserProfileActorInterface):
         found, raw = await self._state_manager.try_get_state(_STATE_KEY)
         return RealtimeProfile.model_validate(raw) if found else RealtimeProfile()
 
-    async def record_event(self, payload: dict[str, Any]) -> bool:
-        return (await self.record_events({"events": [payload]}))[0]
+    # The runtime hands each method its message as plain JSON (a dict); a model passed in process is taken too.
+    async def record_event(self, payload: EventForActor | dict[str, Any]) -> bool:
+        return (await self._record(RecordEvents(events=[EventForActor.model_validate(payload)])))[0]
 
-    async def record_events(self, payload: dict[str, Any]) -> list[bool]:
-        events = [(Event.model_validate(p["event"]), [str(k) for k in p.get("keys", [])]) for p in payload["events"]]
-        for event, _ in events:
-            if event.actor_id != self.id.id:
-                raise ValueError(f"event for {event.actor_id} sent to actor {self.id.id}")
+    async def record_events(self, payload: RecordEvents | dict[str, Any]) -> list[bool]:
+        return await self._record(RecordEvents.model_validate(payload))
+
+    async def _record(self, message: RecordEvents) -> list[bool]:
+        for sent in message.events:
+            if sent.event.actor_id != self.id.id:
+                raise ValueError(f"event for {sent.event.actor_id} sent to actor {self.id.id}")
         profile = await self._load()
-        applied = [profile.apply(event, keys) for event, keys in events]
+        applied = [profile.apply(sent.event, sent.keys) for sent in message.events]
         await self._save_if(profile, any(applied))
         return applied
 
-    async def record_exposures(self, payload: dict[str, Any]) -> list[bool]:
-        exposures = [Exposure.model_validate(e) for e in payload["exposures"]]
+    async def record_exposures(self, payload: RecordExposures | dict[str, Any]) -> list[bool]:
+        exposures = RecordExposures.model_validate(payload).exposures
         for exposure in exposures:
             if exposure.actor_id != self.id.id:
                 raise ValueError(f"exposure for {exposure.actor_id} sent to actor {self.id.id}")

@@ -20,6 +20,7 @@ from apps.profiles.ingest import TURN_ATTEMPTS  # a turn is idempotent: tried as
 from apps.shared.actor_client import actor_proxy
 from apps.shared.subscriptions import bulk_entries, bulk_reply
 from lemo.exposures import Exposure
+from lemo.realtime.messages import RecordExposures
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ async def ingest_exposures_bulk(body: dict[str, Any], turns: asyncio.Semaphore) 
 
     async def record(actor_id: str, lists: list[tuple[str, Exposure]]) -> None:
         proxy = actor_proxy(ACTOR_TYPE, actor_id, UserProfileActorInterface)
-        payload = {"exposures": [e.model_dump(mode="json") for _, e in lists]}
+        payload = RecordExposures(exposures=[e for _, e in lists]).model_dump(mode="json")  # as it travels
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(TURN_ATTEMPTS), wait=wait_exponential(multiplier=0.2, max=2), reraise=True

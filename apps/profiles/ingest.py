@@ -23,6 +23,7 @@ from apps.shared.actor_client import actor_proxy
 from apps.shared.observability import ACTOR_UPDATES
 from apps.shared.subscriptions import bulk_entries, bulk_reply
 from lemo.events import Event, user_actor_id
+from lemo.realtime.messages import EventForActor, RecordEvents
 from lemo.stores.mongo import UserRepository
 
 logger = logging.getLogger(__name__)
@@ -106,7 +107,8 @@ async def ingest_bulk(body: dict[str, Any], rt: Realtime) -> dict[str, Any]:
         return bulk_reply({**statuses, **retry})
 
     async def record(actor_id: str, batch: list[tuple[str, Event]]) -> None:
-        payload = [{"event": e.model_dump(mode="json"), "keys": keys[e.tenant_id][e.item_id]} for _, e in batch]
+        message = RecordEvents(events=[EventForActor(event=e, keys=keys[e.tenant_id][e.item_id]) for _, e in batch])
+        payload = message.model_dump(mode="json")  # the actor's message as it travels (lemo/realtime/messages.py)
         proxy = actor_proxy(ACTOR_TYPE, actor_id, UserProfileActorInterface)
         try:
             # A failed call is tried again here before the entries go back to the broker: a turn is idempotent (the
@@ -118,7 +120,7 @@ async def ingest_bulk(body: dict[str, Any], rt: Realtime) -> dict[str, Any]:
             ):
                 with attempt:
                     async with rt.turns:
-                        is_new = await proxy.RecordEvents({"events": payload})
+                        is_new = await proxy.RecordEvents(payload)
         except Exception:
             ACTOR_UPDATES.labels("retry").inc(len(batch))
             logger.exception("events for %s not recorded yet; asking for redelivery", actor_id)
