@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from lemo.models import TEXT_DIM, ItemMeta, RecallModel, embed_items, load_model, train_model
-from lemo.models.text import embed_texts, resolve_precision
+from lemo.models.text import ContentRecall, embed_texts, item_text, resolve_precision
 from tests.unit.synthetic_data import cluster_of_item, planted
 
 
@@ -40,3 +40,10 @@ def test_bf16_embeddings_stay_within_cosine_of_fp32() -> None:
     bf16 = embed_texts(texts, precision="bf16")
     assert np.einsum("ij,ij->i", fp32, bf16).min() > 0.999
     assert resolve_precision("auto", "cuda") == "fp32" and resolve_precision("fp32", "cpu") == "fp32"
+
+
+def test_small_catalogs_keep_fp32_vectors() -> None:
+    model = train_model("content", planted())
+    assert isinstance(model, ContentRecall)
+    items = [planted().items[i] for i in model.item_ids[:5]]
+    np.testing.assert_array_equal(model.vectors[:5], embed_texts([item_text(i) for i in items], precision="fp32"))
