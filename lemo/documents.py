@@ -7,8 +7,8 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, TypeAdapter
-from pydantic.json_schema import GetJsonSchemaHandler, JsonSchemaValue
+from pydantic import AfterValidator, Field, GetJsonSchemaHandler, TypeAdapter
+from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 from typing_extensions import TypeAliasType
 
@@ -60,12 +60,10 @@ _KEY = r"^[^$.\x00][^.\x00]*$"
 _Scalar = (
     str | bool | None | Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)] | Annotated[float, Field(allow_inf_nan=False)]
 )
-StoredValue = TypeAliasType(  # type: ignore[misc]
+StoredValue = TypeAliasType(
     "StoredValue", "_Scalar | dict[Annotated[str, Field(pattern=_KEY)], StoredValue] | list[StoredItem]"
 )
-StoredItem = TypeAliasType(  # type: ignore[misc]
-    "StoredItem", "_Scalar | dict[Annotated[str, Field(pattern=_KEY)], StoredValue]"
-)
+StoredItem = TypeAliasType("StoredItem", "_Scalar | dict[Annotated[str, Field(pattern=_KEY)], StoredValue]")
 _STORED_OBJECT = TypeAdapter(dict[Annotated[str, Field(pattern=_KEY)], StoredValue]).core_schema
 
 

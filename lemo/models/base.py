@@ -112,7 +112,8 @@ class CatalogRecall:
 
     def scores(self, history: Sequence[str], user_id: str | None = None) -> np.ndarray:
         """One user's scores over `item_ids` (NaN when nothing about the user is known)."""
-        return self.score_matrix(self.history_rows([history]), [user_id])[0]
+        row: np.ndarray = self.score_matrix(self.history_rows([history]), [user_id])[0]
+        return row
 
     def recommend(
         self, history: Sequence[str], k: int, *, user_id: str | None = None, exclude: Collection[str] = ()

@@ -38,7 +38,8 @@ class FieldEmbeddings(nn.Module):
 
     def forward(self, fields: torch.Tensor) -> torch.Tensor:
         """fields: int64 [batch, n_fields] -> float [batch, n_fields, dim]."""
-        return self.table(fields + self.offsets)
+        vectors: torch.Tensor = self.table(fields + self.offsets)
+        return vectors
 
 
 class FactorizationMachine(nn.Module):

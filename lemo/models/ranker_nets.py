@@ -50,7 +50,8 @@ class DeepFMNet(nn.Module):
         )
         first_order = self.linear(fields).sum(dim=(1, 2)) + self.category_linear(categories).squeeze(1)
         deep = self.dnn(torch.cat([vectors.flatten(1), dense], dim=1)).squeeze(1)
-        return first_order + self.dense_linear(dense).squeeze(1) + self.fm(vectors) + deep
+        logits: torch.Tensor = first_order + self.dense_linear(dense).squeeze(1) + self.fm(vectors) + deep
+        return logits
 
 
 class WideDeepNet(nn.Module):
@@ -92,7 +93,8 @@ class WideDeepNet(nn.Module):
         if fields.shape[1] > 2:
             wide = wide + self.wide_crosses(self.crosses(fields, categories)).squeeze(1)
         vectors = torch.cat([self.embeddings(fields).flatten(1), self.categories(categories), dense], dim=1)
-        return wide + self.deep(vectors).squeeze(1)
+        logits: torch.Tensor = wide + self.deep(vectors).squeeze(1)
+        return logits
 
 
 class LinearFusionNet(nn.Module):
@@ -113,4 +115,5 @@ class LinearFusionNet(nn.Module):
 
     def forward(self, fields: torch.Tensor, categories: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
         """dense float [B, D] -> logits [B] (fields and categories are accepted and ignored)."""
-        return self.linear(dense).squeeze(1)
+        logits: torch.Tensor = self.linear(dense).squeeze(1)
+        return logits

@@ -132,7 +132,7 @@ class LearnedRanker:
             for start in range(0, len(trained), per_batch):
                 loss = batch_loss([trained[g] for g in epoch_order[start : start + per_batch]], True)
                 optimizer.zero_grad()
-                loss.backward()
+                loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it untyped
                 optimizer.step()
             if not held:
                 continue

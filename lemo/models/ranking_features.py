@@ -247,7 +247,8 @@ def _ranks(
         order = np.argsort(keyed, axis=1, kind="stable")
         ranks = np.empty((n_rows, n_cols), dtype=np.int64)
         np.put_along_axis(ranks, order, np.broadcast_to(np.arange(n_cols), (n_rows, n_cols)), axis=1)
-        return ranks[users, items]
+        picked: np.ndarray = ranks[users, items]
+        return picked
     top = min(RANK_EXACT_TOP, n_cols - 1)
     best = best[:, :top] if best is not None and best.shape[1] >= top else top_k_rows(matrix, top)
     table = np.full((n_rows, n_cols), -1, dtype=np.int32)
@@ -264,7 +265,8 @@ def _ranks(
         above[start:stop] = np.searchsorted(drawn[users[start]], wanted[start:stop], side="left")
     estimate = np.maximum(np.rint(above / len(sample) * n_cols), top).astype(np.int64)
     estimate = np.minimum(estimate, np.rint(share[users] * n_cols).astype(np.int64))
-    return np.where(exact >= 0, exact, estimate)
+    ranked: np.ndarray = np.where(exact >= 0, exact, estimate)
+    return ranked
 
 
 def _row_moments(matrix: np.ndarray, finite: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

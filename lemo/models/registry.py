@@ -106,6 +106,7 @@ def load_model(kind: str, directory: Path, *, recall: Mapping[str, RecallModel] 
     if stored != kind:
         raise ValueError(f"{directory} holds a {stored!r} model, not {kind!r}")
     if kind in RANKER_KINDS:
-        return RANKER_CLASSES[kind].load(directory, recall=recall)
+        ranker: Model = RANKER_CLASSES[kind].load(directory, recall=recall)
+        return ranker
     model: Model = _LOADERS[kind].load(directory)
     return model

@@ -134,7 +134,7 @@ class TwoTower(CatalogRecall):
                 target = torch.as_tensor(targets[:, pool].toarray(), device=device)
                 loss = -(log_probs * target).sum() / target.sum().clamp(min=1.0)
                 optimizer.zero_grad()
-                loss.backward()
+                loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it untyped
                 optimizer.step()
         return cls(data.item_ids, data.user_ids, categories, item_categories, p, net)
 
