@@ -31,7 +31,7 @@ from lemo.models import (
     train_model,
 )
 from lemo.models.rankers import LearnedRanker
-from lemo.models.registry import train_recall
+from lemo.models.recall_kinds import train_recall
 from lemo.models.text import item_text
 from lemo.registry import PIPELINE_PREFIX, GuardDecision, ranker_guard
 

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from lemo.evaluation.protocol import evaluate_recall
 from lemo.models import TrainingData
-from lemo.models.registry import train_recall
+from lemo.models.recall_kinds import train_recall
 
 GRIDS: dict[str, list[dict[str, Any]]] = {
     "ease": [{"l2": v} for v in (100.0, 200.0, 300.0, 500.0, 800.0, 1200.0)],

@@ -32,6 +32,7 @@ from lemo.models.ranking_features import (
     pair_features,
     pair_fields,
 )
+from lemo.models.recall_kinds import train_recall
 from lemo.models.shared_work import SharedBatches
 
 RANKER_DEFAULTS: dict[str, Any] = {
@@ -200,8 +201,6 @@ class _ChannelExamples:
         return users.result()
 
     def _refit(self, index: int) -> RecallModel:
-        from lemo.models.registry import train_recall  # the registry imports this module
-
         model = self.channels[self.names[index]]
         return train_recall(model.kind, self.fit, model.params, seed=self.seed)
 

@@ -125,3 +125,37 @@ def test_domain_core_imports_neither_the_command_line_nor_the_client() -> None:
         if _imports(p) & {"lemo_cli", "lemo_client"}
     }
     assert set(offenders) <= _DOMAIN_IMPORTS_OF_THE_CLI_ALLOWED
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Every module of the project's packages -> the project modules it imports, at any depth in the file (an import
+    inside a function still makes the cycle, only hidden until that function runs)."""
+    modules: dict[str, Path] = {}
+    for package in ("lemo", "apps", "actors", "workflows", "lemo_cli", "lemo_client"):
+        for path in (ROOT / package).rglob("*.py"):
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            modules[name.removesuffix(".__init__")] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets |= {a.name for a in node.names if a.name in modules}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                # `from package import module` imports the module; `from module import name` the module itself.
+                submodules = {f"{node.module}.{a.name}" for a in node.names} & modules.keys()
+                targets |= submodules
+                if len(submodules) < len(node.names) and node.module in modules:
+                    targets.add(node.module)
+        graph[name] = targets - {name}
+    return graph
+
+
+def test_no_import_cycles() -> None:
+    """Modules import each other one way only (two modules that need each other are one room, or share a third)."""
+    from graphlib import CycleError, TopologicalSorter
+
+    try:
+        tuple(TopologicalSorter(_module_graph()).static_order())
+    except CycleError as exc:
+        raise AssertionError(f"import cycle: {' -> '.join(exc.args[1])}") from None
