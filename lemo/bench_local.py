@@ -26,7 +26,7 @@ from lemo import models
 from lemo.datasets.synthetic import tenant
 from lemo.evaluation.protocol import EVALUATION_USERS, evaluate_trained
 from lemo.registry import ranker_guard
-from lemo.training import RunData, load_run_data, write_export, write_item_vectors
+from lemo.run_data import RunData, load_run_data, write_export, write_item_vectors
 
 VECTOR_KINDS = ("two_tower", "content")
 

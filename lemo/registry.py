@@ -145,7 +145,7 @@ def decide_activation(
     return should_activate(candidate, active, policy, metric, min_gain)
 
 
-# The kinds a training run trains: lemo.models.registry.MODEL_KINDS, named here without importing the models (and
+# The kinds a training run trains: lemo.models.factory.MODEL_KINDS, named here without importing the models (and
 # torch) into the API's schemas; tests/unit/test_registry.py keeps the two equal.
 ModelKind = Literal[
     "item_cf", "user_cf", "als", "two_tower", "ease", "popular", "content", "deepfm", "wide_deep", "fusion"

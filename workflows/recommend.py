@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from lemo.events import Identifier
 from lemo.scenarios import ResolvedScenario, ScenarioId
 from lemo.serving.pipeline import ItemsOutcome, ProfileOutcome, RankOutcome, RecallOutcome, Trace
-from lemo.serving.scenarios import DEFAULT_SCENARIO
+from lemo.serving.scenario_book import DEFAULT_SCENARIO
 from workflows import recommend_activities as act
 
 RECOMMEND_WORKFLOW = "recommend"

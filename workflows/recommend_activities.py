@@ -26,7 +26,7 @@ from apps.shared.stage_client import DaprStageClient
 from lemo.scenarios import ResolvedScenario
 from lemo.serving.contract import Candidates, UserContext, feed_state_key
 from lemo.serving.pipeline import Pipeline, Recommendation, shortlist
-from lemo.serving.scenarios import ScenarioBook
+from lemo.serving.scenario_book import ScenarioBook
 from lemo.serving.settings import ReadPathSettings
 from lemo.stores.mongo import ScenarioRepository
 

@@ -35,8 +35,7 @@ from lemo.registry import (
     primary_metric,
     ranker_guard,
 )
-from lemo.stores.mongo import EventArchive, ItemRepository, ModelRegistry, UserRepository
-from lemo.training import (
+from lemo.run_data import (
     archived_after,
     load_run_data,
     merge_snapshot,
@@ -45,6 +44,7 @@ from lemo.training import (
     write_item_vectors,
     write_snapshot,
 )
+from lemo.stores.mongo import EventArchive, ItemRepository, ModelRegistry, UserRepository
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class ExportInput(RunRef):
 
 async def export_interactions(_: WorkflowActivityContext, request: ExportInput) -> dict[str, Any]:
     """Writes the tenant's archived events (the newest `max_interactions` if set), items and users, reading
-    only what was archived since the tenant's snapshot (see lemo/training.py)."""
+    only what was archived since the tenant's snapshot (see lemo/run_data.py)."""
     started, now = time.perf_counter(), time.time()
     settings, store = deps(), _artifacts()
     snapshot_path = store.snapshot_file(request.tenant_id)

@@ -17,7 +17,7 @@ from apps.gateway.deps import Api
 from apps.gateway.openapi import TENANT_ERRORS
 from lemo.events import Identifier
 from lemo.scenarios import ScenarioId
-from lemo.serving.scenarios import DEFAULT_SCENARIO
+from lemo.serving.scenario_book import DEFAULT_SCENARIO
 
 router = APIRouter(prefix="/v1/preview", tags=["recommendations"], responses=TENANT_ERRORS)
 

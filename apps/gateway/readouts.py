@@ -17,7 +17,7 @@ from lemo.experiments import readout
 from lemo.experiments.counts import Interval, WindowError, widen
 from lemo.experiments.readout import ExperimentList, Metric, ScenarioMetrics
 from lemo.scenarios import Scenario
-from lemo.serving.scenarios import ScenarioBook
+from lemo.serving.scenario_book import ScenarioBook
 from lemo.stores.mongo import ScenarioRepository
 
 DEFAULT_WINDOW_S = 7 * 86400.0

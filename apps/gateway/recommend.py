@@ -23,7 +23,7 @@ from apps.gateway.openapi import TENANT_ERRORS
 from apps.gateway.recommender import Mode
 from lemo.events import Identifier
 from lemo.scenarios import ScenarioId
-from lemo.serving.scenarios import DEFAULT_SCENARIO
+from lemo.serving.scenario_book import DEFAULT_SCENARIO
 
 router = APIRouter(tags=["recommendations"], responses=TENANT_ERRORS)
 

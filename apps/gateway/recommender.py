@@ -28,7 +28,7 @@ from apps.shared.stage_client import DaprStageClient, record_stage
 from lemo.exposures import Exposure, ServedBy
 from lemo.serving.contract import feed_state_key
 from lemo.serving.pipeline import Pipeline, Recommendation
-from lemo.serving.scenarios import ScenarioBook
+from lemo.serving.scenario_book import ScenarioBook
 from lemo.serving.settings import ReadPathSettings
 from lemo.stores.mongo import ScenarioRepository
 

@@ -1,6 +1,6 @@
 """/v1/scenarios: the tenant's scenario configurations (channels, quotas, weights, ranker, rule chain, filters,
 default count, experiments): the old "backend-configurable features". Read on every recommendation through the
-read path's scenario book (lemo.serving.scenarios), which keeps them for a few seconds; a change is live
+read path's scenario book (lemo.serving.scenario_book), which keeps them for a few seconds; a change is live
 everywhere within that time, and at once in this gateway (the book forgets what was changed here)."""
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from lemo.catalog import Item, ItemFields
 from lemo.events import Event, EventBody, event_for_tenant
 from lemo.experiments.readout import ExperimentList, ScenarioMetrics
 from lemo.scenarios import Scenario, default_scenario, resolve
-from lemo.serving.scenarios import DEFAULT_SCENARIO
+from lemo.serving.scenario_book import DEFAULT_SCENARIO
 from lemo.stores.mongo import ScenarioRepository
 from lemo.users import BatchGet, UserFields
 

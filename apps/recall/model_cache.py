@@ -30,9 +30,9 @@ from lemo.models import EVENT_WEIGHTS, RECALL_KINDS, RecallModel, load_model
 from lemo.models.data import NEGATIVE_TYPES
 from lemo.models.linear import Popular
 from lemo.registry import ModelVersion
+from lemo.run_data import INTERACTIONS_FILE
 from lemo.stores.mongo import ModelRegistry
 from lemo.stores.vectors import VectorIndex
-from lemo.training import INTERACTIONS_FILE
 
 logger = logging.getLogger(__name__)
 

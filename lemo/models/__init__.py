@@ -6,8 +6,7 @@ Everything a caller needs is re-exported here; see docs/evaluation.md for how we
 
 from lemo.models.base import Model, RankerModel, RecallModel
 from lemo.models.data import EVENT_WEIGHTS, Interaction, ItemMeta, TrainingData, UserMeta, interactions_from_events
-from lemo.models.rankers import RankingExamples
-from lemo.models.registry import (
+from lemo.models.factory import (
     FUSED_CHANNELS,
     MODEL_KINDS,
     RANKER_KINDS,
@@ -16,6 +15,7 @@ from lemo.models.registry import (
     train_model,
     train_recall,
 )
+from lemo.models.rankers import RankingExamples
 from lemo.models.text import TEXT_DIM, embed_items
 
 __all__ = [

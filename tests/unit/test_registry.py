@@ -8,9 +8,9 @@ from typing import Any, get_args
 import pytest
 
 from lemo.artifacts import ArtifactStore, UnsupportedArtifactUri
-from lemo.models.registry import MODEL_KINDS
+from lemo.models.factory import MODEL_KINDS
 from lemo.registry import ActivationPolicy, ModelKind, ModelVersion, should_activate
-from lemo.training import (
+from lemo.run_data import (
     FULL_RESCAN_S,
     SNAPSHOT_OVERLAP_S,
     archived_after,

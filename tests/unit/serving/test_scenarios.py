@@ -1,11 +1,11 @@
-"""lemo/serving/scenarios.py: the scenario book's cache, its default `home`, and per-user resolution."""
+"""lemo/serving/scenario_book.py: the scenario book's cache, its default `home`, and per-user resolution."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from lemo.scenarios import default_scenario
-from lemo.serving.scenarios import ScenarioBook
+from lemo.serving.scenario_book import ScenarioBook
 
 
 class FakeSource:
