@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from lemo import __version__, bench_train
-from lemo_cli import bench_feeds, bench_ingest, bench_recommend, loaders, model_commands
+from lemo import __version__
+from lemo_cli import bench_feeds, bench_ingest, bench_recommend, bench_train, loaders, model_commands
 from lemo_client import ApiError, LemoClient, TransportFailure
 
 
@@ -133,7 +133,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         "eval", help="offline evaluation on MovieLens-100k (or --interactions FILE): every channel and the pipeline"
     )
     if "eval" in (sys.argv[1:] if argv is None else argv):  # its imports (torch, models) cost seconds
-        from lemo.evaluation.cli import add_eval_arguments, run_eval
+        from lemo_cli.eval_command import add_eval_arguments, run_eval
 
         add_eval_arguments(evaluate)
         evaluate.set_defaults(run=run_eval)

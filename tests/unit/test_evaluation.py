@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from lemo.evaluation import classification_metrics, evaluate_recall, ndcg_at_k, ranking_metrics
-from lemo.evaluation.cli import add_eval_arguments, run_eval
 from lemo.evaluation.protocol import holdout_users, merge_candidates, recall_lists, rerank
 from lemo.evaluation.runner import run_protocol
 from lemo.models import RecallModel, train_model, train_recall
+from lemo_cli.eval_command import add_eval_arguments, run_eval
 from tests.unit.synthetic_data import planted
 
 

@@ -113,10 +113,6 @@ def test_files_stay_small_enough_to_read_in_one_sitting() -> None:
     assert long <= _LONG_FILES, f"split these by responsibility: {sorted(long - _LONG_FILES)}"
 
 
-# Left in lemo/ until the evaluation and training commands move out with them (issue 15).
-_DOMAIN_IMPORTS_OF_THE_CLI_ALLOWED = {"lemo/bench_train.py"}
-
-
 def test_domain_core_imports_neither_the_command_line_nor_the_client() -> None:
     """The domain is what the CLI and the client SDK stand on, never the other way round."""
     offenders = {
@@ -124,7 +120,7 @@ def test_domain_core_imports_neither_the_command_line_nor_the_client() -> None:
         for p in (ROOT / "lemo").rglob("*.py")
         if _imports(p) & {"lemo_cli", "lemo_client"}
     }
-    assert set(offenders) <= _DOMAIN_IMPORTS_OF_THE_CLI_ALLOWED
+    assert offenders == {}
 
 
 def _module_graph() -> dict[str, set[str]]:

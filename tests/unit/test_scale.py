@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from lemo.bench_local import bench_local, table
 from lemo.datasets.synthetic import tenant
 from lemo.evaluation import shared_pairs
 from lemo.evaluation.protocol import (
@@ -23,6 +22,7 @@ from lemo.models.base import top_k, top_k_rows
 from lemo.models.linear import spd_inverse
 from lemo.models.neighbors import CosineSide, shrunk_cosine, sparse_shrunk_cosine
 from lemo.models.rankers import LearnedRanker, learning_users
+from lemo_cli.bench_local import bench_local, table
 from tests.unit.synthetic_data import planted
 
 

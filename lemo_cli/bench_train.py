@@ -2,7 +2,7 @@
 tenant's data through the running mesh (`make up`; the demo tenant holds MovieLens-100k), with per-step times.
 
 `lemo bench train --local --events N` runs the same steps in this process on a seeded synthetic tenant, without
-the mesh (lemo.bench_local): the functions the trainer's activities call, one step at a time, with each step's
+the mesh (lemo_cli.bench_local): the functions the trainer's activities call, one step at a time, with each step's
 time and peak memory; with `--concurrent`, scheduled as the workflow schedules them, for the run's wall time."""
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace, client_for: Callable[[argparse.Namespace], LemoClient]) -> int:
     kinds = args.kinds.split(",") if args.kinds else None
     if args.local:
-        from lemo.bench_local import bench_local, table  # torch and the models: only this mode needs them
+        from lemo_cli.bench_local import bench_local, table  # torch and the models: only this mode needs them
 
         local = bench_local(
             args.events,

@@ -7,7 +7,6 @@ import sys
 import time
 from pathlib import Path
 
-from lemo.evaluation.docs import write_docs
 from lemo.evaluation.report import render_text, write_chart
 from lemo.evaluation.runner import PIPELINE_CHANNELS, file_data, movielens_data, run_protocol
 from lemo.evaluation.suite import run_suite, suite_section, summary_table, write_suite_chart
@@ -20,6 +19,7 @@ from lemo.evaluation.tradeoff import (
     write_tradeoff_chart,
 )
 from lemo.models import RANKER_KINDS, RECALL_KINDS, TrainingData, train_recall
+from lemo_cli.eval_docs import write_docs
 
 SUITE_CHART = "evaluation-suite.png"
 TRADEOFF_CHART = "evaluation-tradeoff.png"
