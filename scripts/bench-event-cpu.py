@@ -1,11 +1,15 @@
-"""CPU per ingested event, per mesh process, against a running `make up` (Redis Streams profile).
+"""CPU per ingested event, per mesh process, against a running `make up`.
 
-Sends N click events of U users of a fresh tenant through POST /v1/events/batch, waits until every consumer
-group of the events stream has read and acknowledged everything, and prints the CPU each process spent per event
-(from /proc; see lemo_cli/bench_recommend.py). docs/scaling.md sizes the event path from these numbers.
+Sends N click events of U users of a fresh tenant through POST /v1/events/batch, waits until they are in the actors
+and the archive, and prints the CPU each process spent per event (from /proc; see lemo_cli/bench_recommend.py).
+docs/scaling.md sizes the event path from these numbers. "Done" is read one of two ways: `--wait streams` (Redis
+Streams profile) until every consumer group of the events stream has read and acknowledged everything;
+`--wait counts` (any profile, Kafka too) until the profiles app's actor-update counter (its /metrics) has grown by
+N and the tenant's event stats count N archived.
 
     LEMO_ADMIN_KEY=$(cat .state/admin-key) .venv/bin/python scripts/bench-event-cpu.py --events 5000 --users 500
     LEMO_ADMIN_KEY=... .venv/bin/python scripts/bench-event-cpu.py --events 20000 --users 2000 --zipf 1.1  # skewed
+    LEMO_ADMIN_KEY=... .venv/bin/python scripts/bench-event-cpu.py --events 20000 --users 2000 --wait counts  # Kafka
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import time
 import uuid
 from typing import Any
 
+import httpx
 import numpy as np
 
 from lemo_cli.bench_recommend import cpu_ms_per_request, mesh_cpu_seconds
@@ -40,6 +45,16 @@ def backlog(port: int) -> int:
         bool(_redis_json(port, "XRANGE", "events", f"({g['last-delivered-id']}", "+", "COUNT", "1")) for g in groups
     ]
     return sum(int(g["pending"]) for g in groups) + sum(unread)
+
+
+def actor_updates(profiles_url: str) -> float:
+    """Events the profiles app's actors took so far, new or duplicate (its Prometheus counter)."""
+    text = httpx.get(f"{profiles_url}/metrics", timeout=10).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("lemo_actor_updates_total{") and 'outcome="retry"' not in line
+    )
 
 
 def skewed_users(events: int, users: int, exponent: float, seed: int) -> list[int]:
@@ -72,6 +87,8 @@ def main() -> None:
         help="skewed traffic: users drawn by Zipf's law with this exponent, in sessions",
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--wait", choices=("streams", "counts"), default="streams", help="how to tell it is done")
+    parser.add_argument("--profiles", default="http://127.0.0.1:8082", help="the profiles app (for --wait counts)")
     args = parser.parse_args()
     with LemoClient(args.gateway, admin_key=os.environ["LEMO_ADMIN_KEY"]) as admin:
         key = admin.ensure_tenant(f"cpu{uuid.uuid4().hex[:8]}")
@@ -85,14 +102,22 @@ def main() -> None:
         }
         for n in range(args.events)
     ]
+    streams = args.wait == "streams"
     with LemoClient(args.gateway, api_key=key) as client:
-        while backlog(args.redis_port):
+        while streams and backlog(args.redis_port):
             time.sleep(1)
+        applied = 0.0 if streams else actor_updates(args.profiles)
         before, started = mesh_cpu_seconds(), time.monotonic()
         for offset in range(0, len(events), 1000):
             client.track_batch(events[offset : offset + 1000])
-        while backlog(args.redis_port):
-            time.sleep(0.2)
+        if streams:
+            while backlog(args.redis_port):
+                time.sleep(0.2)
+        else:
+            while actor_updates(args.profiles) - applied < len(events):
+                time.sleep(0.2)
+            while client.event_stats(since=0)["total"] < len(events):
+                time.sleep(0.2)
         seconds = time.monotonic() - started
     cpu = cpu_ms_per_request(before, mesh_cpu_seconds(), len(events))
     print(
