@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from apps.catalog.service import Catalog
+from apps.shared.deps import from_state
 
-
-def _catalog(request: Request) -> Catalog:
-    return request.app.state.catalog  # type: ignore[no-any-return]
-
-
-CatalogDep = Annotated[Catalog, Depends(_catalog)]
+CatalogDep = Annotated[Catalog, Depends(from_state("catalog"))]

@@ -5,47 +5,19 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from apps.events.counts import SidecarEventCounts
 from apps.events.service import Activity, EventStats, IngestErrors, Intake
+from apps.shared.deps import from_state
 from lemo.stores.exposures import ExposureArchive
 from lemo.stores.mongo import EventArchive
 
-
-def _intake(request: Request) -> Intake:
-    return request.app.state.intake  # type: ignore[no-any-return]
-
-
-def _stats(request: Request) -> EventStats:
-    return request.app.state.stats  # type: ignore[no-any-return]
-
-
-def _activity(request: Request) -> Activity:
-    return request.app.state.activity  # type: ignore[no-any-return]
-
-
-def _ingest_errors(request: Request) -> IngestErrors:
-    return request.app.state.ingest_errors  # type: ignore[no-any-return]
-
-
-def _counts(request: Request) -> SidecarEventCounts:
-    return request.app.state.counts  # type: ignore[no-any-return]
-
-
-def _archive(request: Request) -> EventArchive:
-    return request.app.state.archive  # type: ignore[no-any-return]
-
-
-def _exposures(request: Request) -> ExposureArchive:
-    return request.app.state.exposures  # type: ignore[no-any-return]
-
-
-IntakeDep = Annotated[Intake, Depends(_intake)]
-StatsDep = Annotated[EventStats, Depends(_stats)]
-ActivityDep = Annotated[Activity, Depends(_activity)]
-IngestErrorsDep = Annotated[IngestErrors, Depends(_ingest_errors)]
-Counts = Annotated[SidecarEventCounts, Depends(_counts)]
+IntakeDep = Annotated[Intake, Depends(from_state("intake"))]
+StatsDep = Annotated[EventStats, Depends(from_state("stats"))]
+ActivityDep = Annotated[Activity, Depends(from_state("activity"))]
+IngestErrorsDep = Annotated[IngestErrors, Depends(from_state("ingest_errors"))]
+Counts = Annotated[SidecarEventCounts, Depends(from_state("counts"))]
 # The archive subscription's (archive.py): it writes the archives, as the one consumer that does.
-Archive = Annotated[EventArchive, Depends(_archive)]
-Exposures = Annotated[ExposureArchive, Depends(_exposures)]
+Archive = Annotated[EventArchive, Depends(from_state("archive"))]
+Exposures = Annotated[ExposureArchive, Depends(from_state("exposures"))]

@@ -4,25 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from apps.feeds.refresher import Refresher
 from apps.feeds.service import Feeds
 from apps.feeds.settings import FeedsSettings
+from apps.shared.deps import from_state
 
-
-def _settings(request: Request) -> FeedsSettings:
-    return request.app.state.settings  # type: ignore[no-any-return]
-
-
-def _feeds(request: Request) -> Feeds:
-    return request.app.state.feeds  # type: ignore[no-any-return]
-
-
-def _refresher(request: Request) -> Refresher:
-    return request.app.state.refresher  # type: ignore[no-any-return]
-
-
-SettingsDep = Annotated[FeedsSettings, Depends(_settings)]
-FeedsDep = Annotated[Feeds, Depends(_feeds)]
-RefresherDep = Annotated[Refresher, Depends(_refresher)]
+SettingsDep = Annotated[FeedsSettings, Depends(from_state("settings"))]
+FeedsDep = Annotated[Feeds, Depends(from_state("feeds"))]
+RefresherDep = Annotated[Refresher, Depends(from_state("refresher"))]

@@ -5,24 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from apps.profiles.ingest import Realtime
 from apps.profiles.service import DeadLetterQueue, Profiles
+from apps.shared.deps import from_state
 
-
-def _profiles(request: Request) -> Profiles:
-    return request.app.state.profiles  # type: ignore[no-any-return]
-
-
-def _dead_letters(request: Request) -> DeadLetterQueue:
-    return request.app.state.dead_letters  # type: ignore[no-any-return]
-
-
-def _realtime(request: Request) -> Realtime:
-    return request.app.state.realtime  # type: ignore[no-any-return]
-
-
-ProfilesDep = Annotated[Profiles, Depends(_profiles)]
-DeadLettersDep = Annotated[DeadLetterQueue, Depends(_dead_letters)]
-RealtimeDep = Annotated[Realtime, Depends(_realtime)]
+ProfilesDep = Annotated[Profiles, Depends(from_state("profiles"))]
+DeadLettersDep = Annotated[DeadLetterQueue, Depends(from_state("dead_letters"))]
+RealtimeDep = Annotated[Realtime, Depends(from_state("realtime"))]

@@ -4,27 +4,24 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from apps.recall.bootstrap import Parts
 from apps.recall.catalog import CatalogView
 from apps.recall.model_cache import ModelCache
 from apps.recall.service import Recaller
+from apps.shared.deps import from_state
 
 
-def _parts(request: Request) -> Parts:
-    return request.app.state.parts  # type: ignore[no-any-return]
-
-
-def _recaller(parts: Annotated[Parts, Depends(_parts)]) -> Recaller:
+def _recaller(parts: Annotated[Parts, Depends(from_state("parts"))]) -> Recaller:
     return parts.recaller
 
 
-def _models(parts: Annotated[Parts, Depends(_parts)]) -> ModelCache:
+def _models(parts: Annotated[Parts, Depends(from_state("parts"))]) -> ModelCache:
     return parts.models
 
 
-def _catalog(parts: Annotated[Parts, Depends(_parts)]) -> CatalogView:
+def _catalog(parts: Annotated[Parts, Depends(from_state("parts"))]) -> CatalogView:
     return parts.catalog
 
 

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
 from apps.rerank.stage import RerankStage
+from apps.shared.deps import from_state
 
-
-def _stage(request: Request) -> RerankStage:
-    return request.app.state.stage  # type: ignore[no-any-return]
-
-
-Stage = Annotated[RerankStage, Depends(_stage)]
+Stage = Annotated[RerankStage, Depends(from_state("stage"))]

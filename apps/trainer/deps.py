@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
 
+from apps.shared.deps import from_state
 from apps.trainer.service import Trainer
 
-
-def _trainer(request: Request) -> Trainer:
-    return request.app.state.trainer  # type: ignore[no-any-return]
-
-
-TrainerDep = Annotated[Trainer, Depends(_trainer)]
+TrainerDep = Annotated[Trainer, Depends(from_state("trainer"))]
