@@ -3,10 +3,54 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import torch
 from torch import nn
+
+M = TypeVar("M", bound=nn.Module)
+_global_generator_lock = threading.Lock()
+
+
+def build_seeded(build: Callable[[], M], seed: int, device: str) -> tuple[M, torch.Generator]:
+    """(`build()`, a generator of its own) with the initial weights `torch.manual_seed(seed)` then `build()` give.
+
+    The trainer's workflow worker trains several models at once on threads of one process, and torch's global
+    generator is one per process: a model that seeded it and drew from it (initialisation, dropout, id dropout)
+    got numbers that depended on how the threads interleaved. Here the global generator is seeded, used for the
+    construction and restored under a lock, and every later draw of the training goes to the returned generator,
+    which continues where the construction left off (the `Dropout`s of the module draw from it too). So a seed
+    gives the same model alone or beside other training, and the same model as seeding the global generator
+    did; training code in `lemo.models` draws from torch's global generator nowhere else."""
+    with _global_generator_lock, torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(seed)
+        module = build()
+        state = torch.get_rng_state()
+    generator = torch.Generator(device=device)
+    if generator.device.type == "cpu":
+        generator.set_state(state)
+    else:
+        generator.manual_seed(seed)
+    for layer in module.modules():
+        if isinstance(layer, Dropout):
+            layer.generator = generator
+    return module, generator
+
+
+class Dropout(nn.Dropout):
+    """`nn.Dropout` that draws its mask from `generator` when one is set (`build_seeded` sets it). The mask is
+    drawn as torch's CPU dropout draws it (Bernoulli(1 - p), scaled by 1 / (1 - p)), so for the same generator
+    state the numbers are the same."""
+
+    generator: torch.Generator | None = None
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0 or self.generator is None:
+            return super().forward(input)
+        noise = torch.empty_like(input).bernoulli_(1 - self.p, generator=self.generator).div_(1 - self.p)
+        return input * noise
 
 
 def mlp(sizes: Sequence[int], dropout: float = 0.0) -> nn.Sequential:
@@ -17,7 +61,7 @@ def mlp(sizes: Sequence[int], dropout: float = 0.0) -> nn.Sequential:
         if n < len(sizes) - 2:
             layers.append(nn.ReLU())
             if dropout:
-                layers.append(nn.Dropout(dropout))
+                layers.append(Dropout(dropout))
     return nn.Sequential(*layers)
 
 

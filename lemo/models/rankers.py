@@ -19,6 +19,7 @@ from torch import nn
 
 from lemo.models.base import RecallModel, read_meta, write_meta
 from lemo.models.data import TrainingData, UserMeta
+from lemo.models.modules import build_seeded
 from lemo.models.ranker_nets import DeepFMNet, LinearFusionNet, WideDeepNet
 from lemo.models.ranking_examples import RANKER_DEFAULTS, RankingExamples, learning_users
 from lemo.models.ranking_features import ChannelScorer, FeatureBatch, FeatureSpace, pair_features
@@ -95,10 +96,10 @@ class LearnedRanker:
         examples = examples or RankingExamples.build(data, recall, p, seed=seed)
         if examples.users:  # shown in the model list: how many users the ranker learned from
             p["learning_users"] = examples.users
-        torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
         space = examples.space
-        net = cls.build_net(space, p).to(device)
+        net, generator = build_seeded(lambda: cls.build_net(space, p), seed, device)  # concurrency-proof seeding
+        net = net.to(device)
         optimizer = torch.optim.Adam(net.parameters(), lr=float(p["lr"]), weight_decay=float(p["weight_decay"]))
         features, labels = examples.features, examples.labels
         order = np.argsort(features.fields[:, 0], kind="stable")  # examples grouped by user
@@ -118,7 +119,7 @@ class LearnedRanker:
             group = torch.as_tensor(np.repeat(np.arange(len(chosen)), [len(c) for c in chosen]), device=device)
             f = fields[rows]
             if hide_ids:
-                hide = torch.rand(f.shape[0], 2, device=device) < float(p["id_dropout"])
+                hide = torch.rand(f.shape[0], 2, generator=generator, device=device) < float(p["id_dropout"])
                 f = torch.cat([torch.where(hide, 0, f[:, :2]), f[:, 2:]], dim=1)
             logits = net(f, categories[items[rows]], dense[rows])
             pointwise = nn.functional.binary_cross_entropy_with_logits(logits, target[rows])

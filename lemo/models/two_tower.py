@@ -18,7 +18,7 @@ from torch import nn
 
 from lemo.models.base import CatalogRecall, cosine_neighbors, read_meta, write_meta
 from lemo.models.data import TrainingData
-from lemo.models.modules import mlp
+from lemo.models.modules import build_seeded, mlp
 
 TWO_TOWER_DEFAULTS: dict[str, Any] = {
     "dim": 64,
@@ -106,11 +106,13 @@ class TwoTower(CatalogRecall):
         vector built from the rest to put the hidden items on top (softmax over the catalog, or over the targets
         plus a shared uniform sample when the catalog is larger than `negatives`)."""
         p = {**TWO_TOWER_DEFAULTS, **params}
-        torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
         categories = sorted({c for m in data.items.values() for c in m.categories})
         item_categories = _category_matrix(data, categories)
-        net = TwoTowerNet(data.n_items, data.n_users, len(categories), int(p["dim"])).to(device)
+        net, generator = build_seeded(
+            lambda: TwoTowerNet(data.n_items, data.n_users, len(categories), int(p["dim"])), seed, device
+        )  # trained beside other models on the trainer's threads: draws only from its own generator
+        net = net.to(device)
         optimizer = torch.optim.Adam(net.parameters(), lr=float(p["lr"]), weight_decay=float(p["weight_decay"]))
         binary = (data.matrix > 0).astype(np.float32).tocsr()
         active = np.flatnonzero(np.diff(binary.indptr) >= 2)  # a user needs an input and a target
@@ -125,7 +127,9 @@ class TwoTower(CatalogRecall):
                 inputs, targets = _masked(rows, ~hidden), _masked(rows, hidden)
                 hist, offsets, counts = (t.to(device) for t in _bags(inputs, np.arange(len(chosen))))
                 ids = torch.as_tensor(chosen + 1, device=device)
-                ids = torch.where(torch.rand(len(ids), device=device) < float(p["id_dropout"]), 0, ids)
+                ids = torch.where(
+                    torch.rand(len(ids), generator=generator, device=device) < float(p["id_dropout"]), 0, ids
+                )
                 user_vec = net.users(hist, offsets, counts, ids)
                 pool = _softmax_pool(targets.indices, data.n_items, int(p["negatives"]), rng)
                 cats, cat_offsets, _ = _bags(item_categories, pool)
