@@ -12,7 +12,7 @@ from fastapi import status
 from apps.shared.errors import ApiError
 from apps.shared.publish import Entry, Publisher
 from apps.shared.settings import ITEMS_TOPIC
-from lemo.stores.mongo import ItemRepository
+from lemo.stores.ports import ItemCatalog
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ def _not_found(item_id: str) -> ApiError:
 
 
 class Catalog:
-    def __init__(self, repo: ItemRepository, publisher: Publisher) -> None:
+    def __init__(self, repo: ItemCatalog, publisher: Publisher) -> None:
         self._repo = repo
         self._publisher = publisher
 

@@ -15,7 +15,7 @@ from apps.feeds.settings import FeedsSettings
 from apps.shared.sidecar import SidecarHttp, SidecarUnreachable
 from lemo.events import Event, EventType
 from lemo.serving.contract import feed_state_key
-from lemo.stores.mongo import EventArchive, TenantRepository, UserRepository
+from lemo.stores.ports import ActiveUsers, TenantList, UserIds
 from workflows.feed_refresh import FeedBatch
 
 logger = logging.getLogger(__name__)
@@ -152,9 +152,7 @@ class Population:
     100,000 events (a sort of the whole archive) and its tenants (a distinct over it) took 45 s of FerretDB CPU per
     warm-up, about 48 ms per feed; the users collection answers in under a second."""
 
-    def __init__(
-        self, tenants: TenantRepository, users: UserRepository, archive: EventArchive, window_s: float
-    ) -> None:
+    def __init__(self, tenants: TenantList, users: UserIds, archive: ActiveUsers, window_s: float) -> None:
         self._tenants, self._users, self._archive, self._window_s = tenants, users, archive, window_s
 
     async def tenants(self) -> list[str]:

@@ -14,12 +14,12 @@ from apps.gateway.service import PublicApi
 from apps.gateway.settings import GatewaySettings
 from apps.gateway.tenant_admin import TenantAdmin
 from apps.shared.deps import from_state
-from lemo.stores.mongo import TenantRepository
+from lemo.stores.ports import TenantLookup
 
 SettingsDep = Annotated[GatewaySettings, Depends(from_state("settings"))]
 Api = Annotated[PublicApi, Depends(from_state("api"))]
 DownstreamDep = Annotated[Downstream, Depends(from_state("downstream"))]
-Tenants = Annotated[TenantRepository, Depends(from_state("tenants"))]
+Tenants = Annotated[TenantLookup, Depends(from_state("tenants"))]
 Keys = Annotated[KeyResolver, Depends(from_state("keys"))]
 AdminOps = Annotated[TenantAdmin, Depends(from_state("tenant_admin"))]
 Dapr = Annotated[DaprClient, Depends(from_state("dapr"))]

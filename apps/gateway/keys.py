@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from lemo.stores.mongo import TenantRepository
+from lemo.stores.ports import KeyLookup
 from lemo.tenancy import ApiKey, Scope, secret_matches, split_key
 
 
@@ -19,7 +19,7 @@ class Principal:
 class KeyResolver:
     """Resolves API keys to principals, remembering each key record for a short while."""
 
-    def __init__(self, tenants: TenantRepository, ttl_s: float) -> None:
+    def __init__(self, tenants: KeyLookup, ttl_s: float) -> None:
         self._tenants = tenants
         self._ttl_s = ttl_s
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}

@@ -36,11 +36,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.tenants = tenants
     app.state.tenant_admin = TenantAdmin(tenants)
     app.state.keys = KeyResolver(tenants, settings.key_cache_ttl_s)
+    scenarios = ScenarioRepository(db)
     async with DaprClient() as client, sidecar_http(settings.downstream_timeout_s) as http:
         app.state.dapr = client
         app.state.downstream = down = Downstream(http)
-        recommender = build_recommender(settings, db, http, down)
-        app.state.api = api = PublicApi(down, settings, recommender, ScenarioRepository(db))
+        recommender = build_recommender(settings, scenarios, http, down)
+        app.state.api = api = PublicApi(down, settings, recommender, scenarios)
         grpc_server = await start_grpc(app.state.keys, api, settings, app.state.rate_limits)
         ready_to_serve()  # apps/shared/tuning.py: GC and math threads
         yield

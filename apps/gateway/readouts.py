@@ -18,7 +18,7 @@ from lemo.experiments.counts import Interval, WindowError, widen
 from lemo.experiments.readout import ExperimentList, Metric, ScenarioMetrics
 from lemo.scenarios import Scenario
 from lemo.serving.scenario_book import ScenarioBook
-from lemo.stores.mongo import ScenarioRepository
+from lemo.stores.ports import ScenarioList
 
 DEFAULT_WINDOW_S = 7 * 86400.0
 
@@ -113,7 +113,7 @@ async def scenario_metrics(
 async def list_experiments(
     down: Downstream,
     events_app: str,
-    repo: ScenarioRepository,
+    repo: ScenarioList,
     tenant_id: str,
     since: float | None = None,
     until: float | None = None,

@@ -30,7 +30,7 @@ from lemo.serving.contract import feed_state_key
 from lemo.serving.pipeline import Pipeline, Recommendation
 from lemo.serving.scenario_book import ScenarioBook
 from lemo.serving.settings import ReadPathSettings
-from lemo.stores.mongo import ScenarioRepository
+from lemo.stores.ports import ScenarioSource
 
 logger = logging.getLogger(__name__)
 
@@ -154,8 +154,8 @@ class Recommender:
         self.exposures.add(exposure)
 
 
-def build_recommender(settings: Any, db: Any, http: SidecarHttp, down: Downstream) -> Recommender:
+def build_recommender(settings: Any, scenarios: ScenarioSource, http: SidecarHttp, down: Downstream) -> Recommender:
     read_path = ReadPathSettings.section(settings)
     pipeline = Pipeline(DaprStageClient(http, read_path, settings.state_store), read_path, observe=record_stage)
-    book = ScenarioBook(ScenarioRepository(db), read_path.scenario_cache_ttl_s)
+    book = ScenarioBook(scenarios, read_path.scenario_cache_ttl_s)
     return Recommender(pipeline, book, down, http, settings)

@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import status
 from pydantic import ValidationError
+from pydantic_core import to_json
 
 from apps.gateway.downstream import NDJSON, Downstream
 from apps.gateway.readouts import list_experiments, scenario_metrics
@@ -26,15 +27,16 @@ from lemo.events import Event, EventBody, event_for_tenant
 from lemo.experiments.readout import ExperimentList, ScenarioMetrics
 from lemo.scenarios import Scenario, default_scenario, resolve
 from lemo.serving.scenario_book import DEFAULT_SCENARIO
-from lemo.stores.mongo import ScenarioRepository
+from lemo.stores.ports import ScenarioStore
 from lemo.users import BatchGet, UserFields
 
 MAX_BATCH = 1000  # events per batch
+_JSON = {"content-type": "application/json"}
 
 
 class PublicApi:
     def __init__(
-        self, down: Downstream, settings: GatewaySettings, recommender: Recommender, scenarios: ScenarioRepository
+        self, down: Downstream, settings: GatewaySettings, recommender: Recommender, scenarios: ScenarioStore
     ) -> None:
         self._down = down
         self._settings = settings
@@ -119,8 +121,9 @@ class PublicApi:
     # Events (the events app)
 
     async def track_event(self, tenant_id: str, body: EventBody) -> SidecarResponse:
-        event = Event(tenant_id=tenant_id, **body.model_dump())
-        return await self._down.call(self._settings.events_app, "POST", "events", json=event.model_dump(mode="json"))
+        """`body` was validated where it came in (the route, the gRPC method): taken as it is, encoded once."""
+        event = to_json(Event.of(tenant_id, body))
+        return await self._down.call(self._settings.events_app, "POST", "events", content=event, headers=_JSON)
 
     async def track_events(self, tenant_id: str, raw_events: list[Any]) -> dict[str, Any]:
         """Validates each event on its own, publishes the valid ones in one call; `results[i]` is about event i."""
@@ -147,8 +150,8 @@ class PublicApi:
                     "error": {"code": "invalid_event", "message": str(exc).splitlines()[0], "errors": errors},
                 }
         if valid:
-            body = {"events": [e.model_dump(mode="json") for _, e in valid]}
-            resp = await self._down.call(self._settings.events_app, "POST", "events/_batch", json=body)
+            body = to_json({"events": [e for _, e in valid]})  # typed events, encoded once (pydantic's core)
+            resp = await self._down.call(self._settings.events_app, "POST", "events/_batch", content=body, headers=_JSON)
             if resp.status_code != 200:
                 raise ApiError(resp.status_code, "publish_failed", resp.text[:300])
             for (i, _), result in zip(valid, resp.json()["results"], strict=True):

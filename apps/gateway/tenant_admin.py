@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import status
 
 from apps.shared.errors import ApiError
-from lemo.stores.mongo import TenantAlreadyExists, TenantRepository
+from lemo.stores.ports import TenantAlreadyExists, TenantDirectory
 from lemo.tenancy import Scope, Tenant, issue_key
 
 
@@ -18,7 +18,7 @@ def _no_tenant(tenant_id: str) -> ApiError:
 
 
 class TenantAdmin:
-    def __init__(self, tenants: TenantRepository) -> None:
+    def __init__(self, tenants: TenantDirectory) -> None:
         self._tenants = tenants
 
     async def create_tenant(self, tenant_id: str, name: str) -> dict[str, Any]:

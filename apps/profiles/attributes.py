@@ -12,11 +12,11 @@ from typing import Any
 
 from cachetools import TTLCache
 
-from lemo.stores.mongo import UserRepository
+from lemo.stores.ports import UserLookup
 
 
 class AttributeCache:
-    def __init__(self, users: UserRepository, ttl_s: float, max_users: int = 200_000) -> None:
+    def __init__(self, users: UserLookup, ttl_s: float, max_users: int = 200_000) -> None:
         self._users = users
         self._cache: TTLCache[tuple[str, str], dict[str, Any]] = TTLCache(maxsize=max_users, ttl=ttl_s)
 

@@ -17,7 +17,7 @@ from lemo.events import Event
 from lemo.popularity import TYPE_WEIGHTS
 from lemo.realtime.hot import bucket_of
 from lemo.realtime.profile import interest_keys
-from lemo.stores.mongo import ItemRepository
+from lemo.stores.ports import ItemScan
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ class ItemFeatures:
     category/tag interest.
     """
 
-    def __init__(self, items: ItemRepository, refresh_s: float = 600.0) -> None:
+    def __init__(self, items: ItemScan, refresh_s: float = 600.0) -> None:
         self._items = items
         self._snapshots: TenantSnapshots[dict[str, ItemFields]] = TenantSnapshots(
             "item features", self._read, _apply, len, refresh_s

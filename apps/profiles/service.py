@@ -19,7 +19,7 @@ from apps.shared.publish import Entry, Publisher
 from apps.shared.settings import EVENTS_TOPIC, shared_settings
 from apps.shared.sidecar import sidecar_http
 from lemo.events import user_actor_id
-from lemo.stores.mongo import UserRepository
+from lemo.stores.ports import UserDirectory
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class Profiles:
     """Users: every write forgets the user's cached attributes after it (a read in between cannot keep the old
     ones), and a deleted user's actor forgets its realtime profile."""
 
-    def __init__(self, users: UserRepository, attributes: AttributeCache) -> None:
+    def __init__(self, users: UserDirectory, attributes: AttributeCache) -> None:
         self._users = users
         self._attributes = attributes
 

@@ -26,7 +26,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from apps.shared.tuning import freeze_loaded
 from lemo.artifacts import ArtifactStore
@@ -34,18 +33,11 @@ from lemo.models import RANKER_KINDS, RankerModel, RecallModel, load_model
 from lemo.models.base import CatalogRecall
 from lemo.models.channel_order import ChannelOrder
 from lemo.registry import ModelVersion
+from lemo.stores.ports import ServedModels
 
 logger = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (tenant_id, ranker kind)
-
-
-class ActiveVersions(Protocol):
-    """The part of the model registry (lemo.stores.mongo.ModelRegistry) the pool reads."""
-
-    async def active(self, tenant_id: str, kind: str) -> ModelVersion | None: ...
-
-    async def active_versions(self, limit: int = 1000) -> list[ModelVersion]: ...
 
 
 # Builds a ranker from its version and the artifact URI of each input channel (runs on the loader thread).
@@ -74,7 +66,7 @@ class _Slot:
 class RankerPool:
     def __init__(
         self,
-        registry: Callable[[], ActiveVersions],
+        registry: Callable[[], ServedModels],
         loader: Loader,
         *,
         refresh_s: float,
@@ -89,7 +81,7 @@ class RankerPool:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="ranker-registry", daemon=True)
         self._thread.start()
-        self._registry: ActiveVersions = asyncio.run_coroutine_threadsafe(_made(registry), self._loop).result()
+        self._registry: ServedModels = asyncio.run_coroutine_threadsafe(_made(registry), self._loop).result()
         self._load_executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="ranker-load")
         self._lock = threading.Lock()
         self._slots: dict[Key, _Slot] = {}
@@ -200,7 +192,7 @@ class RankerPool:
                     self._schedule(tenant_id, kind, slot)
 
 
-async def _made(factory: Callable[[], ActiveVersions]) -> ActiveVersions:
+async def _made(factory: Callable[[], ServedModels]) -> ServedModels:
     return factory()
 
 

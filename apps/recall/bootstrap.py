@@ -18,6 +18,7 @@ from apps.recall.sources import HotSource, PopularStateSource
 from apps.shared.sidecar import SidecarHttp, sidecar_http
 from lemo.artifacts import ArtifactStore
 from lemo.stores.mongo import ItemRepository, ModelRegistry, open_database
+from lemo.stores.vectors import VectorIndex
 
 
 @dataclass
@@ -62,6 +63,7 @@ def build(settings: RecallSettings) -> Parts:
         ArtifactStore(settings.artifact_uri),
         loader,
         settings.registry_recheck_s,
+        open_vectors=VectorIndex,
         exact_search_max_items=settings.exact_search_max_items,
     )
     catalog = CatalogView(scan, settings.catalog_refresh_s)

@@ -31,8 +31,7 @@ from lemo.models.data import NEGATIVE_TYPES
 from lemo.models.linear import Popular
 from lemo.registry import ModelVersion
 from lemo.run_data import INTERACTIONS_FILE
-from lemo.stores.mongo import ModelRegistry
-from lemo.stores.vectors import VectorIndex
+from lemo.stores.ports import ServedModels, VectorOpener, VectorSearch
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +50,7 @@ class Served:
 
     version: ModelVersion
     model: RecallModel
-    index: VectorIndex | None = None
+    index: VectorSearch | None = None
     location: str | None = None  # the Milvus file or server holding `index`'s collection
     item_ids: list[str] = field(default_factory=list)
     item_index: dict[str, int] = field(default_factory=dict)
@@ -130,14 +129,16 @@ class _Refreshing(Generic[T]):
 class ModelCache:
     def __init__(
         self,
-        registry: ModelRegistry,
+        registry: ServedModels,
         artifacts: ArtifactStore,
         loader: Executor,
         recheck_s: float,
         *,
+        open_vectors: VectorOpener,
         exact_search_max_items: int = 0,
     ) -> None:
         self._registry = registry
+        self._open_vectors = open_vectors
         self._exact_max = exact_search_max_items
         self._artifacts = artifacts
         # Loads run one at a time on their own thread: never in the request workers' way, and never so many at
@@ -147,8 +148,8 @@ class ModelCache:
         self._warming: set[asyncio.Future[Any]] = set()
         self._histories: _Refreshing[Histories] = _Refreshing(recheck_s)
         # Milvus location -> the open indexes of served versions, and of retired ones still waiting to close.
-        self._files: dict[str, list[VectorIndex]] = {}
-        self._retired: dict[str, list[VectorIndex]] = {}
+        self._files: dict[str, list[VectorSearch]] = {}
+        self._retired: dict[str, list[VectorSearch]] = {}
         self._files_lock = threading.Lock()
 
     # --- models ---------------------------------------------------------------------------------------------------
@@ -259,7 +260,7 @@ class ModelCache:
             # Under the lock: two threads starting Milvus Lite on one file at once both try to lock it.
             with self._files_lock:
                 assert served.vectors is not None
-                index = VectorIndex(location, collection, int(served.vectors.shape[1]))
+                index = self._open_vectors(location, collection, int(served.vectors.shape[1]))
                 self._files.setdefault(location, []).append(index)
             served.index, served.location = index, location
             index.load()

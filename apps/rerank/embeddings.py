@@ -13,20 +13,13 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 
 from lemo.artifacts import ArtifactStore
-from lemo.registry import ModelVersion
+from lemo.stores.ports import ActiveModels
 
 logger = logging.getLogger(__name__)
-
-
-class ActiveVersions(Protocol):
-    """The part of lemo.stores.mongo.ModelRegistry read here."""
-
-    async def active(self, tenant_id: str, kind: str) -> ModelVersion | None: ...
 
 
 @dataclass(frozen=True)
@@ -61,7 +54,7 @@ def load_vectors(kind: str, artifacts: ArtifactStore, uri: str) -> ItemVectors:
 class EmbeddingSource:
     def __init__(
         self,
-        registry: ActiveVersions,
+        registry: ActiveModels,
         artifacts: ArtifactStore,
         kinds: Sequence[str],
         refresh_s: float,

@@ -7,25 +7,16 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from lemo.catalog import epoch_seconds
+from lemo.stores.ports import ItemReader
 
 logger = logging.getLogger(__name__)
 
 FIELDS = ("categories", "tags", "published_at", "attributes", "hidden", "expires_at")
-
-
-class ItemLookup(Protocol):
-    """The part of lemo.stores.mongo.ItemRepository the cache reads."""
-
-    async def get_many(
-        self, tenant_id: str, item_ids: Sequence[str], fields: Sequence[str] | None = None
-    ) -> list[dict[str, Any]]: ...
-
-    def scan(self, tenant_id: str, fields: Sequence[str]) -> AsyncIterator[dict[str, Any]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +55,7 @@ class MetadataCache:
     change reaches rerank within `ttl_s` plus one request."""
 
     def __init__(
-        self, items: ItemLookup, ttl_s: float, max_items: int, clock: Callable[[], float] = time.monotonic
+        self, items: ItemReader, ttl_s: float, max_items: int, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._items = items
         self._ttl_s = ttl_s

@@ -18,7 +18,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from apps.shared.settings import LemoSettings
 from apps.shared.streams import DynamicSubscriptions, StreamMessage
 from lemo.ingest import IngestKind, Rejection, excerpt, ingest_topic, payload_of, topic_tenant
-from lemo.stores.ingest import IngestLog, RejectedMessage, tenant_ids
+from lemo.stores.ingest import IngestLog, tenant_ids
+from lemo.stores.ports import IngestRecorder, RejectedMessage
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ async def consume_batch(
     batch: Sequence[StreamMessage],
     parse: Callable[[str, Any], T],
     forward: Forward[T],
-    log: IngestLog,
+    log: IngestRecorder,
 ) -> dict[str, str]:
     """Statuses for one delivery: SUCCESS for a forwarded or a rejected (and recorded) message, RETRY for one that
     could not be forwarded."""

@@ -21,8 +21,7 @@ from apps.shared.workflow_state import workflow_state
 from apps.trainer.settings import TrainerSettings
 from lemo.popularity import archived_marker_key, popularity_due
 from lemo.registry import ModelVersion, TrainOptions
-from lemo.stores.exposures import ExposureArchive
-from lemo.stores.mongo import EventArchive, ItemRepository, ModelRegistry, TenantRepository
+from lemo.stores.ports import ModelVersions, TenantList, TenantsWithData
 from workflows.cleanup import CLEANUP_WORKFLOW, CleanupRequest
 from workflows.popularity import POPULARITY_WORKFLOW, PopularityRequest
 from workflows.popularity_activities import popular_state_key
@@ -45,11 +44,11 @@ class Trainer:
     settings: TrainerSettings
     workflows: DaprWorkflowClient
     dapr: DaprClient
-    registry: ModelRegistry
-    archive: EventArchive
-    items: ItemRepository
-    exposures: ExposureArchive
-    tenants: TenantRepository
+    registry: ModelVersions
+    archive: TenantsWithData
+    items: TenantsWithData
+    exposures: TenantsWithData
+    tenants: TenantList
 
     async def start_popularity(self, request: PopularityRequest) -> str:
         return await self.workflows.schedule_new_workflow(POPULARITY_WORKFLOW, input=request.model_dump())

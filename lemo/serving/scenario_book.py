@@ -5,20 +5,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
 
 from lemo.scenarios import ResolvedScenario, Scenario, default_scenario, resolve
+from lemo.stores.ports import ScenarioSource
 
 # Every tenant has this scenario until it configures its own.
 DEFAULT_SCENARIO = "home"
 
 _MAX_CACHED = 10_000
-
-
-class ScenarioSource(Protocol):
-    """Where scenario documents live (lemo.stores.mongo.ScenarioRepository)."""
-
-    async def get(self, tenant_id: str, scenario_id: str) -> dict[str, Any] | None: ...
 
 
 class ScenarioBook:

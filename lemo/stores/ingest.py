@@ -10,27 +10,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
-from lemo.ingest import IngestKind, Rejection
+from lemo.ingest import IngestKind
 from lemo.stores.mongo import ensure_indexes
+from lemo.stores.ports import RejectedMessage
 
 MAX_PER_DELIVERY = 100
 TRIM_EVERY_S = 60.0
 
 
-@dataclass(frozen=True)
-class RejectedMessage:
-    message_id: str
-    rejection: Rejection
-    excerpt: str
-
-
 class IngestLog:
+    """The ingest log (ports IngestRecorder, IngestReport)."""
+
     def __init__(self, db: AsyncDatabase[dict[str, Any]], retention_s: float = 7 * 86400) -> None:
         self._errors = db["ingest_errors"]
         self._counts = db["ingest_counts"]

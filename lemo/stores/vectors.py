@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 
 from pymilvus import DataType, MilvusClient
+
+from lemo.stores.ports import VectorHit
 
 _SAFE = re.compile(r"^[A-Za-z0-9_.:@\-]+$")
 
 
-@dataclass(frozen=True)
-class VectorHit:
-    item_id: str
-    score: float
-
-
 class VectorIndex:
+    """Item vectors in Milvus (ports VectorSearch; the class itself is a VectorOpener)."""
+
     def __init__(self, uri: str, collection: str, dim: int) -> None:
         self._uri = uri
         self._client = MilvusClient(uri)

@@ -155,3 +155,26 @@ def test_no_import_cycles() -> None:
         tuple(TopologicalSorter(_module_graph()).static_order())
     except CycleError as exc:
         raise AssertionError(f"import cycle: {' -> '.join(exc.args[1])}") from None
+
+
+# An app builds its store adapters in its composition root only (STYLE.md: one place wires things together per app);
+# every other module is typed against the ports (lemo/stores/ports.py) and receives the adapters as arguments.
+_COMPOSITION_ROOTS = ("main.py", "bootstrap.py")
+# App modules that still import from a store adapter module, and why; this may only shrink.
+_ADAPTERS_PENDING = {
+    "apps/events/archive.py": "EventArchive/ExposureArchive for EventSink/ExposureSink, with the events rework",
+    "apps/events/deps.py": "EventArchive/ExposureArchive for EventHistory/ExposureHistory, with the events rework",
+    "apps/events/service.py": "the archives and IngestLog for their history and IngestReport ports, same rework",
+    "apps/profiles/ingest.py": "KnownUsers takes UserRepository for UserRegistration, with the consumer's rework",
+    "apps/shared/ingest.py": "builds the ingest log from the database its callers pass (apps/events/ingest.py too)",
+}
+
+
+def test_apps_name_store_adapters_only_in_their_composition_roots() -> None:
+    offenders = sorted(
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "apps").rglob("*.py")
+        if path.name not in _COMPOSITION_ROOTS
+        and any(n.startswith("lemo.stores.") and not n.startswith("lemo.stores.ports") for n in _modules(path))
+    )
+    assert set(offenders) <= _ADAPTERS_PENDING.keys(), "type these against lemo.stores.ports; build adapters in main.py"

@@ -9,11 +9,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from lemo.stores.mongo.connection import ensure_indexes
+from lemo.stores.ports import TenantAlreadyExists
 from lemo.tenancy import ApiKey, Tenant
-
-
-class TenantAlreadyExists(Exception):
-    pass
 
 
 class TenantRepository:

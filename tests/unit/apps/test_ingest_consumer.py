@@ -12,10 +12,12 @@ from apps.shared.ingest import consume_batch
 from apps.shared.streams import StreamMessage
 from lemo.events import Event
 from lemo.ingest import IngestKind, event_of
-from lemo.stores.ingest import IngestLog, RejectedMessage
+from lemo.stores.ports import RejectedMessage
 
 
-class FakeLog(IngestLog):
+class FakeLog:
+    """An in-memory IngestRecorder (lemo.stores.ports)."""
+
     def __init__(self, fail: bool = False) -> None:
         self.records: list[tuple[str, IngestKind, int, list[RejectedMessage]]] = []
         self.fail = fail

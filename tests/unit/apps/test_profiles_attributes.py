@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any, cast
+from typing import Any
 
 from apps.profiles.attributes import AttributeCache
-from lemo.stores.mongo import UserRepository
 
 
 class CountingUsers:
-    """A user store that counts its reads (the shape of UserRepository.get)."""
+    """An in-memory UserLookup (lemo.stores.ports) that counts its reads."""
 
     def __init__(self) -> None:
         self.docs: dict[tuple[str, str], dict[str, Any]] = {}
@@ -22,7 +21,7 @@ class CountingUsers:
 
 
 def _cache(users: CountingUsers, ttl_s: float = 60.0) -> AttributeCache:
-    return AttributeCache(cast(UserRepository, users), ttl_s)
+    return AttributeCache(users, ttl_s)
 
 
 async def test_reads_the_store_once_per_user() -> None:
