@@ -1,10 +1,8 @@
 """The per-user realtime profile actor: its interface, shared by callers and the implementation.
 
-Its messages are lemo/realtime/messages.py's models; they travel as their plain JSON (`model_dump(mode="json")`),
-which is what the actor runtime hands the implementation, and the implementation validates each with the model
-once."""
-
-from __future__ import annotations
+Its messages are lemo/realtime/messages.py's models; they travel as their plain JSON, and the actor runtime decodes
+the bytes straight into the model each method's annotation names (apps/shared/actor_client.py). So the annotations
+here are the classes themselves, not postponed strings: no `from __future__ import annotations`."""
 
 from typing import Any
 

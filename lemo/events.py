@@ -37,10 +37,10 @@ _RATE_NEEDS_VALUE: JsonDict = {
 }
 
 
-class EventBody(BaseModel):
-    """One user behavior on one item, as a tenant's client sends it; `event_id` is the idempotency key."""
+class EventFields(BaseModel):
+    """An event's fields and their types: what every hop decodes, in pydantic's core, without the edge's rules."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_RATE_NEEDS_VALUE)
+    model_config = ConfigDict(extra="forbid")
 
     event_id: Identifier = Field(default_factory=lambda: uuid.uuid4().hex)
     user_id: Identifier
@@ -58,6 +58,13 @@ class EventBody(BaseModel):
     variant: Identifier | None = None
     context: Document = Field(default_factory=dict, max_length=32)
 
+
+class EventBody(EventFields):
+    """One user behavior on one item, as a tenant's client sends it; `event_id` is the idempotency key."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_RATE_NEEDS_VALUE)
+
+    # The edge's rules: checked once, where an event comes in (the gateway's HTTP and gRPC APIs, the ingest topics).
     @field_validator("timestamp")
     @classmethod
     def _not_in_future(cls, ts: float) -> float:
@@ -72,8 +79,13 @@ class EventBody(BaseModel):
         return self
 
 
-class Event(EventBody):
-    """An event on the events topic: the body plus the tenant the gateway resolved from the API key."""
+class Event(EventFields):
+    """An event on the events topic: a validated body plus the tenant the gateway resolved from the API key.
+
+    Only the platform's apps publish on the events topic, and every event on it passed `EventBody`'s rules where it
+    came in, so decoding one (a topic delivery, an actor message) checks the schema alone, in pydantic's core: a
+    relative rule such as "not in the future" is not asked again at every hop (docs/data-plane.md, "One
+    validation")."""
 
     tenant_id: Identifier
     # When the events app took it (its clock, strictly increasing per process): the realtime profile's dedupe
@@ -85,12 +97,21 @@ class Event(EventBody):
         """The per-user actor id; tenant first, so no two tenants ever share an actor."""
         return user_actor_id(self.tenant_id, self.user_id)
 
+    @classmethod
+    def of(cls, tenant_id: str, body: EventBody) -> Event:
+        """The topic's event for a body validated at the edge, owned by `tenant_id` (the caller's resolved tenant):
+        its fields taken as they are, nothing checked twice."""
+        return cls.model_construct(tenant_id=tenant_id, **{name: getattr(body, name) for name in _BODY_FIELDS})
+
+
+_BODY_FIELDS = tuple(EventFields.model_fields)
+
 
 def event_for_tenant(tenant_id: str, body: Any) -> Event:
     """The event a tenant's client sent (`EventBody` fields), owned by `tenant_id`: the one validation every way in
     shares (the HTTP and gRPC APIs, the ingest topics). Raises pydantic's ValidationError, or TypeError when the
     body is not an object."""
-    return Event(tenant_id=tenant_id, **EventBody.model_validate(body).model_dump())
+    return Event.of(tenant_id, EventBody.model_validate(body))
 
 
 def user_actor_id(tenant_id: str, user_id: str) -> str:

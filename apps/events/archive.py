@@ -13,14 +13,14 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
-from fastapi import Body, FastAPI
-from pydantic import BaseModel, ValidationError
+from fastapi import FastAPI, Request
+from pydantic import BaseModel
 
 from apps.events.counts import SidecarEventCounts
 from apps.events.deps import Archive, Counts, Exposures
 from apps.events.settings import EventsSettings
 from apps.shared.settings import EVENTS_TOPIC, EXPOSURES_TOPIC
-from apps.shared.subscriptions import Subscriptions, bulk_entries, bulk_reply
+from apps.shared.subscriptions import Subscriptions, bulk_messages, bulk_reply
 from lemo.events import Event
 from lemo.exposures import Exposure
 from lemo.stores.exposures import ExposureArchive
@@ -32,18 +32,14 @@ Record = TypeVar("Record", bound=BaseModel)
 
 
 async def _archive_entries(
-    body: dict[str, Any], schema: type[Record], store: Callable[[Sequence[Record]], Awaitable[Any]]
+    raw: bytes, schema: type[Record], store: Callable[[Sequence[Record]], Awaitable[Any]]
 ) -> dict[str, Any]:
     """SUCCESS for archived entries, RETRY for all when the store fails. A malformed entry is acknowledged and
     logged here: the profiles app's subscription sends the same message to the dead-letter topic."""
-    statuses: dict[str, str] = {}
-    records: list[tuple[str, Record]] = []
-    for entry_id, data in bulk_entries(body):
-        try:
-            records.append((entry_id, schema.model_validate(data)))
-        except ValidationError:
-            logger.warning("not archiving malformed %s %s", schema.__name__, entry_id)
-            statuses[entry_id] = "SUCCESS"
+    records, malformed = bulk_messages(raw, schema)
+    statuses = dict.fromkeys(malformed, "SUCCESS")
+    if malformed:
+        logger.warning("not archiving %d malformed %ss: %s", len(malformed), schema.__name__, malformed[:3])
     try:
         await store([r for _, r in records])
         statuses.update(dict.fromkeys((entry_id for entry_id, _ in records), "SUCCESS"))
@@ -53,7 +49,7 @@ async def _archive_entries(
     return bulk_reply(statuses)
 
 
-async def archive_bulk(body: dict[str, Any], archive: EventArchive, counts: SidecarEventCounts) -> dict[str, Any]:
+async def archive_bulk(raw: bytes, archive: EventArchive, counts: SidecarEventCounts) -> dict[str, Any]:
     """A bulk delivery of the events topic, archived in one insert, then counted by type (`/events/stats` reads the
     counts) and, where an event follows a served list, for that list's variant (docs/experiments.md).
     Only events archived for the first time are counted, so a redelivery never counts twice; when counting fails,
@@ -67,12 +63,10 @@ async def archive_bulk(body: dict[str, Any], archive: EventArchive, counts: Side
             await archive.forget(new)
             raise
 
-    return await _archive_entries(body, Event, archive_and_count)
+    return await _archive_entries(raw, Event, archive_and_count)
 
 
-async def archive_exposures_bulk(
-    body: dict[str, Any], exposures: ExposureArchive, counts: SidecarEventCounts
-) -> dict[str, Any]:
+async def archive_exposures_bulk(raw: bytes, exposures: ExposureArchive, counts: SidecarEventCounts) -> dict[str, Any]:
     """A bulk delivery of the exposures topic (one record per served list), archived in one insert, then counted
     per scenario and variant with an attribution entry each (docs/experiments.md), under the same rule as events:
     only lists archived for the first time, and those leave the archive again when counting fails."""
@@ -85,15 +79,15 @@ async def archive_exposures_bulk(
             await exposures.forget(new)
             raise
 
-    return await _archive_entries(body, Exposure, archive_and_count)
+    return await _archive_entries(raw, Exposure, archive_and_count)
 
 
 def subscribe(app: FastAPI, settings: EventsSettings) -> None:
-    async def on_events(archive: Archive, counts: Counts, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
-        return await archive_bulk(body, archive, counts)
+    async def on_events(archive: Archive, counts: Counts, request: Request) -> dict[str, Any]:
+        return await archive_bulk(await request.body(), archive, counts)
 
-    async def on_exposures(exposures: Exposures, counts: Counts, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
-        return await archive_exposures_bulk(body, exposures, counts)
+    async def on_exposures(exposures: Exposures, counts: Counts, request: Request) -> dict[str, Any]:
+        return await archive_exposures_bulk(await request.body(), exposures, counts)
 
     subscriptions = Subscriptions(app)
     for topic, handler in ((EVENTS_TOPIC, on_events), (EXPOSURES_TOPIC, on_exposures)):

@@ -50,10 +50,9 @@ class Intake:
         self._publisher = publisher
         self._accepted = clock or AcceptClock()
 
-    def _on_topic(self, event: Event) -> dict[str, Any]:
-        data = event.model_dump(mode="json")
-        data["accepted_at"] = self._accepted()
-        return data
+    def _on_topic(self, event: Event) -> Event:
+        # Stamped on a copy: the message published is the typed event itself, encoded once (apps/shared/publish.py).
+        return event.model_copy(update={"accepted_at": self._accepted()})
 
     async def track(self, event: Event) -> dict[str, Any]:
         """One event; 503 `publish_failed` when the broker did not take it (safe to retry with the same id)."""

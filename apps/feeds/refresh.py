@@ -12,14 +12,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Body, FastAPI, status
-from pydantic import ValidationError
+from fastapi import APIRouter, FastAPI, Request, status
 
 from apps.feeds.deps import RefresherDep
 from apps.feeds.settings import FeedsSettings
 from apps.shared.errors import ApiError
 from apps.shared.settings import CRON_FEEDS, EVENTS_TOPIC
-from apps.shared.subscriptions import Subscriptions, bulk_entries, bulk_reply
+from apps.shared.subscriptions import Subscriptions, bulk_messages, bulk_reply
 from lemo.events import Event, Identifier
 from lemo.tenancy import TenantId
 
@@ -28,25 +27,16 @@ logger = logging.getLogger(__name__)
 router = APIRouter(tags=["refresh"])
 
 
-def _events_of(body: dict[str, Any]) -> tuple[list[str], list[Event]]:
-    entry_ids, events = [], []
-    for entry_id, data in bulk_entries(body):
-        entry_ids.append(entry_id)
-        try:
-            events.append(Event.model_validate(data))
-        except ValidationError:
-            pass  # the profiles app's subscription dead-letters malformed events
-    return entry_ids, events
-
-
 def subscribe(app: FastAPI, settings: FeedsSettings) -> None:
-    async def on_events(refresher: RefresherDep, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
-        entry_ids, events = _events_of(body)
+    async def on_events(refresher: RefresherDep, request: Request) -> dict[str, Any]:
+        # Malformed entries are acknowledged too: the profiles app's subscription dead-letters them.
+        entries, malformed = bulk_messages(await request.body(), Event)
+        events = [event for _, event in entries]
         try:
             await refresher.on_events(events)
         except Exception:
             logger.exception("feed refresh for %d events failed; the warm-up catches up", len(events))
-        return bulk_reply(dict.fromkeys(entry_ids, "SUCCESS"))
+        return bulk_reply(dict.fromkeys([*(entry_id for entry_id, _ in entries), *malformed], "SUCCESS"))
 
     Subscriptions(app).add(
         settings.pubsub_name,

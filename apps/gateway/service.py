@@ -151,7 +151,9 @@ class PublicApi:
                 }
         if valid:
             body = to_json({"events": [e for _, e in valid]})  # typed events, encoded once (pydantic's core)
-            resp = await self._down.call(self._settings.events_app, "POST", "events/_batch", content=body, headers=_JSON)
+            resp = await self._down.call(
+                self._settings.events_app, "POST", "events/_batch", content=body, headers=_JSON
+            )
             if resp.status_code != 200:
                 raise ApiError(resp.status_code, "publish_failed", resp.text[:300])
             for (i, _), result in zip(valid, resp.json()["results"], strict=True):

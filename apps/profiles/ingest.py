@@ -14,14 +14,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import ValidationError
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
 from actors.user_profile import ACTOR_TYPE, UserProfileActorInterface
 from apps.profiles.realtime import HotCounter, ItemFeatures
 from apps.shared.actor_client import actor_proxy
 from apps.shared.observability import ACTOR_UPDATES
-from apps.shared.subscriptions import bulk_entries, bulk_reply
+from apps.shared.subscriptions import bulk_messages, bulk_reply
 from lemo.events import Event, user_actor_id
 from lemo.realtime.messages import EventForActor, RecordEvents
 from lemo.stores.mongo import UserRepository
@@ -73,19 +72,16 @@ class Realtime:
     turns: asyncio.Semaphore
 
 
-async def ingest_bulk(body: dict[str, Any], rt: Realtime) -> dict[str, Any]:
-    """A bulk delivery from the events topic: one actor turn per user (all of that user's events, in order). An
-    entry is acknowledged once its actor holds it; a redelivered entry is harmless (the actor remembers event
-    ids)."""
-    statuses: dict[str, str] = {}
+async def ingest_bulk(raw: bytes, rt: Realtime) -> dict[str, Any]:
+    """A bulk delivery from the events topic, as its bytes: one actor turn per user (all of that user's events, in
+    order). An entry is acknowledged once its actor holds it; a redelivered entry is harmless (the actor remembers
+    event ids); one that is no event goes to the dead-letter topic."""
+    events, malformed = bulk_messages(raw, Event)
+    statuses: dict[str, str] = dict.fromkeys(malformed, DROP["status"])
+    if malformed:
+        logger.warning("rejecting %d malformed events: %s", len(malformed), malformed[:3])
     by_user: dict[str, list[tuple[str, Event]]] = {}
-    for entry_id, data in bulk_entries(body):
-        try:
-            event = Event.model_validate(data)
-        except ValidationError as exc:
-            logger.warning("rejecting malformed event %s: %s", entry_id, exc.errors()[:3])
-            statuses[entry_id] = DROP["status"]
-            continue
+    for entry_id, event in events:
         by_user.setdefault(event.actor_id, []).append((entry_id, event))
     # In the order the events app accepted them, not the stream's: a bulk publish lands its entries on the stream
     # concurrently, and the actor's dedupe watermark (lemo/realtime/dedupe.py) assumes acceptance order; a user's 30
@@ -108,7 +104,7 @@ async def ingest_bulk(body: dict[str, Any], rt: Realtime) -> dict[str, Any]:
 
     async def record(actor_id: str, batch: list[tuple[str, Event]]) -> None:
         message = RecordEvents(events=[EventForActor(event=e, keys=keys[e.tenant_id][e.item_id]) for _, e in batch])
-        payload = message.model_dump(mode="json")  # the actor's message as it travels (lemo/realtime/messages.py)
+        payload = message.encode()  # its JSON, as it travels (lemo/realtime/messages.py)
         proxy = actor_proxy(ACTOR_TYPE, actor_id, UserProfileActorInterface)
         try:
             # A failed call is tried again here before the entries go back to the broker: a turn is idempotent (the

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Body, FastAPI
+from fastapi import Body, FastAPI, Request
 
 from apps.profiles import exposures, ingest
 from apps.profiles.deps import DeadLettersDep, RealtimeDep
@@ -15,8 +15,8 @@ from apps.shared.subscriptions import Subscriptions, bulk_entries, bulk_reply
 
 
 def subscribe(app: FastAPI, settings: ProfilesSettings) -> None:
-    async def on_events(rt: RealtimeDep, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
-        return await ingest.ingest_bulk(body, rt)
+    async def on_events(rt: RealtimeDep, request: Request) -> dict[str, Any]:
+        return await ingest.ingest_bulk(await request.body(), rt)
 
     async def on_exposures(rt: RealtimeDep, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
         return await exposures.ingest_exposures_bulk(body, rt.turns)

@@ -10,7 +10,9 @@ and `ACTOR_SERIALIZER` (for their messages and state).
 The SDK's DefaultJSONSerializer decodes with a pure-Python scanner that turns every string looking like a date
 ("2024-01-02...") into a datetime and every one looking like a Dapr duration ("5m", "10s", "1h") into a timedelta:
 an item called "5m" in an event or in a user's recent items broke the actor that held it, for good. It also took
-ten times the C decoder's time. `PlainJSONSerializer` is plain JSON both ways, on both sides of the call.
+ten times the C decoder's time. `PlainJSONSerializer` is plain JSON both ways, on both sides of the call; a method
+whose interface names a pydantic model as its message (lemo/realtime/messages.py) gets it decoded from the bytes by
+pydantic's core in one pass, and a model sent is encoded the same way.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from dapr.clients.http.conf import CONTENT_TYPE_HEADER, DAPR_API_TOKEN_HEADER, D
 from dapr.clients.http.dapr_actor_http_client import DaprActorHttpClient
 from dapr.conf import settings
 from dapr.serializers import Serializer
+from pydantic import BaseModel
+from pydantic_core import to_json
 
 # Connections kept to the sidecar per event loop (the sidecar multiplexes them onto its own pool).
 MAX_CONNECTIONS = 128
@@ -39,6 +43,8 @@ class PlainJSONSerializer(Serializer):
     def serialize(self, obj: object, custom_hook: Callable[[object], bytes] | None = None) -> bytes:
         if callable(custom_hook):
             obj = custom_hook(obj)
+        if isinstance(obj, BaseModel):
+            return to_json(obj)
         return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
     def deserialize(
@@ -49,6 +55,10 @@ class PlainJSONSerializer(Serializer):
     ) -> Any:
         if not isinstance(data, str | bytes):
             raise ValueError("data must be str or bytes")
+        # The runtime passes the interface's annotation of the message (a class only where the interface module
+        # does not postpone its annotations: actors/user_profile.py).
+        if data and isinstance(data_type, type) and issubclass(data_type, BaseModel) and not callable(custom_hook):
+            return data_type.model_validate_json(data)
         obj = json.loads(data) if data else None
         return custom_hook(obj) if callable(custom_hook) else obj
 
