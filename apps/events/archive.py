@@ -23,8 +23,7 @@ from apps.shared.settings import EVENTS_TOPIC, EXPOSURES_TOPIC
 from apps.shared.subscriptions import Subscriptions, bulk_messages, bulk_reply
 from lemo.events import Event
 from lemo.exposures import Exposure
-from lemo.stores.exposures import ExposureArchive
-from lemo.stores.mongo import EventArchive
+from lemo.stores.ports import EventSink, ExposureSink
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +48,7 @@ async def _archive_entries(
     return bulk_reply(statuses)
 
 
-async def archive_bulk(raw: bytes, archive: EventArchive, counts: SidecarEventCounts) -> dict[str, Any]:
+async def archive_bulk(raw: bytes, archive: EventSink, counts: SidecarEventCounts) -> dict[str, Any]:
     """A bulk delivery of the events topic, archived in one insert, then counted by type (`/events/stats` reads the
     counts) and, where an event follows a served list, for that list's variant (docs/experiments.md).
     Only events archived for the first time are counted, so a redelivery never counts twice; when counting fails,
@@ -66,7 +65,7 @@ async def archive_bulk(raw: bytes, archive: EventArchive, counts: SidecarEventCo
     return await _archive_entries(raw, Event, archive_and_count)
 
 
-async def archive_exposures_bulk(raw: bytes, exposures: ExposureArchive, counts: SidecarEventCounts) -> dict[str, Any]:
+async def archive_exposures_bulk(raw: bytes, exposures: ExposureSink, counts: SidecarEventCounts) -> dict[str, Any]:
     """A bulk delivery of the exposures topic (one record per served list), archived in one insert, then counted
     per scenario and variant with an attribution entry each (docs/experiments.md), under the same rule as events:
     only lists archived for the first time, and those leave the archive again when counting fails."""

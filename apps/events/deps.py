@@ -10,8 +10,7 @@ from fastapi import Depends
 from apps.events.counts import SidecarEventCounts
 from apps.events.service import Activity, EventStats, IngestErrors, Intake
 from apps.shared.deps import from_state
-from lemo.stores.exposures import ExposureArchive
-from lemo.stores.mongo import EventArchive
+from lemo.stores.ports import EventSink, ExposureSink
 
 IntakeDep = Annotated[Intake, Depends(from_state("intake"))]
 StatsDep = Annotated[EventStats, Depends(from_state("stats"))]
@@ -19,5 +18,5 @@ ActivityDep = Annotated[Activity, Depends(from_state("activity"))]
 IngestErrorsDep = Annotated[IngestErrors, Depends(from_state("ingest_errors"))]
 Counts = Annotated[SidecarEventCounts, Depends(from_state("counts"))]
 # The archive subscription's (archive.py): it writes the archives, as the one consumer that does.
-Archive = Annotated[EventArchive, Depends(from_state("archive"))]
-Exposures = Annotated[ExposureArchive, Depends(from_state("exposures"))]
+Archive = Annotated[EventSink, Depends(from_state("archive"))]
+Exposures = Annotated[ExposureSink, Depends(from_state("exposures"))]

@@ -18,9 +18,7 @@ from apps.shared.publish import Entry, Publisher
 from apps.shared.settings import EVENTS_TOPIC
 from lemo.events import FUTURE_SKEW_S, Event, EventType
 from lemo.ingest import IngestKind
-from lemo.stores.exposures import ExposureArchive
-from lemo.stores.ingest import IngestLog
-from lemo.stores.mongo import EventArchive
+from lemo.stores.ports import EventHistory, ExposureHistory, IngestReport
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +124,7 @@ class EventStats:
 class Activity:
     """What one user did and was shown, from the event and exposure archives."""
 
-    def __init__(self, archive: EventArchive, exposures: ExposureArchive) -> None:
+    def __init__(self, archive: EventHistory, exposures: ExposureHistory) -> None:
         self._archive = archive
         self._exposures = exposures
 
@@ -140,7 +138,7 @@ class Activity:
 class IngestErrors:
     """The ingest topics' rejections, as the ingest consumer records them."""
 
-    def __init__(self, log: IngestLog) -> None:
+    def __init__(self, log: IngestReport) -> None:
         self._log = log
 
     async def report(self, tenant_id: str, limit: int, kind: IngestKind | None) -> dict[str, Any]:

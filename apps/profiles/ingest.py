@@ -23,7 +23,7 @@ from apps.shared.observability import ACTOR_UPDATES
 from apps.shared.subscriptions import bulk_messages, bulk_reply
 from lemo.events import Event, user_actor_id
 from lemo.realtime.messages import EventForActor, RecordEvents
-from lemo.stores.mongo import UserRepository
+from lemo.stores.ports import UserRegistration
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class KnownUsers:
     """Creates users seen first in an event (documented: events for unknown users create them implicitly),
     remembering recent ones so a busy user costs one database write, not one per event."""
 
-    def __init__(self, users: UserRepository, capacity: int = 100_000) -> None:
+    def __init__(self, users: UserRegistration, capacity: int = 100_000) -> None:
         self._users = users
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._capacity = capacity
