@@ -14,6 +14,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -61,15 +62,22 @@ def _ndjson(_: Any, value: Any) -> bytes:
     return "".join(json.dumps(line) + "\n" for line in lines).encode()
 
 
-def _schema(base: str, document: dict[str, Any], paths: Callable[[str], bool], headers: dict[str, str]) -> Any:
-    """The document cut to `paths`, to run with `headers`."""
+def _schema(
+    base: str,
+    document: dict[str, Any],
+    paths: Callable[[str], bool],
+    headers: dict[str, str] | None = None,
+    auth: dict[str, Any] | None = None,
+) -> Any:
+    """The document cut to `paths`, to run with `headers` or `auth` (schemathesis's `[auth]` section)."""
     import schemathesis
     from schemathesis.config import SchemathesisConfig
 
     config = SchemathesisConfig.from_dict(
         {
             "base-url": base,
-            "headers": headers,
+            **({"headers": headers} if headers else {}),
+            **({"auth": auth} if auth else {}),
             "seed": 1,
             "request-timeout": 30,
             "generation": {"max-examples": EXAMPLES, "database": "none"},
@@ -83,11 +91,12 @@ def _schema(base: str, document: dict[str, Any], paths: Callable[[str], bool], h
     return schemathesis.openapi.from_dict(kept, config=config)
 
 
-def _run(schema: Any) -> tuple[int, list[str]]:
-    """Runs the schemathesis engine over `schema`: (cases sent, one line per distinct failure)."""
+def _run(schema: Any) -> tuple[int, list[str], int]:
+    """Runs the schemathesis engine over `schema`: (cases sent, one line per distinct failure, requests replayed as
+    the peer tenant by `object_level_authorization`)."""
     from schemathesis.engine import Status, events, from_schema
 
-    cases = 0
+    cases = peer_reads = 0
     found: dict[tuple[str, str, str], str] = {}
     for event in from_schema(schema).execute():
         if isinstance(event, events.FatalError):
@@ -95,6 +104,7 @@ def _run(schema: Any) -> tuple[int, list[str]]:
         if not isinstance(event, events.ScenarioFinished):
             continue
         cases += len(event.recorder.cases)
+        peer_reads += sum(node.value.auth_identity == "peer" for node in event.recorder.cases.values())
         for case_id, checks in event.recorder.checks.items():
             for check in checks:
                 if check.status is Status.FAILURE and check.failure_info is not None:
@@ -109,36 +119,56 @@ def _run(schema: Any) -> tuple[int, list[str]]:
                     found.setdefault(
                         key, f"{key}: {failure.message[:400]}\n{check.failure_info.code_sample[:600]}\n-> {got}"
                     )
-    return cases, list(found.values())
+    return cases, list(found.values()), peer_reads
+
+
+def _tenant_key(base: str) -> str:
+    """A new tenant's API key."""
+    created = httpx.post(
+        f"{base}/v1/admin/tenants",
+        json={"tenant_id": f"t{uuid.uuid4().hex[:10]}"},
+        headers={"X-Admin-Key": ADMIN_KEY},
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    return str(created.json()["api_key"])
+
+
+def _two_tenants(base: str, path: Path) -> dict[str, Any]:
+    """Schemathesis's `[auth.wfc]` section for two tenants that must not see each other's objects: the cases run as
+    the first; `object_level_authorization` replays every read of the first's objects as the second (Web Fuzzing
+    Commons authentication document, fixed `X-API-Key` headers)."""
+    users = [
+        {"name": name, "fixedHeaders": [{"name": "X-API-Key", "value": _tenant_key(base)}]}
+        for name in ("owner", "peer")
+    ]
+    path.write_text(json.dumps({"schemaVersion": "1.0.0", "auth": users}))
+    return {"wfc": {"path": str(path), "peers": ["owner", "peer"]}}
 
 
 @pytest.mark.timeout(600)
-def test_gateway_answers_as_its_openapi_document_says(gateway_mesh: App) -> None:
+def test_gateway_answers_as_its_openapi_document_says(gateway_mesh: App, tmp_path: Path) -> None:
     import schemathesis
 
     schemathesis.serializer("application/x-ndjson")(_ndjson)
     base = f"http://127.0.0.1:{gateway_mesh.app_port}"
-    tenant_id = f"t{uuid.uuid4().hex[:10]}"
-    created = httpx.post(
-        f"{base}/v1/admin/tenants", json={"tenant_id": tenant_id}, headers={"X-Admin-Key": ADMIN_KEY}, timeout=30
-    )
-    assert created.status_code == 201, created.text
     document = httpx.get(f"{base}/openapi.json", timeout=30).json()
     tenant_pass = _schema(
-        base, document, lambda path: not re.match(ADMIN_PATHS, path), {"X-API-Key": created.json()["api_key"]}
+        base, document, lambda path: not re.match(ADMIN_PATHS, path), auth=_two_tenants(base, tmp_path / "auth.json")
     )
     admin_pass = _schema(
         base,
         document,
         lambda path: bool(re.match(ADMIN_PATHS, path)) and not re.match(ADMIN_SKIPPED, path),
-        {"X-Admin-Key": ADMIN_KEY},
+        headers={"X-Admin-Key": ADMIN_KEY},
     )
     started = time.monotonic()
-    cases, failures = _run(tenant_pass)
-    admin_cases, admin_failures = _run(admin_pass)
+    cases, failures, peer_reads = _run(tenant_pass)
+    admin_cases, admin_failures, _ = _run(admin_pass)
     print(
         f"\nschemathesis: {cases} tenant and {admin_cases} admin cases in {time.monotonic() - started:.0f} s, "
-        f"{len(failures) + len(admin_failures)} failures"
+        f"{peer_reads} of them reads replayed as the other tenant, {len(failures) + len(admin_failures)} failures"
     )
     assert cases > 300 and admin_cases > 30, "schemathesis generated almost nothing"
+    assert peer_reads > 10, "object_level_authorization replayed (almost) no read as the other tenant"
     assert not failures + admin_failures, "\n\n".join(failures + admin_failures)
