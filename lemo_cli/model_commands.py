@@ -46,6 +46,8 @@ def _train(args: argparse.Namespace, client_for: ClientFactory) -> int:
         options["kinds"] = args.kinds.split(",")
     if args.max_interactions:
         options["max_interactions"] = args.max_interactions
+    if args.evaluation_users is not None:
+        options["evaluation_users"] = args.evaluation_users
     with client_for(args) as client:
         api = ModelsApi(client)
         run_id = api.train(options)
@@ -91,6 +93,12 @@ def add_commands(
     train.add_argument("--kinds", default="", help="comma-separated model kinds (default: all)")
     train.add_argument("--policy", default="better", choices=["better", "always", "manual"])
     train.add_argument("--max-interactions", type=int, default=None, help="train on the newest N events only")
+    train.add_argument(
+        "--evaluation-users",
+        type=int,
+        default=None,
+        help="holdout users each model is scored on (default 5000, 0: all)",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(run=lambda args: _train(args, client_for))
 

@@ -311,6 +311,9 @@ def test_models_api_trains_lists_and_activates_per_tenant(api: TenantClient, oth
     # The gateway's schema names the model kinds, so an unknown one is refused there, the field pointed at.
     assert invalid.value.code == "invalid_request"
     assert invalid.value.details["errors"][0]["loc"][:2] == ["body", "kinds"]
+    with pytest.raises(ValidationFailed) as invalid:
+        lemo.train_model({"evaluation_users": -1})  # bounded at the gateway: 0 (every holdout user) to 1,000,000
+    assert invalid.value.details["errors"][0]["loc"][:2] == ["body", "evaluation_users"]
     run_id = lemo.train_model({"kinds": ["popular", "item_cf"]})
     run = _wait(lambda: lemo.training_run(run_id), lambda r: r["status"] != "RUNNING", 120)
     assert run["status"] == "COMPLETED", run
