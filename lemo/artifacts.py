@@ -5,6 +5,7 @@ The URI is a local directory (`file:///path` or a plain path) by default. Layout
   <root>/<tenant>/models/<kind>/<run_id>/  one model version's artifact
   <root>/<tenant>/vectors/<run_id>.db      one run's item vectors (Milvus Lite)
   <root>/<tenant>/archive/snapshot.parquet the tenant's events as of the last export
+  <root>/<tenant>/cache/text-vectors/      item text vectors, so a retrain embeds only new or changed titles
 Writes go to a temporary sibling first and are renamed into place, so a retried or killed activity never
 leaves a half-written artifact where a reader could load it.
 """
@@ -42,6 +43,10 @@ class ArtifactStore:
     def snapshot_file(self, tenant_id: str) -> Path:
         """The tenant's archive snapshot (its events as Parquet), kept between runs."""
         return self._tenant(tenant_id) / "archive" / "snapshot.parquet"
+
+    def text_vectors_dir(self, tenant_id: str) -> Path:
+        """The tenant's item text vectors, kept between runs and processes (lemo/models/text_cache.py)."""
+        return self._tenant(tenant_id) / "cache" / "text-vectors"
 
     def runs_root(self, tenant_id: str) -> Path:
         return self._tenant(tenant_id) / "runs"

@@ -193,7 +193,13 @@ def train_model(_: WorkflowActivityContext, request: TrainInput) -> dict[str, An
     started = time.perf_counter()
     recall = _recall_models(store, request.recall_artifacts) if request.kind in models.RANKER_KINDS else None
     model = models.train_model(
-        request.kind, run.train, request.params or None, seed=request.seed, device=_device(), recall=recall
+        request.kind,
+        run.train,
+        request.params or None,
+        seed=request.seed,
+        device=_device(),
+        recall=recall,
+        text_cache=store.text_vectors_dir(request.tenant_id),
     )
     final = store.model_dir(request.tenant_id, request.kind, request.run_id)
     with store.writing(final) as tmp:

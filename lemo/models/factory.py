@@ -33,19 +33,21 @@ def train_model(
     device: str | None = None,
     recall: Mapping[str, RecallModel] | None = None,
     examples: RankingExamples | None = None,
+    text_cache: Path | None = None,
 ) -> Model:
     """Trains one model of `kind` on `data` with `params` over the kind's defaults (see each module).
 
     Rankers only: `recall` maps channel names to trained recall models whose scores and ranks become ranker
     features (learned fusion); the ranker keeps them and computes those features itself when scoring. Without
     it a ranker learns from ids and metadata alone, with sampled negatives. `examples` reuses labelled
-    candidates from `RankingExamples.build` so two rankers over the same channels share that work."""
+    candidates from `RankingExamples.build` so two rankers over the same channels share that work.
+    `text_cache`: where `content` keeps its text vectors between processes (`lemo.models.text.embed_texts`)."""
     params = dict(params or {})
     device = default_device(device)
     if kind not in MODEL_KINDS:
         raise ValueError(f"unknown model kind {kind!r}; expected one of {MODEL_KINDS}")
     if kind in RECALL_KINDS:
-        return train_recall(kind, data, params, seed=seed, device=device)
+        return train_recall(kind, data, params, seed=seed, device=device, text_cache=text_cache)
     model: Model
     with torch_threads(train_threads()):
         model = RANKER_CLASSES[kind].train(data, params, seed=seed, device=device, recall=recall, examples=examples)

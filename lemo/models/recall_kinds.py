@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -57,8 +58,10 @@ def train_recall(
     *,
     seed: int = 42,
     device: str | None = None,
+    text_cache: Path | None = None,
 ) -> RecallModel:
-    """Trains one recall model of `kind` on `data` with `params` over the kind's defaults (see each module)."""
+    """Trains one recall model of `kind` on `data` with `params` over the kind's defaults (see each module).
+    `text_cache`: where `content` keeps its text vectors between processes (none: for this process only)."""
     if kind not in RECALL_KINDS:
         raise ValueError(f"{kind!r} is not a recall kind; expected one of {RECALL_KINDS}")
     params = dict(params or {})
@@ -68,6 +71,8 @@ def train_recall(
             model = Als.train(data, params, seed=seed, threads=train_threads())
         elif kind == "two_tower":
             model = TwoTower.train(data, params, seed=seed, device=default_device(device))
+        elif kind == "content":
+            model = ContentRecall.train(data, params, cache_dir=text_cache)
         else:
             model = RECALL_CLASSES[kind].train(data, params)
     return model

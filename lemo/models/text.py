@@ -19,7 +19,9 @@ import torch
 
 from lemo.models.base import CatalogRecall, cosine_neighbors, load_arrays
 from lemo.models.data import ItemMeta, TrainingData
+from lemo.models.text_cache import TextVectorCache
 
+MODEL_NAME = "all-MiniLM-L6-v2"
 TEXT_DIM = 384
 MAX_TOKENS = 256  # the model's own max_seq_length
 # Catalogs from this many titled items embed in bf16 where the CPU supports it (`resolve_precision`): 100,000
@@ -69,33 +71,50 @@ def _encoder(device: str, precision: str = "fp32") -> tuple[Any, Any]:
         return AutoTokenizer.from_pretrained(path), model
 
 
-def embed_texts(texts: Sequence[str], batch_size: int = 64, device: str = "cpu", precision: str = "auto") -> np.ndarray:
+def embed_texts(
+    texts: Sequence[str],
+    batch_size: int = 64,
+    device: str = "cpu",
+    precision: str = "auto",
+    cache_dir: Path | None = None,
+) -> np.ndarray:
     """L2-normalised float32 [len(texts), TEXT_DIM]; texts are batched by length so padding stays small.
     Vectors are cached per text (and precision) for the life of the process (item texts repeat across training
-    runs): only new or changed texts are embedded."""
+    runs): only new or changed texts are embedded. With `cache_dir` they are also kept on disk there
+    (`TextVectorCache`, a directory per model and precision), so a new trainer process does not embed them again."""
     precision = resolve_precision(precision, device)
     cache = _vector_cache.setdefault(precision, {})
-    missing = sorted({t for t in texts if t not in cache}, key=len)
-    if missing:
-        tokenizer, model = _encoder(device, precision)
-        with torch.inference_mode():
-            for start in range(0, len(missing), batch_size):
-                batch = missing[start : start + batch_size]
-                encoded = tokenizer(batch, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt")
-                hidden = model(**encoded.to(device)).last_hidden_state.float()
-                mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-                pooled = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=1)
-                cache.update(zip(batch, pooled.cpu().numpy(), strict=True))
+
+    def embed_missing(wanted: Sequence[str]) -> np.ndarray:
+        missing = sorted({t for t in wanted if t not in cache}, key=len)
+        if missing:
+            tokenizer, model = _encoder(device, precision)
+            with torch.inference_mode():
+                for start in range(0, len(missing), batch_size):
+                    batch = missing[start : start + batch_size]
+                    encoded = tokenizer(
+                        batch, padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
+                    )
+                    hidden = model(**encoded.to(device)).last_hidden_state.float()
+                    mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                    cache.update(zip(batch, torch.nn.functional.normalize(pooled, dim=1).cpu().numpy(), strict=True))
+        return np.stack([cache[t] for t in wanted]) if wanted else np.zeros((0, TEXT_DIM), dtype=np.float32)
+
+    if cache_dir is not None and any(t not in cache for t in texts):
+        disk = TextVectorCache(cache_dir / f"{MODEL_NAME}-{precision}", TEXT_DIM)
+        cache.update(disk.get_or_embed(texts, embed_missing))
     if not texts:
         return np.zeros((0, TEXT_DIM), dtype=np.float32)
-    return np.stack([cache[t] for t in texts]).astype(np.float32)
+    return embed_missing(texts).astype(np.float32)
 
 
 def embed_items(
-    items: Sequence[ItemMeta], batch_size: int = 64, precision: str = "auto"
+    items: Sequence[ItemMeta], batch_size: int = 64, precision: str = "auto", cache_dir: Path | None = None
 ) -> tuple[list[str], np.ndarray]:
     """(item ids, L2-normalised float32 [n, TEXT_DIM]) over "title. categories. tags"; the model loads once."""
-    return [i.item_id for i in items], embed_texts([item_text(i) for i in items], batch_size, precision=precision)
+    texts = [item_text(i) for i in items]
+    return [i.item_id for i in items], embed_texts(texts, batch_size, precision=precision, cache_dir=cache_dir)
 
 
 class ContentRecall(CatalogRecall):
@@ -108,13 +127,15 @@ class ContentRecall(CatalogRecall):
         self.vectors = vectors.astype(np.float32)
 
     @classmethod
-    def train(cls, data: TrainingData, params: Mapping[str, Any]) -> ContentRecall:
+    def train(cls, data: TrainingData, params: Mapping[str, Any], cache_dir: Path | None = None) -> ContentRecall:
+        """Embeds every titled item (`cache_dir`: where text vectors are kept between processes, see
+        `embed_texts`)."""
         items = [data.items.get(i, ItemMeta(i)) for i in data.item_ids]
         titled = [i for i in items if item_text(i)]
         precision = str(params.get("precision", "auto"))
         if precision == "auto" and len(titled) < BF16_PAST_ITEMS:
             precision = "fp32"
-        ids, vectors = embed_items(titled, int(params.get("batch_size", 64)), precision)
+        ids, vectors = embed_items(titled, int(params.get("batch_size", 64)), precision, cache_dir)
         return cls(ids, dict(params), vectors)
 
     def score_matrix(self, histories: sp.csr_matrix, user_ids: Sequence[str | None]) -> np.ndarray:
