@@ -148,7 +148,7 @@ def decide_activation(
 # The kinds a training run trains: lemo.models.factory.MODEL_KINDS, named here without importing the models (and
 # torch) into the API's schemas; tests/unit/test_registry.py keeps the two equal.
 ModelKind = Literal[
-    "item_cf", "user_cf", "als", "two_tower", "ease", "popular", "content", "deepfm", "wide_deep", "fusion"
+    "item_cf", "user_cf", "als", "two_tower", "ease", "popular", "content", "deepfm", "wide_deep", "fusion", "gbdt"
 ]
 
 

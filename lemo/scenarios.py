@@ -24,7 +24,7 @@ from lemo.rerank.config import (
 ScenarioId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@\-]+$")]
 
 ChannelName = Literal["hot", "latest", "item_cf", "user_cf", "als", "ease", "two_tower", "tag", "content", "popular"]
-RankerName = Literal["fusion", "deepfm", "wide_deep", "weighted", "random"]
+RankerName = Literal["fusion", "deepfm", "wide_deep", "gbdt", "weighted", "random"]
 
 # Buckets for traffic splits: 10,000 gives traffic a resolution of 0.01 percent.
 BUCKETS = 10_000

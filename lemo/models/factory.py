@@ -8,20 +8,23 @@ from typing import Any
 
 from lemo.models.base import Model, RecallModel, read_meta
 from lemo.models.data import TrainingData
+from lemo.models.gbdt_ranker import GradientBoostedRanker
 from lemo.models.modules import default_device
 from lemo.models.rankers import RANKER_CLASSES, RankingExamples
 from lemo.models.recall_kinds import RECALL_CLASSES, RECALL_KINDS, torch_threads, train_recall, train_threads
 
 __all__ = ["FUSED_CHANNELS", "MODEL_KINDS", "RANKER_KINDS", "RECALL_KINDS", "load_model", "train_model", "train_recall"]
 
-RANKER_KINDS: tuple[str, ...] = ("deepfm", "wide_deep", "fusion")
+RANKER_KINDS: tuple[str, ...] = ("deepfm", "wide_deep", "fusion", "gbdt")
 MODEL_KINDS: tuple[str, ...] = RECALL_KINDS + RANKER_KINDS
 # The recall channels whose scores a ranker should fuse (pass them as `recall=`), chosen on the validation split
 # (docs/evaluation.md): adding two_tower, popular and content lowered the fused pipeline's validation NDCG and
 # doubled ranker training time. They remain channels of their own (cold start, ANN, fallback).
 FUSED_CHANNELS: tuple[str, ...] = ("ease", "item_cf", "user_cf", "als")
 
-_LOADERS: dict[str, Any] = {**RECALL_CLASSES, **RANKER_CLASSES}
+# The boosted-trees ranker lives in its own module (it subclasses LearnedRanker, so rankers.py cannot import it).
+_RANKERS: dict[str, Any] = {**RANKER_CLASSES, GradientBoostedRanker.kind: GradientBoostedRanker}
+_LOADERS: dict[str, Any] = {**RECALL_CLASSES, **_RANKERS}
 
 
 def train_model(
@@ -50,7 +53,7 @@ def train_model(
         return train_recall(kind, data, params, seed=seed, device=device, text_cache=text_cache)
     model: Model
     with torch_threads(train_threads()):
-        model = RANKER_CLASSES[kind].train(data, params, seed=seed, device=device, recall=recall, examples=examples)
+        model = _RANKERS[kind].train(data, params, seed=seed, device=device, recall=recall, examples=examples)
     return model
 
 
@@ -61,7 +64,7 @@ def load_model(kind: str, directory: Path, *, recall: Mapping[str, RecallModel] 
     if stored != kind:
         raise ValueError(f"{directory} holds a {stored!r} model, not {kind!r}")
     if kind in RANKER_KINDS:
-        ranker: Model = RANKER_CLASSES[kind].load(directory, recall=recall)
+        ranker: Model = _RANKERS[kind].load(directory, recall=recall)
         return ranker
     model: Model = _LOADERS[kind].load(directory)
     return model

@@ -4,7 +4,7 @@ import * as api from "../api.js";
 import { card, errorBox, h } from "../ui.js";
 
 const CHANNELS = ["item_cf", "user_cf", "als", "ease", "two_tower", "content", "tag", "hot", "latest", "popular"];
-const RANKERS = ["fusion", "deepfm", "wide_deep", "weighted", "random"];
+const RANKERS = ["fusion", "deepfm", "wide_deep", "gbdt", "weighted", "random"];
 
 function field(doc, path, attrs = {}) {
   const keys = path.split(".");
