@@ -258,7 +258,18 @@ class App:
         log = log_dir / f"{self.app_id}-{what}-{len(self._logs)}.log"
         self._logs.append(log)
         with log.open("wb") as out:
-            return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+            return subprocess.Popen(_dies_with_us(cmd), cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+# A test run killed halfway (a timeout, ^C, SIGKILL) must not leave its apps behind: an orphaned actor host stays
+# registered with placement and takes over actors of the next run's tests. setpriv (util-linux) starts each child
+# with a parent-death signal, so the kernel stops it when the process that started it dies, however it dies. The
+# harness spawns from the main thread only (the signal follows the spawning thread).
+_SETPRIV = shutil.which("setpriv")
+
+
+def _dies_with_us(cmd: list[str]) -> list[str]:
+    return [_SETPRIV, "--pdeathsig", "TERM", "--", *cmd] if _SETPRIV else cmd
 
 
 def uvicorn(module: str) -> list[str]:
