@@ -38,7 +38,7 @@ from lemo.registry import PIPELINE_PREFIX, GuardDecision, ranker_guard
 T = TypeVar("T")
 
 PIPELINE_CHANNELS = FUSED_CHANNELS
-PIPELINE_RANKER = "fusion"  # the pipeline's ranker, chosen on validation (docs/evaluation.md)
+PIPELINE_RANKER = "gbdt"  # the pipeline's ranker, chosen on validation (docs/evaluation.md, "Tuning")
 SPLITS = ("random", "temporal")
 
 # Small settings for --quick (tests and smoke runs): the same code paths, a fraction of the epochs.
@@ -48,6 +48,7 @@ QUICK_PARAMS: dict[str, dict[str, Any]] = {
     "deepfm": {"epochs": 2, "candidates_per_channel": 20},
     "wide_deep": {"epochs": 2, "candidates_per_channel": 20},
     "fusion": {"epochs": 2, "candidates_per_channel": 20},
+    "gbdt": {"trees": 20, "candidates_per_channel": 20},
 }
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from lemo.datasets.synthetic import SyntheticShape, generate
 from lemo.evaluation.report import guard_table, metrics_table, ranker_table
-from lemo.evaluation.runner import EvalReport, run_protocol
+from lemo.evaluation.runner import PIPELINE_RANKER, EvalReport, run_protocol
 from lemo.models import Interaction, ItemMeta, TrainingData, UserMeta
 
 # The content and two-tower channels stay out: embedding tens of thousands of titles or training a tower per
@@ -135,8 +135,9 @@ def suite_section(results: Sequence[tuple[SuiteDataset, EvalReport]], chart: str
         "## Robustness suite",
         "",
         "Each dataset below runs the protocol above (random split, seed 42; channels "
-        f"{', '.join(SUITE_CHANNELS)}; the three rankers; the guard on validation). Served = what the train "
-        "workflow would serve. The chart is [" + chart + "](" + chart + ").",
+        f"{', '.join(SUITE_CHANNELS)}; every ranker; the guard on validation). Served = what the train workflow "
+        f"would serve: the pipeline with `{PIPELINE_RANKER}` where the guard passes it, else the best channel on "
+        "validation. The chart is [" + chart + "](" + chart + ").",
         "",
         f"![served pipeline against the best single channel per dataset]({chart})",
         "",
@@ -159,7 +160,7 @@ def write_suite_chart(results: Sequence[tuple[SuiteDataset, EvalReport]], path: 
     import numpy as np
 
     names = [d.name for d, _ in results]
-    series = [*SUITE_CHANNELS, "pipeline (fusion)", "served"]
+    series = [*SUITE_CHANNELS, f"pipeline ({PIPELINE_RANKER})", "served"]
     x = np.arange(len(names))
     width = 0.85 / len(series)
     fig, ax = plt.subplots(figsize=(max(9.0, 1.6 * len(names)), 4.8))

@@ -7,13 +7,14 @@ scored by NDCG@k on the validation part, and the best point became the default.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from tqdm import tqdm
 
-from lemo.evaluation.protocol import evaluate_recall
-from lemo.models import TrainingData
+from lemo.evaluation.protocol import evaluate_pipeline, evaluate_recall, pipeline_candidates
+from lemo.models import FUSED_CHANNELS, RankingExamples, TrainingData, train_model
+from lemo.models.rankers import LearnedRanker
 from lemo.models.recall_kinds import train_recall
 
 GRIDS: dict[str, list[dict[str, Any]]] = {
@@ -65,3 +66,35 @@ def tune_discount(
         for point in popularity_tradeoff(model, fit, valid, k, tuple(betas)):
             scored.append((l2, point.value, point.metrics[f"ndcg@{k}"]))
     return sorted(scored, key=lambda s: -s[2])
+
+
+def tune_ranker(
+    train: TrainingData,
+    grid: Sequence[Mapping[str, Any]],
+    *,
+    kind: str = "gbdt",
+    channels: Sequence[str] = FUSED_CHANNELS,
+    split_seeds: Sequence[int] = (43, 44, 45),
+    candidates_per_channel: int = 100,
+    k: int = 10,
+    seed: int = 42,
+    test_ratio: float = 0.25,
+) -> list[tuple[dict[str, Any], list[float]]]:
+    """Validation NDCG@k of the fused pipeline with a `kind` ranker at each grid point, on several validation
+    splits carved from `train` (one per seed in `split_seeds`; the protocol's guard uses seed + 1 = 43): per split
+    the channels are trained and the ranking examples built on its fit part once, and every grid point trains a
+    ranker on those examples. Returns (params, NDCG per split), best mean first. The test split is not touched."""
+    scored: dict[int, list[float]] = {n: [] for n in range(len(grid))}
+    for split_seed in split_seeds:
+        fit, valid = train.split(test_ratio, seed=split_seed)
+        models = {name: train_recall(name, fit, {}, seed=seed) for name in channels}
+        options = {"candidates_per_channel": candidates_per_channel}
+        examples = RankingExamples.build(fit, models, options, seed=seed)
+        candidates = pipeline_candidates(models, fit, valid, candidates_per_channel)
+        for n, params in enumerate(tqdm(grid, desc=f"tune {kind} (split {split_seed})", leave=False)):
+            ranker = train_model(kind, fit, {**options, **params}, seed=seed, recall=models, examples=examples)
+            assert isinstance(ranker, LearnedRanker)
+            metrics = evaluate_pipeline(models, ranker, fit, valid, k, candidates_per_channel, 0.0, candidates)
+            scored[n].append(metrics[f"ndcg@{k}"])
+    results = [(dict(grid[n]), values) for n, values in scored.items()]
+    return sorted(results, key=lambda r: -sum(r[1]) / max(len(r[1]), 1))

@@ -11,7 +11,7 @@ import pytest
 
 from lemo.evaluation import classification_metrics, evaluate_recall, ndcg_at_k, ranking_metrics
 from lemo.evaluation.protocol import holdout_users, merge_candidates, recall_lists, rerank
-from lemo.evaluation.runner import run_protocol
+from lemo.evaluation.runner import PIPELINE_RANKER, run_protocol
 from lemo.models import RecallModel, train_model, train_recall
 from lemo_cli.eval_command import add_eval_arguments, run_eval
 from tests.unit.synthetic_data import planted
@@ -94,12 +94,13 @@ def test_run_eval_quick_on_an_interactions_file(tmp_path: Path, capsys: pytest.C
 
 def test_the_served_row_is_what_the_guard_chose_on_validation() -> None:
     report = run_protocol(planted(), dataset="planted", quick=True, quiet=True, channels=["ease", "item_cf"])
-    decision = report.guard["fusion"]
-    assert report.served == ("pipeline (fusion)" if decision.serve_ranker else decision.channel)
+    decision = report.guard[PIPELINE_RANKER]
+    pipeline = f"pipeline ({PIPELINE_RANKER})"
+    assert report.served == (pipeline if decision.serve_ranker else decision.channel)
     assert report.rows["served"] == report.rows[report.served]
     best = max(("ease", "item_cf"), key=lambda c: report.validation[c])
     assert decision.channel == best
-    assert decision.serve_ranker == (report.validation["pipeline (fusion)"] > report.validation[best])
+    assert decision.serve_ranker == (report.validation[pipeline] > report.validation[best])
     assert {"novelty", "diversity", "popularity_lift", "coverage"} <= set(report.rows["ease"])
 
 

@@ -103,3 +103,16 @@ def test_the_guard_serves_the_trees_only_when_their_pipeline_beats_the_best_chan
     # trees that learned the signal beat the best channel (here 0.34 against item_cf's 0.33) and serve; trees
     # that learned from shuffled labels order the candidates at random, and the channel serves instead
     assert served == [True, False]
+
+
+def test_tuning_scores_every_grid_point_on_each_validation_split(split: tuple[TrainingData, TrainingData]) -> None:
+    from lemo.evaluation.tuning import tune_ranker
+
+    grid = [{"trees": 5, "min_child_samples": 50}, {"trees": 40, "min_child_samples": 50}]
+    results = tune_ranker(
+        split[0], grid, channels=("item_cf", "popular"), split_seeds=(43, 44), candidates_per_channel=20
+    )
+    assert sorted(r[0]["trees"] for r in results) == [5, 40]
+    assert all(len(values) == 2 and all(0.0 < v <= 1.0 for v in values) for _, values in results)
+    means = [sum(values) / 2 for _, values in results]
+    assert means == sorted(means, reverse=True)  # best first
