@@ -77,15 +77,17 @@ def _delivery(topic_events: list[bytes]) -> bytes:
     )
 
 
-def _us_per_event(fn: Callable[[], object], events: int, repeat: int, number: int = 3) -> float:
-    """Microseconds per event of one call of `fn` over `events` events: the best of `repeat` runs of `number`."""
-    best = float("inf")
+def _us_per_event(fns: list[Callable[[], object]], events: int, repeat: int, number: int = 3) -> list[float]:
+    """Microseconds per event of one call of each of `fns` over `events` events: the best of `repeat` runs of
+    `number` calls, the functions taking turns within each run so a busy moment of the machine hits them alike."""
+    best = [float("inf")] * len(fns)
     for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        best = min(best, (time.perf_counter() - start) / number)
-    return best / events * 1e6
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            best[i] = min(best[i], (time.perf_counter() - start) / number)
+    return [b / events * 1e6 for b in best]
 
 
 def _edge_checked_delivery(delivery: bytes) -> list[EdgeChecked]:
@@ -208,19 +210,23 @@ def main() -> None:
 
     print(f"Decoding one event of a bulk delivery of {n} (us per event, best of {repeat}):\n")
     print("| way | us/event |\n| --- | ---: |")
-    for name, fn in _decoders(delivery):
-        print(f"| {name} | {_us_per_event(fn, n, repeat):.2f} |")
+    decoders = _decoders(delivery)
+    for (name, _), us in zip(decoders, _us_per_event([fn for _, fn in decoders], n, repeat), strict=True):
+        print(f"| {name} | {us:.2f} |")
 
     print(f"\nThe path, hop by hop ({n} events of {args.users} users; us per event, best of {repeat}):\n")
     print("| hop | before | after |\n| --- | ---: | ---: |")
-    total_before = total_after = 0.0
-    for name, before, after in _hops(validated, delivery, by_user):
-        b, a = _us_per_event(before, n, repeat), _us_per_event(after, n, repeat)
-        total_before, total_after = total_before + b, total_after + a
-        print(f"| {name} | {b:.2f} | {a:.2f} |")
+    hops = _hops(validated, delivery, by_user)
+
+    def edge() -> object:
+        return [event_for_tenant("t", b) for b in bodies]
+
+    timed = _us_per_event([f for _, before, after in hops for f in (before, after)] + [edge], n, repeat)
+    for k, (name, _, _) in enumerate(hops):
+        print(f"| {name} | {timed[2 * k]:.2f} | {timed[2 * k + 1]:.2f} |")
+    total_before, total_after = sum(timed[0:-1:2]), sum(timed[1:-1:2])
     print(f"| **every hop after the edge** | **{total_before:.2f}** | **{total_after:.2f}** |")
-    edge = _us_per_event(lambda: [event_for_tenant("t", b) for b in bodies], n, repeat)
-    print(f"\nThe edge's one validation (event_for_tenant: the batch API, the ingest topics): {edge:.2f} us per event")
+    print(f"\nThe edge's one validation (event_for_tenant; the batch API, ingest topics): {timed[-1]:.2f} us per event")
 
 
 if __name__ == "__main__":
