@@ -4,20 +4,20 @@ does. Rejections are recorded in the same ingest log as the events app's (listed
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
-
-from pymongo.asynchronous.database import AsyncDatabase
 
 from apps.catalog.service import Catalog
 from apps.shared import ingest
 from lemo.ingest import IngestKind, ItemChange, item_change_of
+from lemo.stores.ports import IngestRecorder
 
 
 @asynccontextmanager
-async def consuming(db: AsyncDatabase[dict[str, Any]], catalog: Catalog, pubsub: str) -> AsyncIterator[None]:
-    """Consumes every tenant's items ingest topic while open."""
+async def consuming(
+    log: IngestRecorder, tenants: Callable[[], Awaitable[list[str]]], catalog: Catalog, pubsub: str
+) -> AsyncIterator[None]:
+    """Consumes every tenant's items ingest topic while open, recording rejections in `log`."""
 
     async def forward(tenant_id: str, changes: Sequence[tuple[str, ItemChange]]) -> set[str]:
         # In message order: upserts go together until a delete, so an upsert then a delete of one item ends deleted.
@@ -44,5 +44,7 @@ async def consuming(db: AsyncDatabase[dict[str, Any]], catalog: Catalog, pubsub:
             await flush()
         return retry
 
-    async with ingest.consuming(db, pubsub, IngestKind.ITEMS, item_change_of, forward, ingest.IngestSettings()):
+    async with ingest.consuming(
+        log, tenants, pubsub, IngestKind.ITEMS, item_change_of, forward, ingest.IngestSettings()
+    ):
         yield

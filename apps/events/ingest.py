@@ -4,32 +4,34 @@ validates them, for the topic's tenant, then stamped and published onto the inte
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, Query
-from pymongo.asynchronous.database import AsyncDatabase
 
 from apps.events.deps import IngestErrorsDep
-from apps.events.service import IngestErrors, Intake
+from apps.events.service import Intake
 from apps.shared import ingest
 from lemo.events import Event, Identifier
 from lemo.ingest import IngestKind, event_of
+from lemo.stores.ports import IngestRecorder
 
 router = APIRouter(prefix="/ingest", tags=["ingest"])
 
 
 @asynccontextmanager
-async def consuming(db: AsyncDatabase[dict[str, Any]], intake: Intake, pubsub: str) -> AsyncIterator[IngestErrors]:
-    """Consumes every tenant's events ingest topic while open; yields the rejections it records."""
+async def consuming(
+    log: IngestRecorder, tenants: Callable[[], Awaitable[list[str]]], intake: Intake, pubsub: str
+) -> AsyncIterator[None]:
+    """Consumes every tenant's events ingest topic while open, recording rejections in `log`."""
 
     async def forward(tenant_id: str, events: Sequence[tuple[str, Event]]) -> set[str]:
         failed = await intake.publish([e for _, e in events])
         return {events[int(i)][0] for i in failed}
 
-    async with ingest.consuming(db, pubsub, IngestKind.EVENTS, event_of, forward, ingest.IngestSettings()) as log:
-        yield IngestErrors(log)
+    async with ingest.consuming(log, tenants, pubsub, IngestKind.EVENTS, event_of, forward, ingest.IngestSettings()):
+        yield
 
 
 @router.get("/{tenant_id}/errors")

@@ -13,12 +13,10 @@ from typing import Any, TypeVar
 
 from prometheus_client import Counter
 from pydantic_settings import SettingsConfigDict
-from pymongo.asynchronous.database import AsyncDatabase
 
 from apps.shared.settings import LemoSettings
 from apps.shared.streams import DynamicSubscriptions, StreamMessage
 from lemo.ingest import IngestKind, Rejection, excerpt, ingest_topic, payload_of, topic_tenant
-from lemo.stores.ingest import IngestLog, tenant_ids
 from lemo.stores.ports import IngestRecorder, RejectedMessage
 
 logger = logging.getLogger(__name__)
@@ -93,19 +91,19 @@ async def consume_batch(
 
 @asynccontextmanager
 async def consuming(
-    db: AsyncDatabase[dict[str, Any]],
+    log: IngestRecorder,
+    tenants: Callable[[], Awaitable[list[str]]],
     pubsub: str,
     kind: IngestKind,
     parse: Callable[[str, Any], T],
     forward: Forward[T],
     settings: IngestSettings,
-) -> AsyncIterator[IngestLog]:
-    """Consumes every tenant's `kind` ingest topic while the context is open; yields the ingest log."""
-    log = IngestLog(db)
-    await log.ensure_indexes()
+) -> AsyncIterator[None]:
+    """Consumes the `kind` ingest topic of every tenant `tenants` lists (asked again every `discover_every_s`)
+    while the context is open, recording what became of each delivery in `log`."""
 
     async def topics() -> list[str]:
-        return [ingest_topic(t, kind) for t in await tenant_ids(db)]
+        return [ingest_topic(t, kind) for t in await tenants()]
 
     async def handle(topic: str, batch: Sequence[StreamMessage]) -> Mapping[str, str]:
         return await consume_batch(topic, batch, parse, forward, log)
@@ -129,12 +127,12 @@ async def consuming(
 
     if not settings.enabled:
         logger.info("ingest topics not consumed (INGEST_ENABLED is off)")
-        yield log
+        yield
         return
     await subscriptions.start()
     flusher = asyncio.create_task(flush_counts(), name="ingest counts")
     try:
-        yield log
+        yield
     finally:
         flusher.cancel()
         await subscriptions.stop()

@@ -178,6 +178,9 @@ class IngestRecorder(Protocol):
         self, tenant_id: str, kind: IngestKind, topic: str, accepted: int, rejected: Sequence[RejectedMessage]
     ) -> None: ...
 
+    async def flush(self) -> None:
+        """Writes the accepted/rejected counts buffered since the last flush."""
+
 
 class IngestReport(Protocol):
     """A tenant's ingest counts and latest rejections."""

@@ -29,6 +29,9 @@ class FakeLog:
             raise ConnectionError("store down")
         self.records.append((tenant_id, kind, accepted, list(rejected)))
 
+    async def flush(self) -> None:
+        pass
+
 
 def _message(i: int, body: Any) -> StreamMessage:
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
