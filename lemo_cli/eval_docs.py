@@ -175,9 +175,10 @@ loss 0.2665; LambdaRank on NDCG@10 0.2654 (it overfit: on the split of seed 43 i
 within the splits' noise or below: 200 candidates per channel 0.2692; examples from two or three inner splits
 (more labelled users) 0.2697 / 0.2689; an inner validation ratio of 0.15 0.2678; extra features (the user's mean
 item popularity, item and user first-seen times, user attributes and the item's year) 0.2689-0.2704; `popular` as a
-fused channel 0.2678. Adding `two_tower` to the fused channels scored 0.2716 (+0.9%), the only change above the
-noise, but retraining the two-tower model on the inner split would add about 280 s to the 1,000,000-event training
-run (docs/benchmarks.md), so the fused channels stay as they are.
+fused channel 0.2678; 300 trees at learning rate 0.015 0.2706, extremely randomised trees 0.2698, bagging 70% of the
+rows 0.2697, 1,000 examples a leaf 0.2691. Adding `two_tower` to the fused channels scored 0.2716 (+0.9%), the
+only change above the noise, but retraining the two-tower model on the inner split would add about 280 s to the
+1,000,000-event training run (docs/benchmarks.md), so the fused channels stay as they are.
 
 Toward NDCG@10 0.50 (issue 14; validation only, 2026-12-06; `lemo.evaluation.tuning.tune_discount`): EASE l2 over
 200 / 400 / 800 / 1200 / 1600 crossed with a popularity discount beta 0 / 0.25 / 0.5 / 0.75 / 1 / 1.5 on EASE's

@@ -130,6 +130,22 @@ def summary_table(results: Sequence[tuple[SuiteDataset, EvalReport]]) -> str:
     return "\n".join(lines)
 
 
+TARGET_GAIN = 0.01  # issue 14: the served pipeline >= the best single channel + 1% (relative) on every dataset
+
+
+def target_line(results: Sequence[tuple[SuiteDataset, EvalReport]]) -> str:
+    """Which datasets meet the target (served NDCG@k >= best channel's x (1 + TARGET_GAIN), both on test)."""
+    missed = []
+    for dataset, report in results:
+        key = f"ndcg@{report.k}"
+        best = max(report.rows[c][key] for c in report.rows if c in SUITE_CHANNELS)
+        if report.rows["served"][key] < best * (1.0 + TARGET_GAIN):
+            missed.append(dataset.name)
+    met = len(results) - len(missed)
+    line = f"Target (served >= best channel + {TARGET_GAIN:.0%} on test): met on {met} of {len(results)} datasets"
+    return line + (f"; not met on {', '.join(missed)}." if missed else ".")
+
+
 def suite_section(results: Sequence[tuple[SuiteDataset, EvalReport]], chart: str) -> str:
     parts = [
         "## Robustness suite",
@@ -142,6 +158,8 @@ def suite_section(results: Sequence[tuple[SuiteDataset, EvalReport]], chart: str
         f"![served pipeline against the best single channel per dataset]({chart})",
         "",
         summary_table(results),
+        "",
+        target_line(results),
     ]
     for dataset, report in results:
         stats = ", ".join(f"{v:,} {name}" for name, v in report.data_stats.items())

@@ -113,6 +113,7 @@ class GradientBoostedRanker(LearnedRanker):
             "force_row_wise": True,
             "seed": seed,
             "verbosity": -1,
+            **dict(p.get("lightgbm", {})),  # any other LightGBM setting, by its own name
         }
         dataset = lgb.Dataset(tree_features(features.dense[order]), examples.labels[order], group=sizes)
         booster = lgb.train(settings, dataset, num_boost_round=int(p["trees"]))

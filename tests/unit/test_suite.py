@@ -31,3 +31,19 @@ def test_suite_reports_the_served_pipeline_against_the_best_channel(tmp_path: Pa
     assert "### tiny" in section and "| **served** (" in section
     write_suite_chart(results, tmp_path / "chart.png")
     assert (tmp_path / "chart.png").stat().st_size > 0
+
+
+def test_the_target_line_names_the_datasets_below_the_best_channel_plus_one_percent() -> None:
+    from lemo.evaluation.runner import EvalReport
+    from lemo.evaluation.suite import target_line
+
+    def report(served: float, best: float) -> EvalReport:
+        rows = {"ease": {"ndcg@10": best}, "popular": {"ndcg@10": best / 2}, "served": {"ndcg@10": served}}
+        return EvalReport("d", 10, 42, rows=rows)
+
+    tiny = SuiteDataset("a", "", lambda: generate(TINY))
+    other = SuiteDataset("b", "", lambda: generate(TINY))
+    assert target_line([(tiny, report(0.303, 0.30)), (other, report(0.302, 0.30))]).endswith(
+        "met on 1 of 2 datasets; not met on b."
+    )
+    assert target_line([(tiny, report(0.303, 0.30))]).endswith("met on 1 of 1 datasets.")
