@@ -152,13 +152,17 @@ def follow(trainer: App, tenant_id: str, options: dict[str, Any], timeout_s: flo
     resp.raise_for_status()
     run_id = resp.json()["run_id"]
     seen: dict[str, float] = {}
+    step_rss: dict[str, int] = {}  # the largest RSS polled while each step was the current one
     rss_peak = 0
     with httpx.Client(headers=trainer.headers, timeout=30) as http:
         while True:
             run = http.get(f"{base}/{run_id}").json()
             now = round(time.monotonic() - started, 1)
-            rss_peak = max(rss_peak, status_kb(pid, "VmRSS"))
+            rss = status_kb(pid, "VmRSS")
+            rss_peak = max(rss_peak, rss)
             progress = run.get("progress") or {}
+            step = str(progress.get("step") or "start")
+            step_rss[step] = max(step_rss.get(step, 0), rss)
             stages = [f"{kind} {stage}" for kind, stage in progress.get("models", {}).items() if stage != "pending"]
             for name in ([f"step {progress['step']}"] if progress.get("step") else []) + stages:
                 seen.setdefault(name, now)
@@ -177,6 +181,7 @@ def follow(trainer: App, tenant_id: str, options: dict[str, Any], timeout_s: flo
         "first_seen": seen,
         "cpu_seconds": {k: round(used[k] - cpu[k], 1) for k in cpu},
         "peak_rss_gb": round(max(status_kb(pid, "VmHWM"), rss_peak) / 2**20, 2),
+        "polled_rss_gb": {step: round(kb / 2**20, 2) for step, kb in step_rss.items()},
         "load_average": [[round(x, 2) for x in la] for la in load],
     }
 
@@ -201,6 +206,7 @@ def report(result: dict[str, Any]) -> str:
                 f"{'' if not m.get('serves') else ', serves ' + m['serves']}"
             )
     lines.append("  first seen (s from the start): " + ", ".join(f"{k} {v}" for k, v in result["first_seen"].items()))
+    lines.append(f"  largest RSS polled per step (GB): {result.get('polled_rss_gb', {})}")
     lines.append(f"  CPU seconds {result['cpu_seconds']}, trainer peak RSS {result['peak_rss_gb']} GB, "
                  f"load average {result['load_average']}")  # fmt: skip
     return "\n".join(lines)
