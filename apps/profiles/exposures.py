@@ -12,35 +12,32 @@ import asyncio
 import logging
 from typing import Any
 
-from pydantic import ValidationError
 from tenacity import AsyncRetrying, stop_after_attempt, wait_exponential
 
 from actors.user_profile import ACTOR_TYPE, UserProfileActorInterface
 from apps.profiles.ingest import TURN_ATTEMPTS  # a turn is idempotent: tried as often as an events turn
 from apps.shared.actor_client import actor_proxy
-from apps.shared.subscriptions import bulk_entries, bulk_reply
+from apps.shared.subscriptions import bulk_messages, bulk_reply
 from lemo.exposures import Exposure
 from lemo.realtime.messages import RecordExposures
 
 logger = logging.getLogger(__name__)
 
 
-async def ingest_exposures_bulk(body: dict[str, Any], turns: asyncio.Semaphore) -> dict[str, Any]:
-    """A bulk delivery from the exposures topic: one actor turn per user, with all of that user's lists."""
-    statuses: dict[str, str] = {}
+async def ingest_exposures_bulk(raw: bytes, turns: asyncio.Semaphore) -> dict[str, Any]:
+    """A bulk delivery from the exposures topic, as its bytes (decoded once, apps/shared/subscriptions.py): one actor
+    turn per user, with all of that user's lists."""
+    lists, malformed = bulk_messages(raw, Exposure)
+    statuses = dict.fromkeys(malformed, "DROP")
+    if malformed:
+        logger.warning("dropping %d malformed exposures: %s", len(malformed), malformed[:3])
     by_user: dict[str, list[tuple[str, Exposure]]] = {}
-    for entry_id, data in bulk_entries(body):
-        try:
-            exposure = Exposure.model_validate(data)
-        except ValidationError as exc:
-            logger.warning("dropping malformed exposure %s: %s", entry_id, exc.errors()[:3])
-            statuses[entry_id] = "DROP"
-            continue
+    for entry_id, exposure in lists:
         by_user.setdefault(exposure.actor_id, []).append((entry_id, exposure))
 
     async def record(actor_id: str, lists: list[tuple[str, Exposure]]) -> None:
         proxy = actor_proxy(ACTOR_TYPE, actor_id, UserProfileActorInterface)
-        payload = RecordExposures(exposures=[e for _, e in lists]).model_dump(mode="json")  # as it travels
+        payload = RecordExposures(exposures=[e for _, e in lists]).encode()  # its JSON, as it travels
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(TURN_ATTEMPTS), wait=wait_exponential(multiplier=0.2, max=2), reraise=True

@@ -18,8 +18,8 @@ def subscribe(app: FastAPI, settings: ProfilesSettings) -> None:
     async def on_events(rt: RealtimeDep, request: Request) -> dict[str, Any]:
         return await ingest.ingest_bulk(await request.body(), rt)
 
-    async def on_exposures(rt: RealtimeDep, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
-        return await exposures.ingest_exposures_bulk(body, rt.turns)
+    async def on_exposures(rt: RealtimeDep, request: Request) -> dict[str, Any]:
+        return await exposures.ingest_exposures_bulk(await request.body(), rt.turns)
 
     async def on_dead_letter(dead_letters: DeadLettersDep, cloud_event: dict[str, Any] = Body(...)) -> dict[str, str]:
         await dead_letters.keep(cloud_event)

@@ -4,11 +4,13 @@ in order), never one per list or per item; a malformed record is dropped, a fail
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
 
 from apps.profiles import exposures
+from lemo.realtime.messages import RecordExposures
 
 
 class FakeActors:
@@ -20,11 +22,12 @@ class FakeActors:
         actors = self
 
         class Proxy:
-            async def RecordExposures(self, payload: dict[str, Any]) -> list[bool]:  # the actor method's name
+            async def RecordExposures(self, payload: bytes) -> list[bool]:  # the actor method's name
                 if actor_id in actors.failing:
                     raise RuntimeError("sidecar unreachable")
-                actors.turns.append((actor_id, [e["request_id"] for e in payload["exposures"]]))
-                return [True] * len(payload["exposures"])
+                message = RecordExposures.model_validate_json(payload)  # as the actor's runtime decodes it
+                actors.turns.append((actor_id, [e.request_id for e in message.exposures]))
+                return [True] * len(message.exposures)
 
         return Proxy()
 
@@ -48,7 +51,7 @@ async def test_one_turn_per_user_with_that_users_lists_in_order(monkeypatch: pyt
             _entry(5, "a"),
         ]
     }
-    reply = await exposures.ingest_exposures_bulk(body, asyncio.Semaphore(4))
+    reply = await exposures.ingest_exposures_bulk(json.dumps(body).encode(), asyncio.Semaphore(4))
     assert sorted(actors.turns) == [("t:a", ["r0", "r2", "r5"]), ("t:b", ["r1"])]
     statuses = {s["entryId"]: s["status"] for s in reply["statuses"]}
     assert statuses == {"0": "SUCCESS", "1": "SUCCESS", "2": "SUCCESS", "3": "DROP", "4": "RETRY", "5": "SUCCESS"}
