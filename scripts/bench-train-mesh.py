@@ -218,6 +218,7 @@ def main() -> int:
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--evaluation-users", type=int, default=None, help="the run's evaluation sample")
+    parser.add_argument("--kinds", default="", help="comma-separated model kinds (default: all)")
     parser.add_argument("--timeout", type=float, default=3_600.0, help="seconds to follow the run")
     parser.add_argument("--json", type=Path, help="also write the whole result here")
     parser.add_argument(
@@ -243,7 +244,9 @@ def main() -> int:
             "INGEST_ENABLED": "false",
         }
         trainer = App(f"bench-trainer-{suffix}", uvicorn("apps.trainer.main"), env=env).start()
-        options = {} if args.evaluation_users is None else {"evaluation_users": args.evaluation_users}
+        options: dict[str, Any] = {} if args.evaluation_users is None else {"evaluation_users": args.evaluation_users}
+        if args.kinds:
+            options["kinds"] = args.kinds.split(",")
         result |= follow(trainer, tenant_id, options, args.timeout)
         print(report(result), file=sys.stderr, flush=True)
         if args.retrain:  # a new trainer process: nothing in memory, the text vectors and the snapshot on disk
