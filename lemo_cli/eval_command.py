@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from lemo.evaluation.report import render_text, write_chart
-from lemo.evaluation.runner import PIPELINE_CHANNELS, file_data, movielens_data, run_protocol
+from lemo.evaluation.runner import file_data, movielens_data, run_protocol
 from lemo.evaluation.suite import run_suite, suite_section, summary_table, write_suite_chart
 from lemo.evaluation.tradeoff import (
     POOL,
@@ -18,7 +18,8 @@ from lemo.evaluation.tradeoff import (
     tradeoff_table,
     write_tradeoff_chart,
 )
-from lemo.models import RANKER_KINDS, RECALL_KINDS, TrainingData, train_recall
+from lemo.models import RANKER_KINDS, RECALL_KINDS, SMALL_TENANT_INTERACTIONS, TrainingData, train_recall
+from lemo.models.factory import FUSED_CHANNELS, SMALL_TENANT_CHANNELS
 from lemo_cli.eval_docs import write_docs
 
 SUITE_CHART = "evaluation-suite.png"
@@ -55,8 +56,11 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pipeline-channels",
         type=lambda v: _kinds(v, RECALL_KINDS),
-        default=list(PIPELINE_CHANNELS),
-        help=f"channels merged and fused in the pipeline (default: {','.join(PIPELINE_CHANNELS)})",
+        default=None,
+        help=(
+            f"channels merged and fused in the pipeline (default: {','.join(FUSED_CHANNELS)}, plus "
+            f"{','.join(SMALL_TENANT_CHANNELS)} up to {SMALL_TENANT_INTERACTIONS:,} interactions, as in training)"
+        ),
     )
     parser.add_argument(
         "--split",

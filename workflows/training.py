@@ -21,7 +21,7 @@ from dapr.ext.workflow import DaprWorkflowContext, RetryPolicy, when_any
 from pydantic import BaseModel, Field, field_validator
 
 from lemo.evaluation.protocol import EVALUATION_USERS
-from lemo.models import FUSED_CHANNELS, MODEL_KINDS, RANKER_KINDS, RECALL_KINDS
+from lemo.models import MODEL_KINDS, RANKER_KINDS, RECALL_KINDS, fused_channels
 from lemo.registry import ActivationPolicy
 from workflows import training_activities as act
 
@@ -155,12 +155,13 @@ def train_workflow(ctx: DaprWorkflowContext, request: TrainRequest) -> Generator
 
     recall_kinds = [k for k in request.kinds if k in RECALL_KINDS]
     ranker_kinds = [k for k in request.kinds if k in RANKER_KINDS]
-    # Rankers learn from the channels whose fusion validated best (lemo.models.FUSED_CHANNELS), not from all, and
-    # start as soon as those are trained: the slowest recall models (text embeddings of a large catalog, the two
-    # towers) are not among them, so the rankers run beside them instead of after them.
-    fused = [k for k in recall_kinds if k in FUSED_CHANNELS]
+    # Rankers learn from the channels whose fusion validated best (lemo.models.fused_channels), not from all, and
+    # start as soon as those are trained: the slowest recall models (text embeddings of a large catalog; the two
+    # towers past SMALL_TENANT_INTERACTIONS) are not among them, so the rankers run beside them instead of after.
+    fused_set = fused_channels(int(exported["interactions"]))
+    fused = [k for k in recall_kinds if k in fused_set]
     trained = yield from _train_all(ctx, progress, run, split, request, recall_kinds, ranker_kinds, fused)
-    recall_artifacts = {k: r["artifact_uri"] for k, r in trained.items() if k in FUSED_CHANNELS}
+    recall_artifacts = {k: r["artifact_uri"] for k, r in trained.items() if k in fused_set}
 
     # Indexing reads only the trained vectors, so it runs beside the evaluations (43 s at 100,000 items).
     with_vectors = {k: trained[k]["artifact_uri"] for k in act.VECTOR_KINDS if k in trained}

@@ -18,7 +18,6 @@ from tqdm import tqdm
 
 from lemo.evaluation.protocol import evaluate_pipeline, evaluate_ranker, evaluate_recall, pipeline_candidates
 from lemo.models import (
-    FUSED_CHANNELS,
     RANKER_KINDS,
     RECALL_KINDS,
     Interaction,
@@ -27,6 +26,7 @@ from lemo.models import (
     RecallModel,
     TrainingData,
     UserMeta,
+    fused_channels,
     interactions_from_events,
     train_model,
 )
@@ -37,7 +37,6 @@ from lemo.registry import PIPELINE_PREFIX, GuardDecision, ranker_guard
 
 T = TypeVar("T")
 
-PIPELINE_CHANNELS = FUSED_CHANNELS
 PIPELINE_RANKER = "gbdt"  # the pipeline's ranker, chosen on validation (docs/evaluation.md, "Tuning")
 SPLITS = ("random", "temporal")
 
@@ -67,6 +66,7 @@ class EvalReport:
     guard: dict[str, GuardDecision] = field(default_factory=dict)
     validation: dict[str, float] = field(default_factory=dict)  # channel or "pipeline (ranker)" -> valid NDCG
     served: str = ""
+    pipeline_channels: list[str] = field(default_factory=list)  # the channels merged and fused in the pipeline
 
 
 def movielens_data() -> TrainingData:
@@ -105,7 +105,7 @@ def run_protocol(
     seed: int = 42,
     channels: Sequence[str] = RECALL_KINDS,
     rankers: Sequence[str] = RANKER_KINDS,
-    pipeline_channels: Sequence[str] = PIPELINE_CHANNELS,
+    pipeline_channels: Sequence[str] | None = None,
     quick: bool = False,
     diversity: float = 0.0,
     quiet: bool = False,
@@ -113,7 +113,9 @@ def run_protocol(
     log: Callable[[str], None] = lambda _: None,
 ) -> EvalReport:
     """`split`: "random" (each user's 25% at random, seed `seed`) or "temporal" (each user's newest 25%); the
-    validation split inside train follows the same rule (seed + 1), so the guard predicts what test will do."""
+    validation split inside train follows the same rule (seed + 1), so the guard predicts what test will do.
+    `pipeline_channels`: the channels the pipeline merges and its rankers fuse (default: those the train workflow
+    would fuse for this many interactions, `lemo.models.fused_channels`), among the trained `channels`."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
     report = EvalReport(dataset, k, seed, split=split)
@@ -145,7 +147,10 @@ def run_protocol(
         log(f"{kind}: ndcg@{k} {report.rows[kind][f'ndcg@{k}']:.4f}")
     if not rankers:
         return report
+    if pipeline_channels is None:
+        pipeline_channels = fused_channels(int(data.matrix.nnz))
     fused = {name: m for name, m in models.items() if name in pipeline_channels} or models
+    report.pipeline_channels = list(fused)
     with _timed(report, "ranking examples (channels retrained on a validation split)"):
         examples = RankingExamples.build(train, fused, params(rankers[0]), seed=seed)
     per_channel = int(examples.candidates_per_channel)

@@ -13,14 +13,37 @@ from lemo.models.modules import default_device
 from lemo.models.rankers import RANKER_CLASSES, RankingExamples
 from lemo.models.recall_kinds import RECALL_CLASSES, RECALL_KINDS, torch_threads, train_recall, train_threads
 
-__all__ = ["FUSED_CHANNELS", "MODEL_KINDS", "RANKER_KINDS", "RECALL_KINDS", "load_model", "train_model", "train_recall"]
+__all__ = [
+    "FUSED_CHANNELS",
+    "MODEL_KINDS",
+    "RANKER_KINDS",
+    "RECALL_KINDS",
+    "SMALL_TENANT_CHANNELS",
+    "SMALL_TENANT_INTERACTIONS",
+    "fused_channels",
+    "load_model",
+    "train_model",
+    "train_recall",
+]
 
 RANKER_KINDS: tuple[str, ...] = ("deepfm", "wide_deep", "fusion", "gbdt")
 MODEL_KINDS: tuple[str, ...] = RECALL_KINDS + RANKER_KINDS
 # The recall channels whose scores a ranker should fuse (pass them as `recall=`), chosen on the validation split
-# (docs/evaluation.md): adding two_tower, popular and content lowered the fused pipeline's validation NDCG and
-# doubled ranker training time. They remain channels of their own (cold start, ANN, fallback).
+# (docs/evaluation.md): adding popular and content lowered the fused pipeline's validation NDCG and doubled ranker
+# training time. They remain channels of their own (cold start, ANN, fallback); two_tower joins for small tenants.
 FUSED_CHANNELS: tuple[str, ...] = ("ease", "item_cf", "user_cf", "als")
+# Up to this many interactions the fused set also takes two_tower: the gbdt pipeline's validation NDCG@10 on
+# MovieLens-100k rose 0.2693 -> 0.2716 with it (docs/evaluation.md, "Tuning"), and retraining the towers on the
+# rankers' inner split costs seconds there, but about 280 s of the 1,000,000-event run (docs/benchmarks.md).
+SMALL_TENANT_INTERACTIONS = 200_000
+SMALL_TENANT_CHANNELS: tuple[str, ...] = ("two_tower",)
+
+
+def fused_channels(interactions: int) -> tuple[str, ...]:
+    """The channels a ranker fuses for a tenant with this many interactions (FUSED_CHANNELS, plus
+    SMALL_TENANT_CHANNELS up to SMALL_TENANT_INTERACTIONS)."""
+    return FUSED_CHANNELS + SMALL_TENANT_CHANNELS if interactions <= SMALL_TENANT_INTERACTIONS else FUSED_CHANNELS
+
 
 # The boosted-trees ranker lives in its own module (it subclasses LearnedRanker, so rankers.py cannot import it).
 _RANKERS: dict[str, Any] = {**RANKER_CLASSES, GradientBoostedRanker.kind: GradientBoostedRanker}

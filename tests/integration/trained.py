@@ -12,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from apps.shared.settings import MODELS_TOPIC, PUBSUB
 from lemo.datasets import movielens
 from lemo.events import Event
-from lemo.models import FUSED_CHANNELS, RANKER_KINDS
+from lemo.models import RANKER_KINDS, fused_channels
 from lemo.registry import ActivationPolicy, ModelVersion
 from lemo.stores.mongo import EventArchive, ItemRepository, ModelRegistry, UserRepository
 from workflows import training_activities as act
@@ -57,12 +57,13 @@ async def train_in_process(
         )
     )
     run: dict[str, Any] = {"tenant_id": tenant, "run_id": f"it-{uuid.uuid4().hex[:12]}"}
-    await act.export_interactions(None, act.ExportInput(**run))  # type: ignore[arg-type]
+    exported = await act.export_interactions(None, act.ExportInput(**run))  # type: ignore[arg-type]
     act.build_features(None, act.RunRef(**run))  # type: ignore[arg-type]
     trained: dict[str, dict[str, Any]] = {}
     for kind in (k for k in kinds if k not in RANKER_KINDS):
         trained[kind] = act.train_model(None, act.TrainInput(**run, kind=kind))  # type: ignore[arg-type]
-    recall = {k: r["artifact_uri"] for k, r in trained.items() if k in FUSED_CHANNELS}
+    fused = fused_channels(int(exported["interactions"]))  # as the train workflow decides it
+    recall = {k: r["artifact_uri"] for k, r in trained.items() if k in fused}
     for kind in (k for k in kinds if k in RANKER_KINDS):
         trained[kind] = act.train_model(None, act.TrainInput(**run, kind=kind, recall_artifacts=recall))  # type: ignore[arg-type]
     for kind, result in trained.items():

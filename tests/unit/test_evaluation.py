@@ -12,7 +12,8 @@ import pytest
 from lemo.evaluation import classification_metrics, evaluate_recall, ndcg_at_k, ranking_metrics
 from lemo.evaluation.protocol import holdout_users, merge_candidates, recall_lists, rerank
 from lemo.evaluation.runner import PIPELINE_RANKER, run_protocol
-from lemo.models import RecallModel, train_model, train_recall
+from lemo.models import SMALL_TENANT_INTERACTIONS, RecallModel, factory, fused_channels, train_model, train_recall
+from lemo.models.factory import FUSED_CHANNELS
 from lemo_cli.eval_command import add_eval_arguments, run_eval
 from tests.unit.synthetic_data import planted
 
@@ -109,3 +110,16 @@ def test_eval_rejects_unknown_channels() -> None:
     add_eval_arguments(parser)
     with pytest.raises(SystemExit):
         parser.parse_args(["--channels", "ease,nope"])
+
+
+def test_the_pipeline_fuses_two_tower_only_up_to_the_small_tenant_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert fused_channels(SMALL_TENANT_INTERACTIONS) == (*FUSED_CHANNELS, "two_tower")
+    assert fused_channels(SMALL_TENANT_INTERACTIONS + 1) == FUSED_CHANNELS
+    data = planted()
+    channels = ["ease", "two_tower"]
+    small = run_protocol(data, dataset="planted", quick=True, quiet=True, channels=channels, rankers=["gbdt"])
+    assert small.pipeline_channels == ["ease", "two_tower"]
+    monkeypatch.setattr(factory, "SMALL_TENANT_INTERACTIONS", int(data.matrix.nnz) - 1)
+    large = run_protocol(data, dataset="planted", quick=True, quiet=True, channels=channels, rankers=["gbdt"])
+    assert large.pipeline_channels == ["ease"]
+    assert "pipeline (gbdt)" in large.rows
