@@ -59,14 +59,22 @@ def archived_after(snapshot: Snapshot | None) -> float | None:
     return None if snapshot is None else snapshot.watermark - SNAPSHOT_OVERLAP_S
 
 
-def merge_snapshot(
-    snapshot: Snapshot | None, new_rows: Iterable[Mapping[str, Any]], retention_cutoff: float
-) -> pd.DataFrame:
-    """The snapshot plus newly archived rows, one row per event id, without events archived before the cutoff
-    (the archive's own retention rule)."""
-    fresh = pd.DataFrame.from_records(
-        [{c: row.get(c) for c in _SNAPSHOT_COLUMNS} for row in new_rows], columns=list(_SNAPSHOT_COLUMNS)
+def rows_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Archived rows (`EventArchive.training_rows`) as a frame of the snapshot's columns (missing fields: None)."""
+    return pd.DataFrame.from_records(
+        [{c: row.get(c) for c in _SNAPSHOT_COLUMNS} for row in rows], columns=list(_SNAPSHOT_COLUMNS)
     )
+
+
+def merge_snapshot(
+    snapshot: Snapshot | None, new_rows: pd.DataFrame | Iterable[Mapping[str, Any]], retention_cutoff: float
+) -> pd.DataFrame:
+    """The snapshot plus newly archived rows (a frame of `rows_frame`'s columns, or the rows themselves), one
+    row per event id, without events archived before the cutoff (the archive's own retention rule)."""
+    if isinstance(new_rows, pd.DataFrame):
+        fresh = new_rows.reindex(columns=list(_SNAPSHOT_COLUMNS))
+    else:
+        fresh = rows_frame(new_rows)
     frames = [f for f in (snapshot.frame if snapshot is not None else None, fresh) if f is not None and not f.empty]
     frame = pd.concat(frames, ignore_index=True) if frames else fresh
     for column in ("value", "timestamp", "archived_at"):

@@ -58,4 +58,5 @@ class SharedBatches(Generic[T, R]):
         with self._assemble_lock:
             if not self._assembled:
                 self._assembled.append(self._assemble([p for p in self._parts if p is not None]))
+                self._parts = []  # the assembled result holds what is needed: parts would double the memory
             return self._assembled[0]

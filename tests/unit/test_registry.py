@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, get_args
 
+import pandas as pd
 import pytest
 
 from lemo.artifacts import ArtifactStore, UnsupportedArtifactUri
@@ -18,6 +19,7 @@ from lemo.run_data import (
     merge_snapshot,
     read_export,
     read_snapshot,
+    rows_frame,
     write_export,
     write_snapshot,
 )
@@ -140,3 +142,14 @@ def test_archive_snapshot_reads_only_new_events_and_forgets_old_ones(tmp_path: P
 
 def test_the_api_names_every_model_kind_a_run_trains() -> None:
     assert get_args(ModelKind) == MODEL_KINDS
+
+
+def test_the_export_read_in_frames_merges_as_the_rows_do() -> None:
+    """The export reads the archive in frames of rows (`rows_frame`), not a list of every row: same snapshot."""
+    rows = [
+        {"event_id": f"e{k}", "user_id": f"u{k % 3}", "item_id": f"i{k % 5}", "type": "click", "timestamp": 1000.0 + k}
+        | ({"value": 2.0, "archived_at": 2000.0 + k} if k % 2 else {})
+        for k in range(25)
+    ]
+    frames = pd.concat([rows_frame(rows[k : k + 10]) for k in range(0, 25, 10)], ignore_index=True)
+    pd.testing.assert_frame_equal(merge_snapshot(None, frames, 0.0), merge_snapshot(None, rows, 0.0))
