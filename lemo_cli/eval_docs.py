@@ -191,7 +191,8 @@ item, each target divided by its popularity^beta, top 300 neighbors; alone 0.261
 seed 43, ALS 0.2568) fused beside the four channels 0.2701, beside them and two_tower 0.2731 (beta 0.4 / 0.65:
 0.2721 / 0.2713; without item_cf 0.2722), +0.5% over two_tower alone, inside the splits' noise and not worth a
 new model kind; tree settings over those six channels 0.2714-0.2738 (100 trees 0.2737, 300 examples a leaf
-0.2738, 250 trees 0.2727, 11 leaves 0.2714).
+0.2738, 250 trees 0.2727, 11 leaves 0.2714); over the five fused channels, the mean of 3 or 5 boosters trained
+with other seeds 0.2711 / 0.2705 and another objective seed 0.2713 (against 0.2716 for one), so one booster serves.
 
 Toward NDCG@10 0.50 (issue 14; validation only, 2026-12-06; `lemo.evaluation.tuning.tune_discount`): EASE l2 over
 200 / 400 / 800 / 1200 / 1600 crossed with a popularity discount beta 0 / 0.25 / 0.5 / 0.75 / 1 / 1.5 on EASE's
