@@ -35,8 +35,9 @@ def _train_all(fit: TrainingData, channels: dict[str, RecallModel], threads: int
 
 def test_models_trained_on_threads_at_once_equal_models_trained_one_after_another() -> None:
     fit, _ = planted().split(0.25, seed=42)
-    channels = {kind: train(kind, fit) for kind in ("ease", "item_cf")}
-    channels = {name: m for name, m in channels.items() if isinstance(m, RecallModel)}
+    trained = {kind: train(kind, fit) for kind in ("ease", "item_cf")}
+    channels = {name: m for name, m in trained.items() if isinstance(m, RecallModel)}
+    assert channels.keys() == trained.keys()
     alone = _train_all(fit, channels, threads=1)
     together = _train_all(fit, channels, threads=len(SEEDS))
     for kind, weights in alone.items():
