@@ -7,12 +7,23 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, GetJsonSchemaHandler, TypeAdapter
+from pydantic import AfterValidator, BeforeValidator, Field, GetJsonSchemaHandler, TypeAdapter
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 from typing_extensions import TypeAliasType
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _whole(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# A JSON Schema integer, exactly, as `Annotated[int, Strict(), Field(ge=..., le=...), AS_WHOLE]`: 5 and 5.0 (a
+# number without a fraction is an integer there, and clients that send every number as a double do send 5.0), but
+# not true, "5" or 5.5, which are a client's bug, not a number. The bounds go before AS_WHOLE, so the schema states
+# them as minimum/maximum.
+AS_WHOLE = BeforeValidator(_whole)
 
 
 def _text(value: str, path: str) -> None:

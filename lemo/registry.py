@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, Strict
 
-from lemo.documents import INT64_MAX
+from lemo.documents import AS_WHOLE, INT64_MAX
 
 
 class ModelStatus(StrEnum):
@@ -157,6 +157,9 @@ ModelKind = Literal[
 MAX_EVALUATION_USERS = 1_000_000
 
 
+EvaluationUsers = Annotated[int, Strict(), Field(ge=0, le=MAX_EVALUATION_USERS), AS_WHOLE]
+
+
 class TrainOptions(BaseModel):
     """A train request as the public API takes it (the tenant comes from the caller's key); unset fields take
     the train workflow's defaults."""
@@ -168,11 +171,8 @@ class TrainOptions(BaseModel):
     seed: int | None = None
     params: dict[str, dict[str, Any]] | None = None
     max_interactions: int | None = Field(default=None, ge=1)
-    evaluation_users: int | None = Field(
+    evaluation_users: EvaluationUsers | None = Field(
         default=None,
-        ge=0,
-        le=MAX_EVALUATION_USERS,
-        strict=True,  # true or "5000" is a client's bug, not a number
         description="Holdout users every model of the run is scored on: a seeded sample, the same for all models "
         "(default 5,000; 0: every holdout user). Evaluation costs users x catalog per model; NDCG@10's 95% "
         "interval over 5,000 users is about +-0.008.",

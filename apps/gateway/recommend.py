@@ -11,21 +11,25 @@ that follow, so CTR per scenario and variant joins the two.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import BaseModel, Field, Strict, StrictBool
 
 from apps.gateway.auth import Principal, Reader
 from apps.gateway.deps import Api
 from apps.gateway.downstream import relayed
 from apps.gateway.openapi import TENANT_ERRORS
 from apps.gateway.recommender import Mode
+from lemo.documents import AS_WHOLE
 from lemo.events import Identifier
 from lemo.scenarios import ScenarioId
 from lemo.serving.scenario_book import DEFAULT_SCENARIO
 
 router = APIRouter(tags=["recommendations"], responses=TENANT_ERRORS)
+
+
+ListLength = Annotated[int, Strict(), Field(ge=1, le=200), AS_WHOLE]
 
 
 class RecommendV2(BaseModel):
@@ -34,7 +38,7 @@ class RecommendV2(BaseModel):
     scenario_id: ScenarioId = DEFAULT_SCENARIO
     user_id: Identifier
     # Strict: `"debug": 0` or `"count": "5"` is a client bug the API names instead of guessing.
-    count: int | None = Field(default=None, ge=1, le=200, strict=True)
+    count: ListLength | None = None
     debug: StrictBool = False
 
 

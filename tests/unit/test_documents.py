@@ -56,3 +56,19 @@ def test_ordinary_json_passes_unchanged() -> None:
 def test_an_event_value_must_be_finite() -> None:
     with pytest.raises(ValidationError):
         EventBody(user_id="u", item_id="i", type="rate", value=float("nan"))
+
+
+def test_a_whole_number_is_a_json_schema_integer_exactly() -> None:
+    from typing import Annotated
+
+    from pydantic import Field, Strict, TypeAdapter, ValidationError
+
+    from lemo.documents import AS_WHOLE
+
+    whole = TypeAdapter(Annotated[int, Strict(), Field(ge=0, le=10), AS_WHOLE])
+    assert whole.validate_json("5") == 5
+    assert whole.validate_json("5.0") == 5  # an integer in JSON Schema; clients that send doubles send this
+    for bad in ("true", '"5"', "5.5", "11", "-1"):
+        with pytest.raises(ValidationError):
+            whole.validate_json(bad)
+    assert whole.json_schema() == {"type": "integer", "minimum": 0, "maximum": 10}
