@@ -47,7 +47,13 @@ def test_unset_evaluation_users_takes_the_workflow_default() -> None:
     assert _start({"kinds": ["als"]})["evaluation_users"] == EVALUATION_USERS
 
 
-@pytest.mark.parametrize("value", [-1, MAX_EVALUATION_USERS + 1, "all", "5000", 2.5, 5000.0, True])
+def test_evaluation_users_given_as_a_whole_double_is_that_integer() -> None:
+    """5000.0 is an integer in JSON Schema (what the OpenAPI document says), and clients that send every number as
+    a double send it so."""
+    assert TrainOptions.model_validate_json('{"evaluation_users": 5000.0}').evaluation_users == 5000
+
+
+@pytest.mark.parametrize("value", [-1, MAX_EVALUATION_USERS + 1, "all", "5000", 2.5, True])
 def test_evaluation_users_out_of_bounds_or_not_an_integer_are_refused(value: Any) -> None:
     with pytest.raises(ValidationError) as refused:
         TrainOptions.model_validate({"evaluation_users": value})
