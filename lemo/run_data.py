@@ -136,18 +136,20 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def item_meta(document: Mapping[str, Any]) -> ItemMeta:
+    """An exported catalog item (or the catalog's own document) as the models read it."""
+    return ItemMeta(
+        item_id=str(document["item_id"]),
+        title=str(document.get("title") or ""),
+        categories=list(document.get("categories") or []),
+        tags=list(document.get("tags") or []),
+        attributes=dict(document.get("attributes") or {}),
+    )
+
+
 def read_export(directory: Path) -> TrainingData:
     frame = pd.read_parquet(directory / INTERACTIONS_FILE, columns=["user_id", "item_id", "type", "timestamp"])
-    items = [
-        ItemMeta(
-            item_id=str(d["item_id"]),
-            title=str(d.get("title") or ""),
-            categories=list(d.get("categories") or []),
-            tags=list(d.get("tags") or []),
-            attributes=dict(d.get("attributes") or {}),
-        )
-        for d in _read_jsonl(directory / ITEMS_FILE)
-    ]
+    items = [item_meta(d) for d in _read_jsonl(directory / ITEMS_FILE)]
     users = [
         UserMeta(user_id=str(d["user_id"]), attributes=dict(d.get("attributes") or {}))
         for d in _read_jsonl(directory / USERS_FILE)

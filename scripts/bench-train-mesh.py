@@ -196,7 +196,9 @@ def report(result: dict[str, Any]) -> str:
     ]
     if t:
         lines.append(f"  export {t['export']:.1f} s ({out['exported']['interactions']} interactions), "
-                     f"features {t['features']:.1f} s, index {t['index']:.1f} s")  # fmt: skip
+                     f"features {t['features']:.1f} s, index {t['index']:.1f} s"
+                     + (f", content texts embedded beside the export {t['content_ahead']:.1f} s"
+                        if "content_ahead" in t else ""))  # fmt: skip
         for kind in sorted(t["train"], key=lambda k: -t["train"][k]):
             m = out["models"][kind]
             metric = m["metrics"].get("pipeline_ndcg@10", m["metrics"].get("ndcg@10", 0.0))

@@ -1,9 +1,9 @@
 """The train workflow, one run per tenant:
 
-export interactions -> build features -> train the recall models (fanned out) -> train the rankers (fanned out,
-fed by this run's recall models) -> evaluate each on the holdout, and beside that index item vectors into Milvus
--> register each as a version -> activate the versions that beat the active ones -> publish model-activated
-events.
+export interactions (beside it, embed the catalog's item texts for the content model) -> build features -> train
+the recall models (fanned out) -> train the rankers (fanned out, fed by this run's recall models) -> evaluate
+each on the holdout, and beside that index item vectors into Milvus -> register each as a version -> activate the
+versions that beat the active ones -> publish model-activated events.
 
 The run id is the workflow instance id. The body does no I/O and reads no clock, so replays after a crash are
 deterministic; it reports per-step progress as its custom status, which `GET .../runs/{id}` and `lemo train`
@@ -24,6 +24,7 @@ from lemo.evaluation.protocol import EVALUATION_USERS
 from lemo.models import MODEL_KINDS, RANKER_KINDS, RECALL_KINDS, fused_channels
 from lemo.registry import ActivationPolicy
 from workflows import training_activities as act
+from workflows import training_export as export
 
 TRAIN_WORKFLOW = "train"
 
@@ -109,8 +110,10 @@ def _train_all(
     recall_kinds: list[str],
     ranker_kinds: list[str],
     fused: list[str],
+    gates: dict[str, Any],
 ) -> Generator[Any, Any, dict[str, dict[str, Any]]]:
-    """Trains every recall model concurrently, and the rankers once the fused channels among them are done."""
+    """Trains every recall model concurrently, and the rankers once the fused channels among them are done. A
+    model with a gate (a task of the run: the content model's text embedding) starts once that task is done."""
 
     def start(kind: str, recall_artifacts: dict[str, str] | None = None) -> Any:
         payload = act.TrainInput(
@@ -118,16 +121,22 @@ def _train_all(
         )
         return ctx.call_activity(act.TRAIN, input=payload.model_dump(), retry_policy=_RETRY)
 
-    pending: dict[str, Any] = {kind: start(kind) for kind in recall_kinds}
+    waiting = {kind: task for kind, task in gates.items() if kind in recall_kinds}
+    pending: dict[str, Any] = {kind: start(kind) for kind in recall_kinds if kind not in waiting}
     results: dict[str, dict[str, Any]] = {}
     rankers_started = not ranker_kinds
-    while pending or not rankers_started:
+    while pending or waiting or not rankers_started:
         if not rankers_started and all(k in results for k in fused):
             artifacts = {k: results[k]["artifact_uri"] for k in fused}
             pending |= {kind: start(kind, artifacts) for kind in ranker_kinds}
             rankers_started = True
             continue
-        finished = yield when_any(list(pending.values()))
+        finished = yield when_any([*pending.values(), *waiting.values()])
+        opened = next((k for k, task in waiting.items() if task is finished), None)
+        if opened is not None:  # its gate is done (failed or not: a gate only saves the model work), start it
+            del waiting[opened]
+            pending[opened] = start(opened)
+            continue
         kind = next(k for k, task in pending.items() if task is finished)
         results[kind] = finished.get_result()
         del pending[kind]
@@ -140,9 +149,15 @@ def train_workflow(ctx: DaprWorkflowContext, request: TrainRequest) -> Generator
     split = {"holdout_ratio": request.holdout_ratio, "seed": request.seed}
     progress = _Progress(ctx, request.kinds)
 
+    # The content model's text embedding needs only the catalog: it runs beside the export, which mostly waits on
+    # the archive's store, and content training then reads the vectors it cached.
+    gates: dict[str, Any] = {}
+    if "content" in request.kinds:
+        embedding = export.EmbedTextsInput(**run, params=request.params.get("content", {}))
+        gates["content"] = ctx.call_activity(export.EMBED_TEXTS, input=embedding.model_dump(), retry_policy=_RETRY)
     exported = yield ctx.call_activity(
-        act.EXPORT,
-        input=act.ExportInput(**run, **split, max_interactions=request.max_interactions).model_dump(),
+        export.EXPORT,
+        input=export.ExportInput(**run, **split, max_interactions=request.max_interactions).model_dump(),
         retry_policy=_RETRY,
     )
     progress.advance("features")
@@ -160,7 +175,7 @@ def train_workflow(ctx: DaprWorkflowContext, request: TrainRequest) -> Generator
     # towers past SMALL_TENANT_INTERACTIONS) are not among them, so the rankers run beside them instead of after.
     fused_set = fused_channels(int(exported["interactions"]))
     fused = [k for k in recall_kinds if k in fused_set]
-    trained = yield from _train_all(ctx, progress, run, split, request, recall_kinds, ranker_kinds, fused)
+    trained = yield from _train_all(ctx, progress, run, split, request, recall_kinds, ranker_kinds, fused, gates)
     recall_artifacts = {k: r["artifact_uri"] for k, r in trained.items() if k in fused_set}
 
     # Indexing reads only the trained vectors, so it runs beside the evaluations (43 s at 100,000 items).
@@ -258,5 +273,7 @@ def train_workflow(ctx: DaprWorkflowContext, request: TrainRequest) -> Generator
             "train": {k: r["seconds"] for k, r in trained.items()},
             "evaluate": {k: r["seconds"] for k, r in evaluated.items()},
             "index": indexed["seconds"],
+            # the content model's texts, embedded beside the export (its train seconds then only read them)
+            **{f"{k}_ahead": g.get_result()["seconds"] for k, g in gates.items() if g.is_complete and not g.is_failed},
         },
     }

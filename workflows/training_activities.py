@@ -7,7 +7,6 @@ store steps are coroutines that open their clients on the worker's own event loo
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -16,7 +15,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
 
-import pandas as pd
 import torch
 from dapr.aio.clients import DaprClient
 from dapr.ext.workflow import WorkflowActivityContext
@@ -38,20 +36,13 @@ from lemo.registry import (
     ranker_guard,
 )
 from lemo.run_data import (
-    archived_after,
     load_run_data,
-    merge_snapshot,
-    read_snapshot,
-    rows_frame,
-    write_export,
     write_item_vectors,
-    write_snapshot,
 )
-from lemo.stores.mongo import EventArchive, ItemRepository, ModelRegistry, UserRepository
+from lemo.stores.mongo import ModelRegistry
 
 logger = logging.getLogger(__name__)
 
-EXPORT = "export_interactions"
 BUILD_FEATURES = "build_features"
 TRAIN = "train_model"
 EVALUATE = "evaluate_model"
@@ -62,8 +53,6 @@ PUBLISH = "publish_activations"
 
 # Model kinds whose artifacts carry item vectors for the ANN index: the two-tower item tower and the text model.
 VECTOR_KINDS = ("two_tower", "content")
-ITEM_FIELDS = ("item_id", "title", "categories", "tags", "attributes")
-EXPORT_BATCH = 10_000  # archived rows per frame while the export reads the archive
 
 
 class ActivityDeps(BaseModel):
@@ -94,7 +83,7 @@ def deps() -> ActivityDeps:
     return _deps
 
 
-def _artifacts() -> ArtifactStore:
+def artifacts() -> ArtifactStore:
     return ArtifactStore(deps().artifact_uri)
 
 
@@ -116,63 +105,10 @@ class RunRef(BaseModel):
     seed: int = 42
 
 
-class ExportInput(RunRef):
-    max_interactions: int | None = None
-
-
-async def export_interactions(_: WorkflowActivityContext, request: ExportInput) -> dict[str, Any]:
-    """Writes the tenant's archived events (the newest `max_interactions` if set), items and users, reading
-    only what was archived since the tenant's snapshot (see lemo/run_data.py)."""
-    started, now = time.perf_counter(), time.time()
-    settings, store = deps(), _artifacts()
-    snapshot_path = store.snapshot_file(request.tenant_id)
-    snapshot = await asyncio.to_thread(read_snapshot, snapshot_path, now)
-    async with mongo_session() as db:
-        archive = EventArchive(db, retention_days=settings.retention_days)
-        # in frames of EXPORT_BATCH rows: a list of 1,000,000 dicts held the export's peak (1.0 GB over the
-        # process's at 1,000,000 events against 0.15 GB in frames)
-        batches, batch = [], []
-        async for row in archive.training_rows(request.tenant_id, archived_after(snapshot)):
-            batch.append(row)
-            if len(batch) >= EXPORT_BATCH:
-                batches.append(rows_frame(batch))
-                batch = []
-        if batch or not batches:
-            batches.append(rows_frame(batch))
-        del batch
-        rows = pd.concat(batches, ignore_index=True) if len(batches) > 1 else batches[0]
-        del batches
-        items = [i async for i in ItemRepository(db).scan(request.tenant_id, ITEM_FIELDS)]
-        users = [u async for u in UserRepository(db).scan(request.tenant_id)]
-    frame = merge_snapshot(snapshot, rows, retention_cutoff=now - settings.retention_days * 86400)
-    await asyncio.to_thread(write_snapshot, snapshot_path, frame, snapshot.full_scan_at if snapshot else now)
-    if request.max_interactions is not None and len(frame) > request.max_interactions:
-        frame = frame.sort_values("timestamp", kind="stable").tail(request.max_interactions)
-    with store.writing(store.run_dir(request.tenant_id, request.run_id)) as tmp:
-        counts = write_export(tmp, frame, items, users)
-    seconds = time.perf_counter() - started
-    logger.info(
-        "exported %d interactions (%d read, %s) in %.1f s",
-        counts.interactions,
-        len(rows),
-        "incremental" if snapshot else "full scan",
-        seconds,
-        extra={"tenant_id": request.tenant_id},
-    )
-    return {
-        "interactions": counts.interactions,
-        "items": counts.items,
-        "users": counts.users,
-        "read": len(rows),
-        "incremental": snapshot is not None,
-        "seconds": seconds,
-    }
-
-
 def build_features(_: WorkflowActivityContext, request: RunRef) -> dict[str, Any]:
     """Builds the run's training data and its train/holdout split (rankers sample their negatives from it)."""
     started = time.perf_counter()
-    run = load_run_data(_artifacts().run_dir(request.tenant_id, request.run_id), request.holdout_ratio, request.seed)
+    run = load_run_data(artifacts().run_dir(request.tenant_id, request.run_id), request.holdout_ratio, request.seed)
     return {
         "users": run.full.n_users,
         "items": run.full.n_items,
@@ -199,7 +135,7 @@ def _recall_models(store: ArtifactStore, artifacts: dict[str, str]) -> dict[str,
 
 
 def train_model(_: WorkflowActivityContext, request: TrainInput) -> dict[str, Any]:
-    store = _artifacts()
+    store = artifacts()
     run = load_run_data(store.run_dir(request.tenant_id, request.run_id), request.holdout_ratio, request.seed)
     started = time.perf_counter()
     recall = _recall_models(store, request.recall_artifacts) if request.kind in models.RANKER_KINDS else None
@@ -231,7 +167,7 @@ class EvaluateInput(RunRef):
 
 
 def evaluate_model(_: WorkflowActivityContext, request: EvaluateInput) -> dict[str, Any]:
-    store = _artifacts()
+    store = artifacts()
     run = load_run_data(store.run_dir(request.tenant_id, request.run_id), request.holdout_ratio, request.seed)
     started = time.perf_counter()
     recall = _recall_models(store, request.recall_artifacts) if request.kind in models.RANKER_KINDS else {}
@@ -317,7 +253,7 @@ def vector_collection(kind: str, run_id: str) -> str:
 
 def index_item_vectors(_: WorkflowActivityContext, request: IndexInput) -> dict[str, Any]:
     """Upserts the item vectors of this run's embedding models (two-tower, text) into Milvus."""
-    settings, store = deps(), _artifacts()
+    settings, store = deps(), artifacts()
     started = time.perf_counter()
     location = vector_location(store, settings, request.tenant_id, request.run_id)
     if not settings.vector_uri:

@@ -6,7 +6,7 @@ from dapr.ext.workflow import WorkflowRuntime
 
 from apps.shared.settings import MODELS_TOPIC
 from apps.trainer.settings import TrainerSettings
-from workflows import cleanup, training, training_activities
+from workflows import cleanup, training, training_activities, training_export
 from workflows import popularity_activities as popular
 from workflows.popularity import POPULARITY_WORKFLOW, popularity_workflow
 
@@ -38,7 +38,8 @@ def build_runtime(settings: TrainerSettings) -> WorkflowRuntime:
     runtime.register_workflow(training.train_workflow, name=training.TRAIN_WORKFLOW)
     act = training_activities
     for name, activity in (
-        (act.EXPORT, act.export_interactions),
+        (training_export.EXPORT, training_export.export_interactions),
+        (training_export.EMBED_TEXTS, training_export.embed_item_texts),
         (act.BUILD_FEATURES, act.build_features),
         (act.TRAIN, act.train_model),
         (act.EVALUATE, act.evaluate_model),

@@ -19,19 +19,32 @@ from lemo.models.base import RecallModel
 from lemo.models.factory import load_model
 
 _loaded: weakref.WeakValueDictionary[Path, RecallModel] = weakref.WeakValueDictionary()
-_lock = threading.Lock()
+_lock = threading.Lock()  # guards the two maps, never held while a model loads
+_loading: dict[Path, threading.Lock] = {}  # one lock per artifact: different models load at the same time
 
 
 def shared_recall_model(kind: str, directory: Path) -> RecallModel:
-    """The recall model saved in `directory`, loaded once while any caller in this process still holds it."""
+    """The recall model saved in `directory`, loaded once while any caller in this process still holds it.
+    Callers that want the same artifact wait for one load; different artifacts load concurrently."""
     with _lock:
         model = _loaded.get(directory)
+        if model is not None:
+            return model
+        loading = _loading.setdefault(directory, threading.Lock())
+    with loading:
+        with _lock:
+            model = _loaded.get(directory)
         if model is None:
             loaded = load_model(kind, directory)
             if not isinstance(loaded, RecallModel):
                 raise TypeError(f"{directory} holds a {kind!r} model, not a recall model")
-            _loaded[directory] = model = loaded
-        return model
+            model = loaded
+            with _lock:
+                _loaded[directory] = model
+    with _lock:
+        if _loading.get(directory) is loading:
+            del _loading[directory]
+    return model
 
 
 def release_memory() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -117,6 +117,26 @@ def embed_items(
     return [i.item_id for i in items], embed_texts(texts, batch_size, precision=precision, cache_dir=cache_dir)
 
 
+def titled_items(items: Iterable[ItemMeta]) -> list[ItemMeta]:
+    """The items that have text to embed."""
+    return [i for i in items if item_text(i)]
+
+
+def content_precision(titled: int, params: Mapping[str, Any]) -> str:
+    """The precision `ContentRecall.train` embeds `titled` items in: "auto" stays fp32 below BF16_PAST_ITEMS."""
+    precision = str(params.get("precision", "auto"))
+    return "fp32" if precision == "auto" and titled < BF16_PAST_ITEMS else precision
+
+
+def embed_catalog(items: Iterable[ItemMeta], params: Mapping[str, Any], cache_dir: Path) -> int:
+    """Embeds a catalog's item texts into `cache_dir` exactly as `ContentRecall.train` will ask for them (same
+    texts, precision and batch size), so that training then reads every vector from the cache. The train workflow
+    runs it while the export still reads the archive: it needs only the catalog. Returns the items embedded."""
+    titled = titled_items(items)
+    embed_items(titled, int(params.get("batch_size", 64)), content_precision(len(titled), params), cache_dir)
+    return len(titled)
+
+
 class ContentRecall(CatalogRecall):
     """Recommends items whose text is closest (cosine) to the mean text vector of the history."""
 
@@ -130,11 +150,8 @@ class ContentRecall(CatalogRecall):
     def train(cls, data: TrainingData, params: Mapping[str, Any], cache_dir: Path | None = None) -> ContentRecall:
         """Embeds every titled item (`cache_dir`: where text vectors are kept between processes, see
         `embed_texts`)."""
-        items = [data.items.get(i, ItemMeta(i)) for i in data.item_ids]
-        titled = [i for i in items if item_text(i)]
-        precision = str(params.get("precision", "auto"))
-        if precision == "auto" and len(titled) < BF16_PAST_ITEMS:
-            precision = "fp32"
+        titled = titled_items(data.items.get(i, ItemMeta(i)) for i in data.item_ids)
+        precision = content_precision(len(titled), params)
         ids, vectors = embed_items(titled, int(params.get("batch_size", 64)), precision, cache_dir)
         return cls(ids, dict(params), vectors)
 

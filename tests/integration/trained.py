@@ -16,6 +16,7 @@ from lemo.models import RANKER_KINDS, fused_channels
 from lemo.registry import ActivationPolicy, ModelVersion
 from lemo.stores.mongo import EventArchive, ItemRepository, ModelRegistry, UserRepository
 from workflows import training_activities as act
+from workflows import training_export
 
 # The kinds the serving tests need: every recall channel with a model, and the rankers.
 SERVING_KINDS = ("popular", "item_cf", "user_cf", "als", "ease", "two_tower", "content", "fusion", "deepfm")
@@ -57,7 +58,7 @@ async def train_in_process(
         )
     )
     run: dict[str, Any] = {"tenant_id": tenant, "run_id": f"it-{uuid.uuid4().hex[:12]}"}
-    exported = await act.export_interactions(None, act.ExportInput(**run))  # type: ignore[arg-type]
+    exported = await training_export.export_interactions(None, training_export.ExportInput(**run))  # type: ignore[arg-type]
     act.build_features(None, act.RunRef(**run))  # type: ignore[arg-type]
     trained: dict[str, dict[str, Any]] = {}
     for kind in (k for k in kinds if k not in RANKER_KINDS):

@@ -14,6 +14,8 @@ from lemo.artifacts import ArtifactStore
 from lemo.models import text
 from lemo.models.text import embed_texts
 from lemo.models.text_cache import SHARD_SUFFIX, TextVectorCache
+from lemo.run_data import item_meta
+from tests.unit.synthetic_data import planted
 
 DIM = 4
 
@@ -111,3 +113,26 @@ def test_the_trainer_keeps_each_tenants_text_vectors_apart(tmp_path: Path) -> No
     store = ArtifactStore(str(tmp_path))
     assert store.text_vectors_dir("t1") == tmp_path.resolve() / "t1" / "cache" / "text-vectors"
     assert store.text_vectors_dir("t1") != store.text_vectors_dir("t2")
+
+
+def test_embedding_the_catalog_ahead_leaves_content_training_nothing_to_embed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The train workflow embeds the catalog beside the export (`embed_catalog`); content training in another
+    step then reads every vector from the cache, with the same values it would have made itself."""
+    data = planted()
+    monkeypatch.setattr(text, "_vector_cache", {})
+    catalog = [
+        item_meta({"item_id": i.item_id, "title": i.title, "categories": i.categories}) for i in data.items.values()
+    ]
+    assert text.embed_catalog(catalog, {}, tmp_path) == len(data.items)
+    ahead = text.ContentRecall.train(data, {}, cache_dir=tmp_path)
+
+    def no_model(*_: Any) -> Any:
+        raise AssertionError("content training embedded a text the catalog step had embedded")
+
+    monkeypatch.setattr(text, "_vector_cache", {})  # the trainer may have restarted in between
+    monkeypatch.setattr(text, "_encoder", no_model)
+    cached = text.ContentRecall.train(data, {}, cache_dir=tmp_path)
+    assert cached.item_ids == ahead.item_ids
+    np.testing.assert_array_equal(cached.vectors, ahead.vectors)
