@@ -28,6 +28,7 @@ from lemo.evaluation.protocol import EVALUATION_USERS, evaluate_trained
 from lemo.models.linear import coverage_note
 from lemo.models.loaded_models import release_memory, shared_recall_model
 from lemo.models.rankers import LearnedRanker
+from lemo.models.recall_kinds import train_threads
 from lemo.registry import (
     ActivationPolicy,
     ModelVersion,
@@ -72,9 +73,14 @@ _deps: ActivityDeps | None = None
 
 
 def configure(settings: ActivityDeps) -> None:
-    """Called once by the trainer's bootstrap before the workflow runtime starts."""
+    """Called once by the trainer's bootstrap before the workflow runtime starts. Also sets torch's intra-op
+    threads for the whole process to the training threads (one by default): activities run on threads of one
+    process, torch's setting is process-wide, and evaluations and the text embedding ahead of training ran with
+    the default (a thread per core) whenever no training had just set it, so their OpenMP pools spun against
+    the training threads on the same two cores."""
     global _deps
     _deps = settings
+    torch.set_num_threads(train_threads())
 
 
 def deps() -> ActivityDeps:
