@@ -10,8 +10,13 @@ reciprocal ranks, its mean z-score) save the trees the splits they would need to
 
 The objective is a listwise one per user (`rank_xendcg`, the cross-entropy form of NDCG); LambdaRank on
 NDCG@10 overfit the few positives per user within 20 trees on MovieLens-100k's validation split
-(docs/evaluation.md). Small trees, many samples per leaf and a fixed number of rounds keep it steady; one thread
-and a fixed seed make a run reproducible. Artifacts are LightGBM's own text format (`trees.txt`), not a pickle.
+(docs/evaluation.md). The score may only rise with every channel feature (a better z-score, a better rank, one
+more channel retrieving it; LightGBM's monotone constraints): the trees learn from each user's top candidates
+only, and without the constraint an item far down every channel's list (a random item, the AUC's negatives)
+landed in whatever leaf the trees had made for the edge of the lists; the constraint also steadied the pipeline
+on sparse data (docs/evaluation.md, "Tuning"). Small trees, many samples per leaf and a fixed number of rounds
+keep it steady; one thread and a fixed seed make a run reproducible. Artifacts are LightGBM's own text format
+(`trees.txt`), not a pickle.
 """
 
 from __future__ import annotations
@@ -40,9 +45,18 @@ GBDT_DEFAULTS: dict[str, Any] = {
     "min_child_samples": 500,  # per leaf: with ~10 positives per user, smaller leaves learn noise
     "feature_fraction": 0.9,
     "lambda_l2": 1.0,
+    "monotone": True,  # the score is non-decreasing in each channel feature and aggregate (`monotone_constraints`)
 }
 
 HISTORY_COLUMNS = 3  # popularity, category affinity, history length (ranking_features.history_features)
+AGGREGATE_COLUMNS = 4  # appended by `tree_features`
+
+
+def monotone_constraints(n_dense: int) -> list[int]:
+    """LightGBM's per-feature constraint for `tree_features`' columns: 0 (free) for the history columns, +1 for
+    each channel's z-score and reciprocal rank and for the aggregates (a candidate a channel likes more, or more
+    channels retrieve, never scores lower)."""
+    return [0] * HISTORY_COLUMNS + [1] * (n_dense - HISTORY_COLUMNS + AGGREGATE_COLUMNS)
 
 
 def tree_features(dense: np.ndarray) -> np.ndarray:
@@ -113,6 +127,7 @@ class GradientBoostedRanker(LearnedRanker):
             "force_row_wise": True,
             "seed": seed,
             "verbosity": -1,
+            **({"monotone_constraints": monotone_constraints(features.dense.shape[1])} if p["monotone"] else {}),
             **dict(p.get("lightgbm", {})),  # any other LightGBM setting, by its own name
         }
         dataset = lgb.Dataset(tree_features(features.dense[order]), examples.labels[order], group=sizes)

@@ -12,7 +12,8 @@ import pytest
 from lemo.datasets.synthetic import SyntheticShape, generate
 from lemo.evaluation import evaluate_pipeline, evaluate_ranker, evaluate_recall
 from lemo.models import RankingExamples, RecallModel, TrainingData, UserMeta, load_model, train_model
-from lemo.models.gbdt_ranker import GradientBoostedRanker, tree_features
+from lemo.models.gbdt_ranker import GradientBoostedRanker, monotone_constraints, tree_features
+from lemo.models.ranking_features import FeatureBatch
 from lemo.registry import PIPELINE_PREFIX, ranker_guard
 
 # Small enough for a unit test: a few hundred users, a catalog with tastes and a popularity tail.
@@ -55,6 +56,34 @@ def test_missing_channel_scores_become_missing_and_aggregates_follow() -> None:
     assert out[0, 3] == 1.5 and np.isnan(out[0, 5]) and np.isnan(out[1, 3]) and np.isnan(out[1, 5])
     assert out[0, 7:].tolist() == [0.5, 1.0, 0.5, 1.5]  # sum and count of ranks, best rank, mean z
     assert out[1, 7:].tolist() == [0.0, 0.0, 0.0, -10.0]  # retrieved by no channel
+
+
+def test_a_candidate_ranked_higher_by_a_channel_never_scores_lower(
+    split: tuple[TrainingData, TrainingData], channels: dict[str, RecallModel], examples: RankingExamples
+) -> None:
+    # the trees learn from each user's top candidates only; the constraint keeps items further down every
+    # channel's list (random items, the AUC's negatives) from landing in a leaf that scores them higher
+    assert monotone_constraints(7) == [0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1]
+    model = _train(split, channels, examples)
+    dense = examples.features.dense[:500]
+    batch = FeatureBatch(examples.features.fields[:500], dense, examples.features.items[:500])
+    base = model.logits(batch)
+    for z_column in range(3, dense.shape[1], 2):  # per channel (z-score, reciprocal rank)
+        retrieved = dense[:, z_column + 1] > 0
+        for column, worse_value in ((z_column, dense[:, z_column] - 0.5), (z_column + 1, dense[:, z_column + 1] / 2)):
+            worse = dense.copy()
+            worse[retrieved, column] = worse_value[retrieved]
+            assert (model.logits(replace(batch, dense=worse)) <= base + 1e-6).all()
+    free = _train_free(split, channels, examples)
+    assert not np.array_equal(free.logits(batch), base)  # the constraint changes the trees
+
+
+def _train_free(
+    split: tuple[TrainingData, TrainingData], channels: dict[str, RecallModel], examples: RankingExamples
+) -> GradientBoostedRanker:
+    model = train_model("gbdt", split[0], {**FAST, "monotone": False}, seed=1, recall=channels, examples=examples)
+    assert isinstance(model, GradientBoostedRanker)
+    return model
 
 
 def test_it_learns_the_signal_and_not_noise(
