@@ -19,6 +19,7 @@ from apps.shared.observability import TRAINING_RUNS
 from apps.shared.settings import MODELS_TOPIC
 from apps.shared.workflow_state import workflow_state
 from apps.trainer.settings import TrainerSettings
+from apps.trainer.watchdog import RunLedger
 from lemo.popularity import archived_marker_key, popularity_due
 from lemo.registry import ModelVersion, TrainOptions
 from lemo.stores.ports import ModelVersions, TenantList, TenantsWithData
@@ -49,6 +50,8 @@ class Trainer:
     items: TenantsWithData
     exposures: TenantsWithData
     tenants: TenantList
+    # The runs the watchdog follows (apps/trainer/watchdog.py); None: runs are started unwatched.
+    open_runs: RunLedger | None = None
 
     async def start_popularity(self, request: PopularityRequest) -> str:
         return await self.workflows.schedule_new_workflow(POPULARITY_WORKFLOW, input=request.model_dump())
@@ -111,9 +114,17 @@ class Trainer:
         except ValueError as exc:
             raise ApiError(status.HTTP_422_UNPROCESSABLE_ENTITY, "invalid_train_request", str(exc)) from exc
         TRAINING_RUNS.labels("api").inc()
+        run_id = run_id_for(tenant_id)
+        await self._watch(run_id, tenant_id)
         return await self.workflows.schedule_new_workflow(
-            TRAIN_WORKFLOW, input=train.model_dump(mode="json"), instance_id=run_id_for(tenant_id)
+            TRAIN_WORKFLOW, input=train.model_dump(mode="json"), instance_id=run_id
         )
+
+    async def _watch(self, run_id: str, tenant_id: str) -> None:
+        """Into the watchdog's ledger before the run exists, so a crash right after its start is covered too (an
+        entry whose run never started leaves at the watchdog's next pass)."""
+        if self.open_runs is not None:
+            await self.open_runs.add(run_id, tenant_id)
 
     async def training_run(self, tenant_id: str, run_id: str) -> dict[str, Any]:
         """The tenant's training run; a run of another tenant is answered like one that does not exist."""
@@ -140,6 +151,7 @@ class Trainer:
             run_id = f"train-{tenant_id}-nightly-{day}"
             if await workflow_state(self.workflows, run_id, fetch_payloads=False) is not None:
                 continue
+            await self._watch(run_id, tenant_id)
             await self.workflows.schedule_new_workflow(
                 TRAIN_WORKFLOW, input=TrainRequest(tenant_id=tenant_id).model_dump(mode="json"), instance_id=run_id
             )

@@ -18,3 +18,13 @@ class TrainerSettings(LemoSettings):
     keep_versions: int = 5
     # Run directories (exports) older than this are deleted by the daily cleanup.
     keep_runs_days: float = 7.0
+    # The training-run watchdog (apps/trainer/watchdog.py): how often it looks at the open runs, how long a run's
+    # progress may stand still before it is nudged to replay its history, and the cap on the doubling wait between
+    # nudges of a run that stays still (a long training step). 0 turns the watchdog off.
+    watchdog_interval_s: float = 5.0
+    stall_nudge_s: float = 30.0
+    stall_nudge_max_s: float = 600.0
+    # The workflow worker connects this long after the app's first answered health probe, or this long after start
+    # when no probe comes (apps/trainer/startup.py).
+    worker_settle_s: float = 0.5
+    worker_start_wait_s: float = 15.0
