@@ -206,7 +206,9 @@ async def watching_runs(
 
 def _step(custom_status: str | None) -> str:
     try:
-        progress = json.loads(custom_status or "null") or {}
-        return f"step {progress.get('step')}, {progress.get('done')}/{progress.get('total')}"
-    except (ValueError, AttributeError):
-        return "no progress reported"
+        progress = json.loads(custom_status or "null")
+    except ValueError:
+        progress = None
+    if not isinstance(progress, dict) or "step" not in progress:
+        return "no progress reported yet"
+    return f"step {progress['step']}, {progress.get('done')}/{progress.get('total')} done"

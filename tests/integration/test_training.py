@@ -17,6 +17,7 @@ import httpx
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
+from apps.trainer.watchdog import ledger_key
 from lemo.events import Event, EventType
 from lemo.exposures import Exposure
 from lemo.models import MODEL_KINDS, RANKER_KINDS, RECALL_KINDS
@@ -193,6 +194,47 @@ async def test_train_resumes_after_the_trainer_is_killed_mid_run(
     versions = await ModelRegistry(db).for_run(tenant, run_id)
     assert sorted(v.kind for v in versions) == sorted(kinds)  # exactly one version per model for this run
     assert all(v.version == 1 and v.status == "active" for v in versions)
+
+
+async def test_the_watchdog_nudges_a_still_run_which_then_completes_unchanged(
+    app_env: dict[str, str], db: AsyncDatabase[dict[str, Any]], tenant: str, artifacts: Path
+) -> None:
+    """A run whose progress stands still is nudged (apps/trainer/watchdog.py) and replays its history: on a run
+    that was only busy, a replay issues nothing new, so the run ends as an unnudged one would. The watchdog here
+    nudges after 0.5 s still (30 s in service), so this run's longer steps are nudged."""
+    await load_sample(db, tenant)
+    env = {
+        **app_env,
+        "LEMO_ARTIFACT_URI": str(artifacts),
+        "TRAINER_WATCHDOG_INTERVAL_S": "0.2",
+        "TRAINER_STALL_NUDGE_S": "0.5",
+        "TRAINER_STALL_NUDGE_MAX_S": "1",
+    }
+    trainer = App(unique("trainer"), uvicorn("apps.trainer.main"), env=env).start()
+    try:
+        kinds = ["item_cf", "als", "deepfm"]
+        run_id = _start(trainer, tenant, kinds=kinds)
+        run = _wait(trainer, tenant, run_id, _finished)
+        assert run["status"] == "COMPLETED", (run.get("failure"), run)
+        assert run["progress"]["done"] == run["progress"]["total"]
+        logs = trainer.logs(tail=10_000_000)
+        assert f"training run {run_id} made no progress" in logs, logs[-4000:]
+        assert "lemo.nudge' has been buffered" in logs  # the workflow waited for no such event
+        versions = await ModelRegistry(db).for_run(tenant, run_id)
+        assert sorted(v.kind for v in versions) == sorted(kinds)
+        assert all(v.version == 1 and v.status == "active" for v in versions)
+        # The finished run has left the watchdog's ledger: a later restart does not look at it again.
+        deadline = time.monotonic() + 10
+        while run_id in _open_runs(trainer) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert run_id not in _open_runs(trainer)
+    finally:
+        trainer.stop()
+
+
+def _open_runs(app: App) -> dict[str, Any]:
+    resp = httpx.get(f"{app.sidecar}/v1.0/state/statestore/{ledger_key(app.app_id)}", headers=app.headers, timeout=10)
+    return resp.json() if resp.status_code == 200 and resp.content else {}
 
 
 async def test_cleanup_cron_deletes_expired_items_old_events_and_old_served_lists(
