@@ -24,7 +24,7 @@ GRIDS: dict[str, list[dict[str, Any]]] = {
     "als": [
         {"factors": f, "regularization": r, "alpha": a}
         for f in (32, 64, 128)
-        for r in (0.05, 1.0, 10.0)
+        for r in (1.0, 10.0, 40.0)
         for a in (1.0, 5.0, 20.0)
     ],
     "two_tower": [{"dim": d, "epochs": e, "lr": lr} for d in (32, 64) for e in (10, 20) for lr in (0.003, 0.01)],
