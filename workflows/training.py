@@ -27,6 +27,9 @@ from workflows import training_activities as act
 from workflows import training_export as export
 
 TRAIN_WORKFLOW = "train"
+# Workflow patches (`ctx.is_patched`): changes to the order of steps, recorded in each run's history so that a run
+# started before the change replays the way it ran.
+EMBED_TEXTS_AHEAD = "embed-texts-ahead"
 
 # Store steps can meet a restarting database; training steps are deterministic, so one retry is enough.
 _RETRY = RetryPolicy(first_retry_interval=timedelta(seconds=1), max_number_of_attempts=3, backoff_coefficient=2.0)
@@ -152,7 +155,8 @@ def train_workflow(ctx: DaprWorkflowContext, request: TrainRequest) -> Generator
     # The content model's text embedding needs only the catalog: it runs beside the export, which mostly waits on
     # the archive's store, and content training then reads the vectors it cached.
     gates: dict[str, Any] = {}
-    if "content" in request.kinds:
+    # A patch marker: a run an older trainer started (without this step) replays without it after an upgrade.
+    if "content" in request.kinds and ctx.is_patched(EMBED_TEXTS_AHEAD):
         embedding = export.EmbedTextsInput(**run, params=request.params.get("content", {}))
         gates["content"] = ctx.call_activity(export.EMBED_TEXTS, input=embedding.model_dump(), retry_policy=_RETRY)
     exported = yield ctx.call_activity(

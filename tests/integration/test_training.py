@@ -96,6 +96,9 @@ async def test_train_registers_evaluates_indexes_and_activates_every_model(
     first_output = run["output"]
     models = first_output["models"]
     assert set(models) == set(MODEL_KINDS)
+    # The catalog's texts were embedded beside the export (the workflow patch `embed-texts-ahead` held through
+    # every replay of the run: a history without it would have failed the replay as non-deterministic).
+    assert first_output["timings"]["content_ahead"] > 0, first_output["timings"]
     for kind, model in models.items():
         assert model["activated"], (kind, model)
         if kind not in RANKER_KINDS:
